@@ -1,0 +1,54 @@
+"""The ``cardpipe`` command.
+
+Each subcommand lives in its own module under :mod:`worker.commands` and exposes ``configure(parser)`` and
+``run(args) -> int``. Modules are imported only when their command runs, so ``cardpipe enqueue`` never pays
+for loading the OCR models and ``cardpipe --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: command name -> (module under worker.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "enqueue a source and process it to the end with N workers, then print a summary"),
+    "enqueue": ("enqueue", "turn a folder, an S3/COS prefix or a list file into tasks on the queue"),
+    "worker": ("worker", "consume tasks from the queue until stopped"),
+    "recognize": ("recognize", "recognize bank-card images locally and print the API's JSON answer"),
+    "serve": ("serve", "serve the legacy bank-card API (POST /ocr/bankcard) over HTTP"),
+    "dlq": ("dlq", "list, filter and redrive dead letters"),
+}
+
+
+def _load(module_name: str):  # type: ignore[no-untyped-def]
+    return importlib.import_module(f"worker.commands.{module_name}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="cardpipe", description="Bank-card OCR at batch scale.")
+    parser.add_argument("--config", default=None,
+                        help="path to pipeline.yaml (default: ./pipeline.yaml when present, else built-in defaults)")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    wanted = next((a for a in args_list if a in COMMANDS), None)
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:
+            _load(module_name).configure(command_parser)
+    args = parser.parse_args(args_list)
+    from worker.observability import configure_logging
+
+    configure_logging(args.log_level)
+    module = _load(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
