@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from worker.api import codes
 
 
-class CardField(str, enum.Enum):
+class CardField(enum.StrEnum):
     """The five item names, in the order the API answers them."""
 
     CARD_NUMBER = "卡号"
