@@ -23,8 +23,15 @@ shared machine; absolute times are given for orientation only.
 
 
 def command_line() -> str:
-    """The command that is running now, as a user would type it."""
-    return " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
+    """The command that is running now, as a user would type it (``python -m module`` kept as such)."""
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    head = ["python", "-m", main_spec.name] if main_spec is not None else ["python", sys.argv[0]]
+    if main_spec is None:
+        try:
+            head[1] = str(Path(sys.argv[0]).resolve().relative_to(Path.cwd()))
+        except ValueError:
+            pass
+    return " ".join(shlex.quote(a) for a in [*head, *sys.argv[1:]])
 
 
 def machine_summary() -> str:

@@ -1,0 +1,161 @@
+"""The synthetic card generator: deterministic, labels that match the BIN table, every level renders."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scripts.cards import fonts
+from scripts.cards.numbers import build_pools
+from scripts.cards.spec import CARD_HEIGHT, CARD_WIDTH
+from scripts.make_cards import card_rng, generate, render_card, sample_spec
+from worker.recognizer.bins import default_table, luhn_valid
+
+REPO = Path(__file__).resolve().parents[1]
+EXPIRY = re.compile(r"^(0[1-9]|1[0-2])/\d{2}$")
+
+
+def check_label(label: dict, folder: Path) -> None:
+    """Everything a benchmark relies on in one label, checked against the image and the BIN table."""
+    table = default_table()
+    number = label["number"]
+    assert luhn_valid(number), label["file"]
+    assert len(number) in (16, 19)
+    assert table.plausible(number)
+    record = table.lookup(number)
+    assert record is not None and record.prefix == label["bin"] and record.bank_info == label["bank"]
+    assert number.startswith(label["bin"])
+    assert sum(int(size) for size in label["grouping"].split("-")) == len(number)
+    assert label["printed"].replace(" ", "") == number
+    assert label["expiry"] is None or EXPIRY.match(label["expiry"])
+    if label["expiry"] is not None:
+        month, year = label["expiry"].split("/")
+        assert label["valid_date"] == f"{month}/20{year}"
+    else:
+        assert label["valid_date"] is None
+    assert label["distractor"] is None or EXPIRY.match(label["distractor"])
+    assert label["rotation"] in (0, 90, 180, 270)
+    assert label["style"] in ("flat", "embossed", "foil")
+    assert label["font"] in {face.name for face in fonts.DIGIT_FACES} | {fonts.PILLOW_DEFAULT}
+    with Image.open(folder / label["file"]) as image:
+        image.load()
+        assert image.size == (label["width"], label["height"])
+        assert image.format == ("PNG" if label["file"].endswith(".png") else "JPEG")
+    for x, y in label["card_quad"] + label["number_quad"]:
+        assert -1 <= x <= label["width"] + 1 and -1 <= y <= label["height"] + 1
+
+
+def read_labels(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
+    first = generate(tmp_path / "a", 3, "mixed", seed=42)
+    second = generate(tmp_path / "b", 3, "mixed", seed=42)
+    assert first == second
+    for label in first:
+        assert (tmp_path / "a" / label["file"]).read_bytes() == (tmp_path / "b" / label["file"]).read_bytes()
+    assert (tmp_path / "a" / "labels.jsonl").read_bytes() == (tmp_path / "b" / "labels.jsonl").read_bytes()
+
+
+def test_a_card_depends_only_on_seed_and_index(tmp_path: Path) -> None:
+    short = generate(tmp_path / "short", 1, "hard", seed=9)
+    other_seed = generate(tmp_path / "other", 1, "hard", seed=10)
+    assert short[0]["number"] != other_seed[0]["number"]
+    longer = generate(tmp_path / "long", 2, "hard", seed=9)
+    assert longer[0] == short[0]
+    assert (tmp_path / "long" / "card_0000.jpg").read_bytes() == (tmp_path / "short" / "card_0000.jpg").read_bytes()
+
+
+@pytest.mark.parametrize("level", ["clean", "moderate", "hard"])
+def test_every_level_renders_valid_labelled_photos(tmp_path: Path, level: str) -> None:
+    labels = generate(tmp_path, 2, level, seed=7)
+    assert read_labels(tmp_path) == labels
+    for label in labels:
+        assert label["level"] == level and label["seed"] == 7
+        check_label(label, tmp_path)
+        assert 1000 <= max(label["width"], label["height"]) <= 1600
+        if level == "clean":
+            assert label["rotation"] == 0 and label["style"] == "flat"
+
+
+def test_width_option_scales_photos_and_their_geometry(tmp_path: Path) -> None:
+    full = generate(tmp_path / "full", 1, "moderate", seed=3)[0]
+    small = generate(tmp_path / "small", 1, "moderate", seed=3, width=640)[0]
+    assert small["width"] == 640
+    scale = 640 / full["width"]
+    assert small["number_quad"][0][0] == pytest.approx(full["number_quad"][0][0] * scale, abs=0.2)
+    check_label(small, tmp_path / "small")
+
+
+def test_render_card_returns_an_id1_card_face() -> None:
+    table = default_table()
+    rng = card_rng(1, 0)
+    spec = sample_spec(table, build_pools(table), "hard", rng)
+    face = render_card(spec, rng)
+    assert face.size == (CARD_WIDTH, CARD_HEIGHT) and face.mode == "RGBA"
+    alpha = np.asarray(face.getchannel("A"))
+    assert alpha[0, 0] == 0 and alpha[CARD_HEIGHT // 2, CARD_WIDTH // 2] == 255, "rounded corners are transparent"
+
+
+def test_sampled_specs_cover_the_hard_cases() -> None:
+    table = default_table()
+    pools = build_pools(table)
+    specs = [sample_spec(table, pools, level, card_rng(123, i)) for i in range(150) for level in ("moderate", "hard")]
+    groupings = Counter(spec.number.grouping for spec in specs)
+    assert {(4, 4, 4, 4), (6, 13), (4, 4, 4, 4, 3), (19,)} <= set(groupings)
+    assert {spec.style for spec in specs} == {"flat", "embossed", "foil"}
+    assert {spec.foil for spec in specs if spec.style == "foil"} == {"silver", "gold"}
+    assert any(spec.expiry is None for spec in specs)
+    assert any(spec.distractor is not None and spec.expiry is not None for spec in specs)
+    assert {spec.number.network for spec in specs} >= {"unionpay", "visa", "mastercard"}
+    unionpay_share = sum(spec.number.network == "unionpay" for spec in specs) / len(specs)
+    assert unionpay_share > 0.6
+    assert len({spec.digit_face.name for spec in specs}) >= 4
+
+
+def test_bad_arguments_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown level 'extreme'"):
+        generate(tmp_path, 1, "extreme", seed=1)
+    with pytest.raises(ValueError, match="count"):
+        generate(tmp_path, -1, "clean", seed=1)
+    with pytest.raises(ValueError, match="width"):
+        generate(tmp_path, 1, "clean", seed=1, width=10)
+
+
+def test_missing_font_falls_back_to_pillow_and_says_so() -> None:
+    missing = fonts.FontFace("Nowhere", (Path("/nonexistent/font.ttf"),))
+    loaded = fonts.load(missing, 30)
+    assert loaded.name == fonts.PILLOW_DEFAULT
+    assert loaded.font.getbbox("0123")[2] > 0
+
+
+def test_command_line(tmp_path: Path) -> None:
+    script = REPO / "scripts" / "make_cards.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path), "--count", "2", "--level", "clean", "--seed", "5"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    labels = read_labels(tmp_path)
+    assert [label["file"] for label in labels] == ["card_0000.jpg", "card_0001.jpg"]
+    for label in labels:
+        check_label(label, tmp_path)
+    refused = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path), "--level", "extreme"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2 and "invalid choice: 'extreme'" in refused.stderr
