@@ -6,6 +6,7 @@ replaces only that section, so the page always shows the latest run of each benc
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import platform
 import re
@@ -27,10 +28,8 @@ def command_line() -> str:
     main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     head = ["python", "-m", main_spec.name] if main_spec is not None else ["python", sys.argv[0]]
     if main_spec is None:
-        try:
+        with contextlib.suppress(ValueError):
             head[1] = str(Path(sys.argv[0]).resolve().relative_to(Path.cwd()))
-        except ValueError:
-            pass
     return " ".join(shlex.quote(a) for a in [*head, *sys.argv[1:]])
 
 

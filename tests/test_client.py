@@ -1,0 +1,177 @@
+"""The legacy client against the fake upstream over real HTTP: parsing, code mapping, transport failures."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes import FakeUpstream, Reply
+from worker.api import codes
+from worker.api.client import LegacyClient, SignatureCache, interpret
+from worker.api.errors import ApiError
+from worker.api.signing import Credential, parse
+
+APPID, SECRET_ID, SECRET_KEY = "1250000000", "AKIDclienttest", "client-test-secret-key-0123456789"
+CREDENTIAL = Credential(APPID, SECRET_ID, SECRET_KEY)
+IMAGE = b"\xff\xd8\xff\xe0client-test-image"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeUpstream) -> Iterator[LegacyClient]:
+    with LegacyClient(fake.url, appid=APPID, bucket="test", timeout_s=2, connect_timeout_s=2) as legacy:
+        yield legacy
+
+
+def recognize_error(client: LegacyClient, image: bytes = IMAGE) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        client.recognize(image)
+    return caught.value
+
+
+def test_success_is_parsed_and_the_request_is_the_seed_form(fake: FakeUpstream, client: LegacyClient) -> None:
+    fake.script(IMAGE, [Reply(number="6225768888888888", expiry="12/2030")])
+    answer = client.recognize(IMAGE)
+    assert answer.ok and answer.value("卡号") == "6225768888888888" and answer.value("有效期") == "12/2030"
+    assert answer.value("银行信息") == "招商银行(03080000)"
+    request = fake.requests[0]
+    assert request.content_type.startswith("multipart/form-data")
+    assert request.fields == {"appid": APPID, "bucket": "test"}
+    assert request.image == IMAGE and request.image_filename == "image.jpg"
+    assert request.authorization is None
+
+
+def test_url_mode_sends_json(fake: FakeUpstream, client: LegacyClient) -> None:
+    answer = client.recognize(url="https://images.example/card 1.jpg")
+    assert answer.ok
+    request = fake.requests[0]
+    assert request.content_type == "application/json"
+    assert request.fields == {"appid": APPID, "bucket": "test", "url": "https://images.example/card 1.jpg"}
+
+
+@pytest.mark.parametrize(("code", "transient", "disposition"), [
+    (codes.RATE_LIMITED, True, codes.Disposition.RETRY),
+    (codes.SERVER_INTERNAL_ERROR, True, codes.Disposition.RETRY),
+    (codes.INTERNAL_TIMEOUT, True, codes.Disposition.RETRY),
+    (107, True, codes.Disposition.RETRY),
+    (codes.SIGNATURE_EXPIRED, False, codes.Disposition.HALT),
+    (codes.APPID_UNKNOWN, False, codes.Disposition.HALT),
+    (codes.IMAGE_DECODE_FAILED, False, codes.Disposition.DEAD_LETTER),
+    (codes.RECOGNITION_FAILED, False, codes.Disposition.DEAD_LETTER),
+    (codes.IMAGE_TOO_LARGE, False, codes.Disposition.DEAD_LETTER),
+])
+def test_error_codes_map_to_api_errors(fake: FakeUpstream, client: LegacyClient, code: int, transient: bool,
+                                       disposition: codes.Disposition) -> None:
+    fake.script(IMAGE, [Reply(code=code, message=f"scripted {code}")])
+    error = recognize_error(client)
+    assert (error.code, error.http_status, error.message) == (code, 200, f"scripted {code}")
+    assert error.transient is transient and error.disposition is disposition
+
+
+@pytest.mark.parametrize(("reply", "code", "status"), [
+    (Reply(http_status=429, body=b"Too Many Requests"), codes.RATE_LIMITED, 429),
+    (Reply(http_status=429, code=codes.RATE_LIMITED), codes.RATE_LIMITED, 429),
+    (Reply(http_status=503, body=b"<html>Service Unavailable</html>"), codes.SERVER_INTERNAL_ERROR, 503),
+    (Reply(http_status=503, code=codes.LINK_FAILED), codes.LINK_FAILED, 503),
+    (Reply(http_status=502, body=b""), codes.SERVER_INTERNAL_ERROR, 502),
+    (Reply(body=b"<html>not json</html>"), codes.UNPACK_FAILED, 200),
+    (Reply(body=b'{"unexpected": true}'), codes.UNPACK_FAILED, 200),
+    (Reply(body=b"\xff\xfe garbage"), codes.UNPACK_FAILED, 200),
+])
+def test_http_failures_are_transient(fake: FakeUpstream, client: LegacyClient, reply: Reply, code: int,
+                                     status: int) -> None:
+    fake.script(IMAGE, [reply])
+    error = recognize_error(client)
+    assert (error.code, error.http_status) == (code, status)
+    assert error.transient and error.disposition is codes.Disposition.RETRY
+
+
+def test_a_4xx_without_a_body_is_permanent() -> None:
+    with pytest.raises(ApiError) as caught:
+        interpret(404, b"<html>Not Found</html>")
+    assert caught.value.code == codes.BAD_REQUEST and not caught.value.transient
+
+
+def test_read_timeout_is_transient(fake: FakeUpstream) -> None:
+    fake.script(IMAGE, [Reply(delay=1.5)])
+    with LegacyClient(fake.url, appid=APPID, timeout_s=0.3) as slow_client:
+        error = recognize_error(slow_client)
+    assert error.code == codes.INTERNAL_TIMEOUT and error.transient
+
+
+def test_dropped_connection_is_transient(fake: FakeUpstream, client: LegacyClient) -> None:
+    fake.script(IMAGE, [Reply(drop=True), Reply()])
+    error = recognize_error(client)
+    assert error.code == codes.LINK_FAILED and error.transient
+    assert client.recognize(IMAGE).ok  # the pool recovers: the next call gets a fresh connection
+
+
+def test_connection_refused_is_transient() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with LegacyClient(f"http://127.0.0.1:{port}/ocr/bankcard", appid=APPID, connect_timeout_s=1) as client:
+        error = recognize_error(client)
+    assert error.code == codes.LINK_FAILED and error.transient
+
+
+def test_requests_not_worth_sending_are_refused_locally(fake: FakeUpstream, client: LegacyClient) -> None:
+    assert recognize_error(client, b"").code == codes.NO_IMAGE_OR_URL
+    assert recognize_error(client, b"\0" * (6 * 1024 * 1024 + 1)).code == codes.IMAGE_TOO_LARGE
+    with pytest.raises(ApiError) as caught:
+        client.recognize(url="")
+    assert caught.value.code == codes.URL_EMPTY
+    assert fake.total_calls == 0
+
+
+def test_card_numbers_in_upstream_errors_are_masked(fake: FakeUpstream, client: LegacyClient) -> None:
+    fake.script(IMAGE, [Reply(code=codes.RECOGNITION_FAILED, message="rejected 6225760000001234"),
+                        Reply(http_status=500, body=b"crash while reading 6225 7600 0000 1234")])
+    assert "6225760000001234" not in recognize_error(client).message
+    error = recognize_error(client)
+    assert "622576******1234" in error.message and "7600 0000" not in error.message
+
+
+def test_signature_verifies_at_the_fake_and_is_reused() -> None:
+    with FakeUpstream(credentials=[CREDENTIAL]) as fake, \
+            LegacyClient(fake.url, appid=APPID, bucket="test", credential=CREDENTIAL) as client:
+        assert client.recognize(IMAGE).ok
+        assert client.recognize(IMAGE).ok
+        first, second = (r.authorization for r in fake.requests)
+        assert first == second
+        signed = parse(first or "")
+        assert signed.appid == APPID and signed.bucket == "test" and signed.secret_id == SECRET_ID
+        assert SECRET_KEY not in repr(client) and SECRET_KEY not in repr(client._signatures)
+
+
+def test_a_wrong_key_halts() -> None:
+    wrong = Credential(APPID, SECRET_ID, "not-the-secret")
+    with FakeUpstream(credentials=[CREDENTIAL]) as fake, LegacyClient(fake.url, appid=APPID, credential=wrong) as c:
+        error = recognize_error(c)
+        assert error.code == codes.SIGNATURE_FAILED and not error.transient
+        assert error.disposition is codes.Disposition.HALT
+        assert fake.calls_for(IMAGE) == 0
+
+
+def test_no_signature_is_code_4() -> None:
+    with FakeUpstream(credentials=[CREDENTIAL]) as fake, LegacyClient(fake.url, appid=APPID) as client:
+        assert recognize_error(client).code == codes.SIGNATURE_EMPTY
+
+
+def test_signature_is_renewed_after_80_percent_of_its_life() -> None:
+    now = [1_700_000_000.0]
+    cache = SignatureCache(CREDENTIAL, ttl=1000, clock=lambda: now[0])
+    first = cache.current()
+    now[0] += 799
+    assert cache.current() == first
+    now[0] += 1
+    renewed = cache.current()
+    assert renewed != first
+    assert int(parse(renewed).fields["e"]) == int(now[0]) + 1000
