@@ -19,7 +19,9 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -29,6 +31,8 @@ from worker.api.errors import ApiError
 #: The longest validity the legacy service grants a multi-effective signature.
 MAX_TTL_SECONDS = 90 * 24 * 3600
 _DIGEST_SIZE = 20
+#: How many one-time signatures the built-in replay guard remembers.
+REPLAY_MEMORY = 1_000_000
 
 
 def plaintext_for(
@@ -179,14 +183,23 @@ class Verifier:
         self._by_secret_id = {c.secret_id: c for c in credentials}
         self._appids = {c.appid for c in credentials}
         self._clock = clock
-        self._seen_one_time: set[bytes] = set()
+        self._seen_one_time: OrderedDict[bytes, None] = OrderedDict()
+        self._seen_lock = threading.Lock()
         self._replay_guard = replay_guard or self._remember_once
 
     def _remember_once(self, digest: bytes) -> bool:
-        if digest in self._seen_one_time:
-            return False
-        self._seen_one_time.add(digest)
-        return True
+        """In-process replay memory, bounded so a flood of one-time signatures cannot exhaust memory.
+
+        The oldest digests are forgotten first; a deployment of several servers that must refuse replays
+        across all of them passes a shared ``replay_guard`` instead.
+        """
+        with self._seen_lock:
+            if digest in self._seen_one_time:
+                return False
+            self._seen_one_time[digest] = None
+            if len(self._seen_one_time) > REPLAY_MEMORY:
+                self._seen_one_time.popitem(last=False)
+            return True
 
     def verify(self, authorization: str | None, *, appid: str | None, bucket: str | None = None) -> Credential:
         """Return the credential that signed the request, or raise :class:`ApiError` with its code."""
