@@ -83,10 +83,10 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
 
 def get_logger(name: str | None = None, **bound: Any) -> Any:
     """A structlog logger bound to ``component=name``."""
-    logger = structlog.get_logger()
     if name:
         bound = {"component": name, **bound}
-    return logger.bind(**bound) if bound else logger
+    # A lazy proxy: a module-level logger made before configure_logging() still follows the configuration.
+    return structlog.get_logger(**bound)
 
 
 class Metrics:

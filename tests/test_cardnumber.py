@@ -1,0 +1,155 @@
+"""Card-number candidates, confusion repair and voting, on hand-built reads (no OCR engine involved)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from worker.recognizer.bins import default_table, luhn_valid
+from worker.recognizer.cardnumber import (
+    Candidate,
+    candidates_from_read,
+    vote,
+)
+from worker.recognizer.ctc import DecodedChar
+
+CMB_16 = "6225760000000005"          # 招商银行 credit card, 16 digits, Luhn-valid
+ABC_19 = "6228481234567890128"       # 中国农业银行 debit card, 19 digits, Luhn-valid
+
+
+def acceptable(number: str) -> bool:
+    return luhn_valid(number) and default_table().plausible(number)
+
+
+def read(text: str, confs: dict[int, float] | None = None, alternatives: dict[int, str] | None = None,
+         default_conf: float = 0.99) -> tuple[DecodedChar, ...]:
+    """A digits-only read of ``text``; ``confs``/``alternatives`` are keyed on the index into ``text``."""
+    confs = confs or {}
+    alternatives = alternatives or {}
+    return tuple(DecodedChar(ch, confs.get(i, default_conf), i / max(len(text), 1), alternatives.get(i, ""),
+                             0.2 if i in alternatives else 0.0) for i, ch in enumerate(text))
+
+
+def numbers(candidates: Sequence[Candidate]) -> list[str]:
+    return [c.number for c in candidates]
+
+
+def test_a_clean_grouped_read_gives_its_number() -> None:
+    found = candidates_from_read(read("6225 7600 0000 0005"), acceptable)
+    assert numbers(found) == [CMB_16]
+    assert not found[0].repaired
+    assert found[0].conf == pytest.approx(0.99)
+
+
+def test_nineteen_digits_in_six_thirteen_grouping_and_without_spaces() -> None:
+    assert numbers(candidates_from_read(read("622848 1234567890128"), acceptable)) == [ABC_19]
+    assert numbers(candidates_from_read(read(ABC_19), acceptable)) == [ABC_19]
+
+
+def test_stray_groups_around_the_number_are_dropped_on_group_boundaries() -> None:
+    found = candidates_from_read(read("12 6225 7600 0000 0005 3"), acceptable)
+    assert numbers(found) == [CMB_16]
+
+
+def test_a_luhn_failure_read_confidently_gives_nothing() -> None:
+    assert candidates_from_read(read("6225 7600 0000 0006"), acceptable) == []
+
+
+def test_too_short_and_too_long_reads_give_nothing() -> None:
+    assert candidates_from_read(read("6225 7600 0000"), acceptable) == []
+    assert candidates_from_read(read("62257600000000051234"), acceptable) == []
+
+
+def test_an_unknown_issuer_prefix_is_refused_even_when_luhn_passes() -> None:
+    assert luhn_valid("1234560000000009")
+    assert candidates_from_read(read("1234 5600 0000 0009"), acceptable) == []
+
+
+def test_confusion_repair_fixes_one_low_confidence_digit() -> None:
+    # the true last digit 5 was read as 6 with low confidence
+    found = candidates_from_read(read("6225 7600 0000 0006", confs={18: 0.4}), acceptable)
+    assert numbers(found) == [CMB_16]
+    assert found[0].repaired
+
+
+def test_repair_uses_the_recognisers_runner_up_digit() -> None:
+    # 6225 7600 0000 0005 read with its last digit as 2, the model's second choice being 5
+    found = candidates_from_read(read("6225 7600 0000 0002", confs={18: 0.5}, alternatives={18: "5"}), acceptable)
+    assert numbers(found) == [CMB_16]
+
+
+def test_repair_never_touches_a_confident_digit() -> None:
+    assert candidates_from_read(read("6225 7600 0000 0006"), acceptable) == []
+
+
+def test_repair_is_refused_when_two_substitutions_would_pass() -> None:
+    # "…0006": fixing the last digit (6 -> 5) passes, and so does the runner-up 9 at text index 17
+    # (6225760000000096): two different answers from one read means the read decides nothing.
+    assert acceptable("6225760000000096")
+    ambiguous = read("6225 7600 0000 0006", confs={18: 0.4, 17: 0.3}, alternatives={17: "9"})
+    assert candidates_from_read(ambiguous, acceptable) == []
+
+
+def test_repair_can_be_switched_off() -> None:
+    assert candidates_from_read(read("6225 7600 0000 0006", confs={18: 0.4}), acceptable, repair=False) == []
+
+
+def test_vote_picks_the_number_most_reads_support() -> None:
+    other = "6225760000000013"
+    assert acceptable(other)
+    candidates = [Candidate(CMB_16, 0.95, 0.9, False, "a"), Candidate(CMB_16, 0.9, 0.8, False, "b"),
+                  Candidate(other, 0.6, 0.3, False, "c")]
+    decision = vote(candidates)
+    assert decision is not None and decision.number == CMB_16
+    assert 0.0 < decision.conf <= 1.0
+    assert len(decision.support) == 2
+
+
+def test_vote_refuses_when_two_numbers_compete_closely() -> None:
+    other = "6225760000000013"
+    assert vote([Candidate(CMB_16, 0.8, 0.8, False), Candidate(CMB_16, 0.8, 0.8, False),
+                 Candidate(other, 0.84, 0.8, False)]) is None
+
+
+def test_vote_refuses_a_low_confidence_winner() -> None:
+    assert vote([Candidate(CMB_16, 0.4, 0.1, False), Candidate(CMB_16, 0.45, 0.1, False)]) is None
+
+
+def test_one_read_alone_is_never_enough() -> None:
+    assert vote([Candidate(CMB_16, 0.99, 0.99, False)]) is None
+    decision = vote([Candidate(CMB_16, 0.99, 0.99, False), Candidate(CMB_16, 0.97, 0.9, False)])
+    assert decision is not None and decision.number == CMB_16
+
+
+def test_repairs_add_weight_but_never_stand_in_for_a_read() -> None:
+    repaired = [Candidate(CMB_16, 0.9, 0.4, True, "a"), Candidate(CMB_16, 0.9, 0.4, True, "b")]
+    assert vote(repaired) is None
+    assert vote([Candidate(CMB_16, 0.99, 0.9, False), *repaired]) is None
+    other = "6225760000000013"
+    # two direct reads tie with a rival's two; a repair breaks the tie for the number it supports
+    tied = [Candidate(CMB_16, 0.9, 0.9, False), Candidate(CMB_16, 0.8, 0.8, False),
+            Candidate(other, 0.5, 0.5, False), Candidate(other, 0.5, 0.5, False)]
+    assert vote(tied) is None
+    decision = vote([*tied, Candidate(CMB_16, 0.8, 0.5, True)])
+    assert decision is not None and decision.number == CMB_16
+    assert decision.conf < 0.9
+
+
+def test_vote_with_nothing_is_nothing() -> None:
+    assert vote([]) is None
+
+
+def test_the_first_sixteen_digits_of_a_longer_read_are_not_a_candidate() -> None:
+    # a 4-4-4-4-3 read whose first four groups happen to pass on their own
+    assert candidates_from_read(read("6225 7600 0000 0005 992"), acceptable) == []
+
+
+def test_a_confident_direct_rival_blocks_the_vote() -> None:
+    other = "6225760000000013"
+    assert vote([Candidate(CMB_16, 0.99, 0.9, False), Candidate(CMB_16, 0.95, 0.9, False),
+                 Candidate(CMB_16, 0.9, 0.9, True), Candidate(other, 0.9, 0.8, False)]) is None
+    # a weak rival read does not
+    decision = vote([Candidate(CMB_16, 0.99, 0.9, False), Candidate(CMB_16, 0.95, 0.9, False),
+                     Candidate(other, 0.6, 0.2, False)])
+    assert decision is not None and decision.number == CMB_16

@@ -1,0 +1,128 @@
+"""Expiry parsing and selection: labels, distractors, impossible months, MM/YY -> MM/YYYY."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from worker.recognizer.ctc import Decoded, DecodedChar
+from worker.recognizer.engine import LineRead
+from worker.recognizer.expiry import find_expiry, format_expiry, label_kind, parse_dates
+from worker.recognizer.layout import TextBox
+
+
+def decoded(text: str, conf: float = 0.95) -> Decoded:
+    n = max(len(text), 1)
+    return Decoded(chars=tuple(DecodedChar(ch, conf, (i + 0.5) / n, "", 0.0) for i, ch in enumerate(text)))
+
+
+def box(text: str, x: float, y: float, width: float | None = None, height: float = 20.0,
+        date_text: str | None = None) -> TextBox:
+    width = width if width is not None else 12.0 * len(text)
+    quad = np.array([[x, y], [x + width, y], [x + width, y + height], [x, y + height]], np.float32)
+    digits = "".join(c if c.isdigit() or c == " " else "" for c in text)
+    return TextBox(quad=quad, read=LineRead(full=decoded(text), digits=decoded(digits),
+                                            date=decoded(date_text if date_text is not None else text)))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("08/28", [(8, 2028)]),
+    ("VALID THRU 12/30", [(12, 2030)]),
+    ("01-2027", [(1, 2027)]),
+    ("03 / 29", [(3, 2029)]),
+    ("13/28", []),          # no month 13
+    ("00/28", []),          # no month 0
+    ("6225 7600 0000 0005", []),
+    ("108/28", []),         # a digit glued before is not a month
+    ("MEMBER SINCE 05/19  VALID THRU 05/29", [(5, 2019), (5, 2029)]),
+])
+def test_parse_dates(text: str, expected: list[tuple[int, int]]) -> None:
+    assert [(d.month, d.year) for d in parse_dates(text)] == expected
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("VALID THRU", "expiry"), ("GOOD THRU", "expiry"), ("有效期", "expiry"), ("有效期至", "expiry"),
+    ("MONTH/YEAR", "expiry"), ("EXPIRES", "expiry"), ("valid thru", "expiry"),
+    ("MEMBER SINCE", "distractor"), ("VALID FROM", "distractor"), ("MEMBER SINCE 05/19 VALID THRU", "expiry"),
+    ("VALID THRU 05/29 MEMBER SINCE", "distractor"), ("CHINA UNIONPAY", None), ("", None),
+])
+def test_label_kind(text: str, kind: str | None) -> None:
+    assert label_kind(text) == kind
+
+
+def test_years_too_far_ahead_are_misreads() -> None:
+    assert parse_dates("08/81", latest_year=2041) == []
+    assert [(d.month, d.year) for d in parse_dates("08/2041", latest_year=2041)] == [(8, 2041)]
+    assert parse_dates("08/2042", latest_year=2041) == []
+    assert [(d.month, d.year) for d in parse_dates("08/08")] == [(8, 2008)]
+
+
+def test_two_digit_years_become_four_digit() -> None:
+    assert format_expiry(8, 2028) == "08/2028"
+    assert format_expiry(12, 2008) == "12/2008"
+
+
+def test_label_on_the_same_line_wins_over_a_later_unlabelled_date() -> None:
+    boxes = [box("VALID THRU 08/28", 300, 400), box("11/35", 100, 100)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "08/2028"
+
+
+def test_member_since_on_the_same_line_is_rejected() -> None:
+    boxes = [box("MEMBER SINCE 03/29", 100, 400), box("VALID THRU 08/28", 400, 400)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "08/2028"
+
+
+def test_a_distractor_alone_is_no_expiry() -> None:
+    assert find_expiry([box("MEMBER SINCE 03/19", 100, 400)]) is None
+    assert find_expiry([box("VALID FROM 03/19", 100, 400)]) is None
+
+
+def test_label_in_a_box_to_the_left() -> None:
+    boxes = [box("GOOD THRU", 200, 400), box("09/27", 320, 400), box("MEMBER SINCE", 200, 300), box("01/30", 360, 300)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "09/2027"
+
+
+def test_label_above_the_date() -> None:
+    boxes = [box("有效期", 300, 370, height=16), box("06/31", 300, 392)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "06/2031"
+
+
+def test_unlabelled_dates_pick_the_latest() -> None:
+    boxes = [box("04/22", 100, 400), box("10/29", 300, 400, height=40)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "10/2029"
+
+
+def test_impossible_month_is_not_an_expiry() -> None:
+    assert find_expiry([box("VALID THRU 15/28", 300, 400)]) is None
+
+
+def test_digits_only_date_decode_recovers_a_misread_digit() -> None:
+    # the general decode read "O8/28" (letter O); the digit-and-separator decode has it right
+    boxes = [box("VALID THRU O8/28", 300, 400, date_text="1  08/28")]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "08/2028"
+
+
+def test_a_distractor_seen_through_the_date_decode_is_still_rejected() -> None:
+    boxes = [box("MEMBER SINCE O3/31", 100, 400, date_text="      1     03/31"), box("VALID THRU 08/28", 400, 400)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "08/2028"
+
+
+def test_the_date_box_covers_only_the_date_part_of_its_line() -> None:
+    line = box("VALID THRU 08/28", 300, 400, width=320)
+    decision = find_expiry([line])
+    assert decision is not None
+    xs = decision.quad[:, 0]
+    assert xs.min() > 300 + 320 * 0.5   # the label's part is excluded
+    assert xs.max() <= 300 + 320 + 1e-3
+    assert 0.0 < decision.conf <= 1.0
+
+
+def test_no_dates_no_expiry() -> None:
+    assert find_expiry([box("6225 7600 0000 0005", 50, 300), box("CHINA MERCHANTS BANK", 50, 50)]) is None

@@ -1,0 +1,172 @@
+"""From digit reads of the number line to one card number, or none.
+
+Every read of the number line (the detector's boxes, a straightened re-read, a contrast-enhanced re-read,
+each decoded over digits only) proposes 13-19 digit candidates, aligned on the printed groups. A candidate
+counts only if it passes Luhn *and* the BIN table says an issuer prints numbers of that prefix and length.
+Candidates are voted across reads, weighted by confidence, and the winner must beat any rival clearly — and
+no rival may have been read directly with high confidence: the recognizer prefers "recognition failed"
+(-9011) to a wrong number. A read's digit groups are used whole; only a short stray group (a logo read as
+"1") may be left out at either end, so the first 16 digits of a 19-digit number are never a candidate.
+
+Confusion repair (1<->7, 5<->6, 0<->8, 3<->8, and the recogniser's own runner-up digit) is tried only at
+low-confidence positions, one substitution per read, and only when exactly one substitution passes Luhn and
+the BIN check; a repaired candidate adds half a vote to its number but never counts as a supporting read.
+
+>>> from worker.recognizer.ctc import DecodedChar
+>>> chars = tuple(DecodedChar(c, 0.99, 0.0, "", 0.0) for c in "6225 7600 0000 0008")
+>>> ok = lambda number: number == "6225760000000008"
+>>> [c.number for c in candidates_from_read(chars, ok)]
+['6225760000000008']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from worker.recognizer.ctc import DecodedChar
+
+MIN_DIGITS = 13
+MAX_DIGITS = 19
+
+#: The classic embossed-digit confusions, both ways.
+CONFUSIONS: dict[str, str] = {"1": "7", "7": "1", "5": "6", "6": "5", "0": "8", "8": "0", "3": "8"}
+#: A digit is a repair site only below this confidence.
+REPAIR_MAX_CONF = 0.85
+#: At most this many of a read's least-confident digits are repair sites.
+REPAIR_SITES = 2
+#: A repaired candidate's vote weighs this share of a direct read's.
+REPAIR_WEIGHT = 0.5
+#: Direct (unrepaired) reads that must agree on the winner: one read alone, however confident, is never
+#: enough, and a repair never stands in for a read — on hard cards a repaired read converged on another
+#: read's Luhn-valid misreading and made a wrong number look confirmed.
+MIN_DIRECT_SUPPORT = 2
+#: The winner's best direct read must average at least this confidence.
+MIN_DIRECT_CONF = 0.6
+#: The winner's votes must be at least this multiple of the best rival's.
+MIN_MARGIN = 2.0
+#: A rival number read directly at this confidence or more means the reads conflict: no answer.
+CONFLICT_CONF = 0.85
+#: A window may leave out a stray group at either end of a read only when it has at most this many digits
+#: (a "992" after 16 digits is the tail of a 19-digit number, not noise).
+MAX_STRAY_DIGITS = 2
+
+Acceptable = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A number proposed by one read: its digits, confidence, and whether it came from a repair."""
+
+    number: str
+    conf: float
+    min_conf: float
+    repaired: bool
+    source: str = ""
+    group_index: int = 0
+
+
+@dataclass(frozen=True)
+class NumberDecision:
+    """The accepted number, its confidence (0..1), and the candidates that supported it."""
+
+    number: str
+    conf: float
+    support: tuple[Candidate, ...]
+
+
+def _split_groups(chars: Sequence[DecodedChar]) -> list[list[DecodedChar]]:
+    groups: list[list[DecodedChar]] = [[]]
+    for char in chars:
+        if char.char.isdigit():
+            groups[-1].append(char)
+        elif groups[-1]:
+            groups.append([])
+    return [g for g in groups if g]
+
+
+def candidates_from_read(chars: Sequence[DecodedChar], acceptable: Acceptable, *, source: str = "",
+                         repair: bool = True) -> list[Candidate]:
+    """Every acceptable 13-19 digit number one read supports, aligned on its digit groups.
+
+    Parameters:
+        chars: the read's characters (digits-only decoding; spaces separate printed groups).
+        acceptable: passes Luhn and the BIN table's prefix-and-length check.
+        source: a label for diagnostics (which read proposed it).
+        repair: also try single confusion substitutions at low-confidence positions.
+    """
+    groups = _split_groups(chars)
+    found: list[Candidate] = []
+    for first in range(len(groups)):
+        if any(len(g) > MAX_STRAY_DIGITS for g in groups[:first]):
+            break
+        window: list[DecodedChar] = []
+        for last in range(first, len(groups)):
+            window = window + groups[last]
+            if any(len(g) > MAX_STRAY_DIGITS for g in groups[last + 1:]):
+                continue
+            if len(window) > MAX_DIGITS:
+                break
+            if len(window) < MIN_DIGITS:
+                continue
+            number = "".join(c.char for c in window)
+            confs = [c.conf for c in window]
+            if acceptable(number):
+                found.append(Candidate(number, sum(confs) / len(confs), min(confs), False, source, first))
+            elif repair:
+                repaired = _repair(window, acceptable)
+                if repaired is not None:
+                    found.append(Candidate(repaired[0], repaired[1], repaired[2], True, source, first))
+    return found
+
+
+def _repair(window: Sequence[DecodedChar], acceptable: Acceptable) -> tuple[str, float, float] | None:
+    """The single substitution at a low-confidence site that makes the number acceptable, if exactly one does."""
+    digits = [c.char for c in window]
+    sites = sorted((i for i, c in enumerate(window) if c.conf < REPAIR_MAX_CONF), key=lambda i: window[i].conf)
+    passing: dict[str, tuple[float, float]] = {}
+    for site in sites[:REPAIR_SITES]:
+        char = window[site]
+        options = {CONFUSIONS.get(char.char, "")}
+        if char.alternative.isdigit():
+            options.add(char.alternative)
+        for option in options - {"", char.char}:
+            trial = digits.copy()
+            trial[site] = option
+            number = "".join(trial)
+            if acceptable(number):
+                confs = [c.conf for c in window]
+                confs[site] = char.alternative_conf if option == char.alternative else 1.0 - char.conf
+                passing[number] = (sum(confs) / len(confs), min(confs))
+    if len(passing) != 1:
+        return None
+    number, (mean_conf, min_conf) = next(iter(passing.items()))
+    return number, mean_conf, min_conf
+
+
+def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
+    """The number the reads agree on, or None when none is convincing or two numbers compete.
+
+    Each candidate adds its confidence (half for a repair) to its number's score. The winner needs
+    :data:`MIN_DIRECT_SUPPORT` direct reads (repairs add weight, never support), the best of them at
+    :data:`MIN_DIRECT_CONF` or more, a score of at least :data:`MIN_MARGIN` times any rival's, and no rival
+    read directly at :data:`CONFLICT_CONF` or more.
+    """
+    if not candidates:
+        return None
+    scores: dict[str, float] = {}
+    for c in candidates:
+        scores[c.number] = scores.get(c.number, 0.0) + c.conf * (REPAIR_WEIGHT if c.repaired else 1.0)
+    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    winner, best = ranked[0]
+    if len(ranked) > 1 and best < MIN_MARGIN * ranked[1][1]:
+        return None
+    if any(c.number != winner and not c.repaired and c.conf >= CONFLICT_CONF for c in candidates):
+        return None
+    support = tuple(c for c in candidates if c.number == winner)
+    direct = [c.conf for c in support if not c.repaired]
+    if len(direct) < MIN_DIRECT_SUPPORT or max(direct) < MIN_DIRECT_CONF:
+        return None
+    conf = max(direct)
+    share = best / sum(scores.values())
+    return NumberDecision(number=winner, conf=round(min(1.0, conf * share), 4), support=support)

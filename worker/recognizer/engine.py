@@ -1,0 +1,181 @@
+"""The OCR models (RapidOCR's bundled PP-OCR detector and recogniser), loaded once, safe to share.
+
+RapidOCR's own ``__call__`` keeps call parameters (``box_thresh``, ``use_cls``...) as object state, so two
+threads calling it with different parameters would race. This wrapper uses RapidOCR only to build the
+onnxruntime sessions from the three model files bundled in its wheel (pinned by path: asking for any other
+model makes RapidOCR download it), and drives them directly:
+
+* detection runs the DB model and a post-processor chosen per call (one immutable instance per threshold);
+* recognition returns the raw per-timestep class probabilities, so the card logic can decode them twice —
+  over the full charset, over digits only, and over digits and date separators (:mod:`worker.recognizer.ctc`).
+
+The text-direction classifier's path is pinned too but the model is never loaded: it flips digit-only boxes
+("3063" read as "E9OE"), so upside-down cards are handled by reading the whole page turned 180 degrees.
+
+onnxruntime's ``InferenceSession.run`` is thread-safe and nothing here mutates shared state after loading,
+so one engine serves every thread of the process without a lock.
+
+>>> engine = OcrEngine.load(threads=2)                       # doctest: +SKIP
+>>> detections = engine.detect(bgr_image)                                   # doctest: +SKIP
+>>> reads = engine.read([crop_quad(bgr_image, d.quad) for d in detections])  # doctest: +SKIP
+>>> reads[0].full.text, reads[0].digits.text                                # doctest: +SKIP
+('VALID THRU 08/28', '1  08728')
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from worker.recognizer.ctc import Decoded, charset_mask, ctc_decode
+
+#: Where the wheel keeps its models; nothing else is ever loaded.
+MODEL_DIR = Path(__import__("rapidocr").__file__).resolve().parent / "models"
+DET_MODEL = MODEL_DIR / "PP-OCRv6_det_small.onnx"
+REC_MODEL = MODEL_DIR / "PP-OCRv6_rec_small.onnx"
+CLS_MODEL = MODEL_DIR / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
+
+REC_HEIGHT = 48
+#: Narrow crops are padded to at least this width/height ratio (the recogniser was trained at 320x48).
+MIN_REC_RATIO = 2.0
+DIGITS = "0123456789"
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A text region: four corners (clockwise from top-left, in the detected image's pixels) and a score."""
+
+    quad: np.ndarray
+    score: float
+
+
+@dataclass(frozen=True)
+class LineRead:
+    """One crop read by the recogniser, decoded over the full charset and over digits only.
+
+    ``full`` is what a general OCR would answer; ``digits`` is the same output with every non-digit class
+    masked before the argmax; ``date`` keeps digits and the separators a date uses.
+    """
+
+    full: Decoded
+    digits: Decoded
+    date: Decoded
+
+
+class OcrEngine:
+    """The detector and recogniser sessions of one process. Build it with :meth:`load`."""
+
+    def __init__(self, rapid: object, load_seconds: float) -> None:
+        self._detector = rapid.text_det  # type: ignore[attr-defined]
+        self._recognizer = rapid.text_rec  # type: ignore[attr-defined]
+        self._det_session = self._detector.session
+        self._rec_session = self._recognizer.session
+        self._det_mean, self._det_std = list(self._detector.mean), list(self._detector.std)
+        self.charset: list[str] = list(self._recognizer.postprocess_op.character)
+        self._digit_mask = charset_mask(self.charset, DIGITS)
+        self._date_mask = charset_mask(self.charset, DIGITS + "/-.")
+        self._postprocessors: dict[tuple[float, float, bool], object] = {}
+        self._post_lock = threading.Lock()
+        self.load_seconds = load_seconds
+
+    @classmethod
+    def load(cls, *, threads: int = 0) -> OcrEngine:
+        """Load the bundled detector and recogniser.
+
+        Parameters:
+            threads: onnxruntime intra-op threads per session; 0 leaves the choice to onnxruntime (all cores).
+        """
+        from rapidocr import RapidOCR
+
+        for path in (DET_MODEL, REC_MODEL, CLS_MODEL):
+            if not path.is_file():
+                raise FileNotFoundError(f"bundled OCR model missing: {path} (reinstall the rapidocr wheel)")
+        started = time.perf_counter()
+        rapid = RapidOCR(params={
+            "Global.log_level": "error",
+            "Global.use_cls": False,
+            "Det.model_path": str(DET_MODEL),
+            "Rec.model_path": str(REC_MODEL),
+            "Cls.model_path": str(CLS_MODEL),
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads if threads > 0 else -1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        })
+        rapid._load_det_model()
+        rapid._load_rec_model()
+        return cls(rapid, time.perf_counter() - started)
+
+    # -- detection ---------------------------------------------------------------------------------------
+
+    def detect(self, bgr: np.ndarray, *, box_thresh: float = 0.5, unclip_ratio: float = 1.5,
+               max_side: int = 960, dilate: bool = False) -> list[Detection]:
+        """Text regions of ``bgr`` (uint8, H x W x 3), sorted top to bottom, in ``bgr``'s pixels.
+
+        Parameters:
+            box_thresh: minimum mean text probability inside a box; lower finds faint embossed digits.
+            unclip_ratio: how far each region is grown; larger joins neighbouring words into one box.
+            max_side: the detector sees the image with its long side at most this (cost grows with area).
+            dilate: dilate the text mask first (joins broken strokes, but also stacked labels and dates).
+        """
+        from rapidocr.ch_ppocr_det.utils import DetPreProcess
+
+        tensor = DetPreProcess(max_side, "max", self._det_mean, self._det_std)(bgr)
+        if tensor is None:
+            return []
+        probability_map = self._det_session(tensor)
+        boxes, scores = self._postprocessor(box_thresh, unclip_ratio, dilate)(probability_map, bgr.shape[:2])
+        detections = [Detection(quad=np.asarray(b, dtype=np.float32), score=float(s))
+                      for b, s in zip(boxes, scores, strict=False)]
+        detections.sort(key=lambda d: (float(d.quad[:, 1].mean()), float(d.quad[:, 0].mean())))
+        return detections
+
+    def _postprocessor(self, box_thresh: float, unclip_ratio: float, dilate: bool):  # type: ignore[no-untyped-def]
+        from rapidocr.ch_ppocr_det.utils import DBPostProcess
+
+        key = (round(box_thresh, 3), round(unclip_ratio, 3), dilate)
+        found = self._postprocessors.get(key)
+        if found is None:
+            with self._post_lock:
+                found = self._postprocessors.setdefault(key, DBPostProcess(
+                    thresh=0.3, box_thresh=key[0], max_candidates=1000, unclip_ratio=key[1],
+                    use_dilation=dilate, score_mode="fast"))
+        return found
+
+    # -- recognition -------------------------------------------------------------------------------------
+
+    def read(self, crops: list[np.ndarray]) -> list[LineRead]:
+        """Read each crop (a single text line, BGR) and decode it three ways; order follows ``crops``.
+
+        Crops are run one at a time: in a padded batch the recogniser's attention reaches into the padding
+        and garbles short lines (a date next to a long number came out wrong), and on CPU a batch saves
+        little, as the cost is proportional to the width actually read.
+        """
+        results = []
+        for crop in crops:
+            ratio = crop.shape[1] / max(crop.shape[0], 1)
+            tensor, fraction = self._normalise(crop, max(MIN_REC_RATIO, ratio))
+            line = self._rec_session(tensor[None])[0]
+            results.append(LineRead(
+                full=ctc_decode(line, self.charset, width_fraction=fraction),
+                digits=ctc_decode(line, self.charset, allowed=self._digit_mask, width_fraction=fraction),
+                date=ctc_decode(line, self.charset, allowed=self._date_mask, width_fraction=fraction),
+            ))
+        return results
+
+    @staticmethod
+    def _normalise(crop: np.ndarray, max_ratio: float) -> tuple[np.ndarray, float]:
+        """Resize to the recogniser's height, scale to [-1, 1] and pad right; also the unpadded share."""
+        padded_width = int(REC_HEIGHT * max_ratio)
+        height, width = crop.shape[:2]
+        resized_width = min(padded_width, math.ceil(REC_HEIGHT * width / max(height, 1)))
+        resized_width = max(resized_width, 1)
+        resized = cv2.resize(crop, (resized_width, REC_HEIGHT)).astype(np.float32)
+        resized = (resized.transpose((2, 0, 1)) / 255.0 - 0.5) / 0.5
+        tensor = np.zeros((3, REC_HEIGHT, padded_width), dtype=np.float32)
+        tensor[:, :, :resized_width] = resized
+        return tensor, resized_width / padded_width

@@ -1,0 +1,166 @@
+"""Find the expiry date among a card's text lines and answer it as ``MM/YYYY``.
+
+A card may print several dates: the expiry (VALID THRU, GOOD THRU, 有效期, MONTH/YEAR, EXPIRES) and
+distractors (MEMBER SINCE, VALID FROM). A date takes the label printed before it on its line, or failing that
+the nearest label box to its left or just above it. Dates under a distractor label are dropped; among the
+rest, a labelled expiry wins, otherwise the latest date. Impossible months never match.
+
+>>> parse_dates("VALID THRU 08/28")
+[DateMatch(month=8, year=2028, start=11, end=16, exact=True)]
+>>> label_kind("MEMBER SINCE"), label_kind("有效期至"), label_kind("6225 7600")
+('distractor', 'expiry', None)
+>>> format_expiry(8, 2028)
+'08/2028'
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.recognizer.ctc import Decoded
+from worker.recognizer.geometry import quad_size, sub_quad
+from worker.recognizer.layout import FocusedRead, TextBox
+
+_DATE = re.compile(r"(?<![0-9])(0[1-9]|1[0-2])\s?[/\\\-.|]\s?((?:20)?[0-9]{2})(?![0-9])")
+#: A slash read as "1" or "7" ("11125" for 11/25): only a whole token of exactly this shape counts.
+_SLASH_MISREAD = re.compile(r"(?<![0-9A-Za-z])(0[1-9]|1[0-2])[17]([0-9]{2})(?![0-9A-Za-z])")
+#: Expiry years outside this window are misreads ("08/81" for 08/31): cards are valid for at most ~10 years,
+#: and photos of long-expired cards are still answered (the seed's own example is 08/2008).
+EARLIEST_YEAR = 2000
+LATEST_YEAR_AHEAD = 15
+#: A date read through a misread slash is trusted this much less.
+SLASH_MISREAD_PENALTY = 0.8
+_EXPIRY_LABELS = ("VALIDTHRU", "GOODTHRU", "VALIDTHROUGH", "GOODTHROUGH", "THRU", "EXPIRES", "EXPIRY", "EXPIRE",
+                  "EXP", "VALIDUNTIL", "UNTIL", "MONTH/YEAR", "MONTHYEAR", "MM/YY", "有效期", "有效", "到期")
+_DISTRACTOR_LABELS = ("MEMBERSINCE", "SINCE", "MEMBER", "VALIDFROM", "FROM", "ISSUED", "起始", "开始")
+
+
+@dataclass(frozen=True)
+class DateMatch:
+    """A month/year found in a string, with its character span; ``exact`` is False for a misread slash."""
+
+    month: int
+    year: int
+    start: int
+    end: int
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class ExpiryDecision:
+    """The chosen expiry: month, year, confidence, and the box (view coordinates) it was read in."""
+
+    month: int
+    year: int
+    conf: float
+    quad: np.ndarray
+
+    @property
+    def text(self) -> str:
+        return format_expiry(self.month, self.year)
+
+
+def format_expiry(month: int, year: int) -> str:
+    """The API's form: ``08/2028``."""
+    return f"{month:02d}/{year:04d}"
+
+
+def parse_dates(text: str, *, latest_year: int | None = None) -> list[DateMatch]:
+    """Every MM/YY or MM/YYYY in ``text`` (two-digit years are 20YY); "MM1YY" tokens only when nothing else.
+
+    Years after ``latest_year`` (default: this year + 15) are dropped as misreads.
+    """
+    latest = latest_year if latest_year is not None else datetime.date.today().year + LATEST_YEAR_AHEAD
+    found = []
+    for match in _DATE.finditer(text):
+        raw_year = match.group(2)
+        year = int(raw_year) if len(raw_year) == 4 else 2000 + int(raw_year)
+        found.append(DateMatch(month=int(match.group(1)), year=year, start=match.start(), end=match.end()))
+    if not found:
+        found = [DateMatch(month=int(m.group(1)), year=2000 + int(m.group(2)), start=m.start(), end=m.end(),
+                           exact=False) for m in _SLASH_MISREAD.finditer(text)]
+    return [d for d in found if EARLIEST_YEAR <= d.year <= latest]
+
+
+def label_kind(text: str) -> str | None:
+    """"expiry", "distractor" or None for a label text; the label nearest the end of ``text`` decides."""
+    squashed = re.sub(r"\s+", "", text.upper())
+    best: tuple[int, str] | None = None
+    for kind, labels in (("distractor", _DISTRACTOR_LABELS), ("expiry", _EXPIRY_LABELS)):
+        for label in labels:
+            position = squashed.rfind(label)
+            if position >= 0 and (best is None or position + len(label) > best[0]):
+                best = (position + len(label), kind)
+    return best[1] if best else None
+
+
+def _neighbour_label(box: TextBox, boxes: list[TextBox]) -> str | None:
+    """The label kind of the closest box to the left on the same line, or just above."""
+    width, height = quad_size(box.quad)
+    centre = box.centre
+    best: tuple[float, str] | None = None
+    for other in boxes:
+        if other is box:
+            continue
+        kind = label_kind(other.read.full.text)
+        if kind is None:
+            continue
+        offset = other.centre - centre
+        other_w, _other_h = quad_size(other.quad)
+        left_of = -offset[0] > 0 and abs(offset[1]) < 0.8 * height and -offset[0] < width / 2 + other_w / 2 + 4 * height
+        above = 0 < -offset[1] < 3.0 * height and abs(offset[0]) < width + other_w
+        if left_of or above:
+            distance = float(np.hypot(*offset))
+            if best is None or distance < best[0]:
+                best = (distance, kind)
+    return best[1] if best else None
+
+
+def _label_before(box: TextBox, position: float) -> str | None:
+    """The label kind printed in ``box`` before ``position`` (a fraction of its width), from the full decode."""
+    prefix = "".join(c.char for c in box.read.full.chars if c.position < position)
+    return label_kind(prefix)
+
+
+def _sources(box: TextBox) -> list[tuple[Decoded, FocusedRead | None]]:
+    sources: list[tuple[Decoded, FocusedRead | None]] = [(box.read.full, None), (box.read.date, None)]
+    for focused in box.focused:
+        sources += [(focused.read.full, focused), (focused.read.date, focused)]
+    return sources
+
+
+def find_expiry(boxes: list[TextBox]) -> ExpiryDecision | None:
+    """The expiry among ``boxes`` (one view's read boxes), or None when no plausible expiry is printed.
+
+    Dates are looked for in the full decode and in the digits-and-separators decode of each box and of its
+    focused re-reads (the latter recovers "O8/28" as 08/28); the label is what the full decode shows before
+    the date, else a neighbouring box's label.
+    """
+    labelled: list[ExpiryDecision] = []
+    unlabelled: list[ExpiryDecision] = []
+    for box in boxes:
+        seen: set[tuple[int, int]] = set()
+        for decoded, focused in _sources(box):
+            for match in parse_dates(decoded.text):
+                if (match.month, match.year) in seen:
+                    continue
+                seen.add((match.month, match.year))
+                chars = decoded.chars[match.start:match.end]
+                half = 0.5 / max(len(decoded.chars), 1)
+                start, end = chars[0].position - half, chars[-1].position + half
+                if focused is not None:
+                    start, end = focused.to_box_fraction(start), focused.to_box_fraction(end)
+                kind = _label_before(box, start) or _neighbour_label(box, boxes)
+                if kind == "distractor":
+                    continue
+                conf = float(np.mean([c.conf for c in chars])) * (1.0 if match.exact else SLASH_MISREAD_PENALTY)
+                decision = ExpiryDecision(match.month, match.year, round(conf, 4), sub_quad(box.quad, start, end))
+                (labelled if kind == "expiry" else unlabelled).append(decision)
+    pool = labelled or unlabelled
+    if not pool:
+        return None
+    return max(pool, key=lambda d: (d.year, d.month, d.conf))
