@@ -1,0 +1,174 @@
+"""The kombu consumer on every transport cardpipe supports: embedded SQLite, RabbitMQ, Redis, SQS (moto).
+
+Each test publishes real messages (good tasks, a bad message, a permanent failure), drains the queue with a
+thread pool, and checks that every message ended with exactly one outcome and that the queue is empty.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import kombu
+from worker.upstreams import UpstreamSettings, open_upstream
+
+from tests.fakes.upstream import FakeUpstream, Reply
+from worker.consumer import EXIT_HALTED, EXIT_OK, QueueConsumer, WorkerSettings
+from worker.outcomes import LocalOutcomeStore
+from worker.pipeline import Pipeline
+from worker.queues import QueueSettings, TaskPublisher, connection, task_queue
+from worker.ratelimit import RateLimitSettings, open_limiter
+from worker.retry import CircuitBreaker, RetrySettings
+from worker.storage import StorageSettings, open_storage
+from worker.tasks import Task
+
+RETRY = RetrySettings(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.02, circuit_threshold=50)
+WORKER = WorkerSettings(concurrency=4, idle_exit_s=0.3, reconnect_attempts=2, shutdown_grace_s=10)
+
+
+def _pipeline(tmp_path: Path, url: str) -> Pipeline:
+    return Pipeline(open_storage(StorageSettings(local_roots=[tmp_path])),
+                    open_upstream(UpstreamSettings(url=url, appid="1250000000", timeout_s=5)),
+                    open_limiter(RateLimitSettings(backend="none")), LocalOutcomeStore(tmp_path / "outcomes"),
+                    RETRY, "test:1", breaker=CircuitBreaker.from_settings(RETRY), stop_event=threading.Event())
+
+
+def _images(tmp_path: Path, count: int) -> list[Task]:
+    tasks = []
+    for index in range(count):
+        path = tmp_path / f"card_{index:03d}.jpg"
+        path.write_bytes(f"image {index}".encode())
+        tasks.append(Task.for_location(str(path)))
+    return tasks
+
+
+def _drain_and_check(settings: QueueSettings, tmp_path: Path) -> None:
+    tasks = _images(tmp_path, 12)
+    with FakeUpstream() as fake:
+        fake.script(b"image 3", [Reply(code=-1102)])
+        fake.script(b"image 5", [Reply(code=15), Reply()])
+        with TaskPublisher(settings) as publisher:
+            for task in tasks:
+                publisher.publish_task(task.to_json())
+            publisher.publish_task("this is not a task")
+            publisher.publish_task(tasks[0].to_json())  # a duplicate: skipped, no second call
+        pipeline = _pipeline(tmp_path, fake.url)
+        report = QueueConsumer(settings, pipeline, WORKER).run(until_empty=True)
+        assert report.exit_code == EXIT_OK, report.reason
+        assert report.counts["ok"] == 11 and report.counts["skipped"] == 1 and report.counts["dead"] == 2
+        assert dict(report.dead_by_code) == {"-1102": 1, "bad_message": 1}
+        assert fake.total_calls == 13, "11 successes, one retry, one permanent failure; the duplicate cost nothing"
+    store = pipeline.outcomes
+    assert all(store.exists(task.id) for task in tasks)
+    assert len(list(store.result_ids())) == 11 and len(list(store.dead_letter_ids())) == 2
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        assert queue.get(no_ack=True) is None, "nothing is left in the queue"
+
+
+def test_embedded_sqlite(tmp_path: Path) -> None:
+    _drain_and_check(QueueSettings(url=f"sqla+sqlite:///{tmp_path / 'q.sqlite'}"), tmp_path)
+
+
+def test_rabbitmq_quorum(rabbitmq_url: str, tmp_path: Path, unique_name: str) -> None:
+    settings = QueueSettings(url=rabbitmq_url, tasks=f"{unique_name}-tasks", dead_letters=f"{unique_name}-dead",
+                             quorum=True)
+    try:
+        _drain_and_check(settings, tmp_path)
+    finally:
+        with connection(settings) as conn:
+            task_queue(settings)(conn.default_channel).delete()
+
+
+def test_redis(redis_url: str, tmp_path: Path, unique_name: str) -> None:
+    _drain_and_check(QueueSettings(url=redis_url, tasks=f"{unique_name}-tasks"), tmp_path)
+
+
+def test_sqs_on_moto(aws_env: str, tmp_path: Path, unique_name: str) -> None:
+    endpoint = urlparse(aws_env)
+    settings = QueueSettings(url=f"sqs://testing:testing@{endpoint.hostname}:{endpoint.port}",
+                             tasks=f"{unique_name}-tasks",
+                             transport_options={"is_secure": False, "region": "us-east-1",
+                                                "wait_time_seconds": 0, "polling_interval": 0.1})
+    _drain_and_check(settings, tmp_path)
+
+
+def test_halt_puts_the_message_back_and_stops(tmp_path: Path) -> None:
+    settings = QueueSettings(url=f"sqla+sqlite:///{tmp_path / 'q.sqlite'}")
+    tasks = _images(tmp_path, 6)
+    with FakeUpstream(default=Reply(code=11)) as fake:  # SecretId unknown: every call would fail
+        with TaskPublisher(settings) as publisher:
+            for task in tasks:
+                publisher.publish_task(task.to_json())
+        pipeline = _pipeline(tmp_path, fake.url)
+        report = QueueConsumer(settings, pipeline, WORKER.model_copy(update={"concurrency": 1})).run(until_empty=True)
+    assert report.exit_code == EXIT_HALTED and "credentials or configuration" in report.reason
+    assert list(pipeline.outcomes.dead_letter_ids()) == [], "nothing is dead-lettered on a halt"
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        left = 0
+        while queue.get(no_ack=True) is not None:
+            left += 1
+    assert left == len(tasks), "every message is still queued"
+
+
+def test_stop_request_finishes_in_flight_and_requeues_the_rest(tmp_path: Path) -> None:
+    settings = QueueSettings(url=f"sqla+sqlite:///{tmp_path / 'q.sqlite'}")
+    tasks = _images(tmp_path, 8)
+    with FakeUpstream(default=Reply(delay=0.3)) as fake:
+        with TaskPublisher(settings) as publisher:
+            for task in tasks:
+                publisher.publish_task(task.to_json())
+        pipeline = _pipeline(tmp_path, fake.url)
+        consumer = QueueConsumer(settings, pipeline, WORKER.model_copy(update={"concurrency": 2}))
+        stopper = threading.Thread(target=lambda: (_wait_for(lambda: fake.total_calls >= 1),
+                                                   consumer.request_stop("test stop")))
+        stopper.start()
+        report = consumer.run()
+        stopper.join()
+    done = len(list(pipeline.outcomes.result_ids()))
+    assert report.exit_code == 130 and 1 <= done < len(tasks)
+    assert done == report.counts["ok"], "every started task finished and was acked"
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        left = 0
+        while queue.get(no_ack=True) is not None:
+            left += 1
+    assert done + left == len(tasks), "nothing was lost"
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_unreachable_broker_gives_up_with_a_reason(tmp_path: Path) -> None:
+    settings = QueueSettings(url="amqp://guest:guest@127.0.0.1:1//")
+    with FakeUpstream() as fake:
+        consumer = QueueConsumer(settings, _pipeline(tmp_path, fake.url),
+                                 WORKER.model_copy(update={"reconnect_attempts": 1}))
+        report = consumer.run(until_empty=True)
+    assert report.exit_code == 4 and "unreachable" in report.reason
+
+
+def test_published_outcomes(tmp_path: Path) -> None:
+    settings = QueueSettings(url=f"sqla+sqlite:///{tmp_path / 'q.sqlite'}")
+    tasks = _images(tmp_path, 2)
+    with FakeUpstream() as fake:
+        fake.script(b"image 1", [Reply(code=-9011)])
+        with TaskPublisher(settings) as publisher:
+            for task in tasks:
+                publisher.publish_task(task.to_json())
+        consumer = QueueConsumer(settings, _pipeline(tmp_path, fake.url), WORKER, publish_outcomes=True)
+        assert consumer.run(until_empty=True).exit_code == EXIT_OK
+    with connection(settings) as conn:
+        exchange = task_queue(settings).exchange
+        results = kombu.Queue(settings.results, exchange, routing_key=settings.results)(conn.default_channel)
+        dead = kombu.Queue(settings.dead_letters, exchange, routing_key=settings.dead_letters)(conn.default_channel)
+        result_message, dead_message = results.get(no_ack=True), dead.get(no_ack=True)
+    assert result_message is not None and result_message.decode()["kind"] == "result"
+    assert dead_message is not None and dead_message.decode()["code"] == "-9011"

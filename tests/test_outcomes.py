@@ -1,0 +1,98 @@
+"""Outcome stores: create-once (a duplicate never overwrites), atomic files, S3 prefix on moto, listing for dlq."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import boto3
+import pytest
+
+from worker.outcomes import LocalOutcomeStore, OutcomeKind, OutcomeSettings, OutcomeStore, S3OutcomeStore, open_outcomes
+from worker.tasks import DeadLetter, Result, Task, utc_now
+
+
+def _result(task: Task, number: str = "6222020200112233445") -> Result:
+    now = utc_now()
+    return Result(task=task, response={"code": 0, "data": {"items": [{"item": "卡号", "itemstring": number}]}},
+                  attempts=1, started_at=now, finished_at=now, duration_s=0.1, worker="test:1")
+
+
+def _dead(task: Task, code: str = "-1102") -> DeadLetter:
+    now = utc_now()
+    return DeadLetter(task_id=task.id, task=task, code=code, reason="decode failed", attempts=1,
+                      first_attempt_at=now, last_attempt_at=now, worker="test:1")
+
+
+def _exercise(store: OutcomeStore) -> None:
+    ok_task, bad_task = Task.for_location("/cards/a.jpg"), Task.for_location("/cards/b.jpg")
+    assert not store.exists(ok_task.id)
+    assert store.write_result(_result(ok_task)) is True
+    assert store.write_result(_result(ok_task, number="6222020200112233999")) is False, "create-once"
+    assert store.write_dead_letter(_dead(ok_task)) is False, "one outcome per task, whatever its kind"
+    assert store.read_result(ok_task.id).response["data"]["items"][0]["itemstring"] == "6222020200112233445"
+    assert store.kind_of(ok_task.id) is OutcomeKind.RESULT
+    assert store.write_dead_letter(_dead(bad_task)) is True
+    assert store.kind_of(bad_task.id) is OutcomeKind.DEAD_LETTER
+    assert [d.task_id for d in store.iter_dead_letters()] == [bad_task.id]
+    assert [r.task_id for r in store.iter_results()] == [ok_task.id]
+    assert store.delete_dead_letter(bad_task.id) is True
+    assert store.delete_dead_letter(bad_task.id) is False
+    assert not store.exists(bad_task.id) and store.read_dead_letter(bad_task.id) is None
+
+
+def test_local_store(tmp_path: Path) -> None:
+    store = open_outcomes(OutcomeSettings(sink=str(tmp_path / "out")))
+    assert isinstance(store, LocalOutcomeStore)
+    _exercise(store)
+    task = Task.for_location("/cards/a.jpg")
+    on_disk = json.loads((tmp_path / "out" / "results" / f"{task.id}.json").read_text(encoding="utf-8"))
+    assert on_disk["task"]["location"] == "/cards/a.jpg" and on_disk["kind"] == "result"
+    assert not list((tmp_path / "out" / "results").glob(".*")), "no temporary files left behind"
+
+
+def test_local_store_concurrent_writers_one_winner(tmp_path: Path) -> None:
+    store = LocalOutcomeStore(tmp_path)
+    task = Task.for_location("/cards/race.jpg")
+    wins: list[bool] = []
+    def write(i: int) -> None:
+        wins.append(store.write_result(_result(task, f"62220202001122{i:05d}")))
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wins.count(True) == 1
+
+
+def test_local_store_rejects_path_tricks(tmp_path: Path) -> None:
+    from worker.outcomes import OutcomeStoreError
+
+    with pytest.raises(OutcomeStoreError):
+        LocalOutcomeStore(tmp_path).exists("../../etc/passwd")
+
+
+def test_s3_store_on_moto(aws_env: str, unique_name: str) -> None:
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    client.create_bucket(Bucket=unique_name)
+    store = open_outcomes(OutcomeSettings(sink=f"s3://{unique_name}/runs/one"), client=client)
+    assert isinstance(store, S3OutcomeStore) and store.location == f"s3://{unique_name}/runs/one/"
+    _exercise(store)
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=unique_name)["Contents"]]
+    assert keys == [f"runs/one/results/{Task.for_location('/cards/a.jpg').id}.json"]
+
+
+def test_s3_store_missing_bucket_is_a_clear_error(aws_env: str, unique_name: str) -> None:
+    from worker.outcomes import OutcomeStoreError
+
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    store = S3OutcomeStore(client, f"s3://{unique_name}-missing/x")
+    with pytest.raises(OutcomeStoreError, match="cannot write"):
+        store.write_result(_result(Task.for_location("/cards/a.jpg")))
+
+
+def test_bad_sink_is_refused() -> None:
+    with pytest.raises(ValueError, match="directory or an s3"):
+        OutcomeSettings(sink="ftp://x/y")

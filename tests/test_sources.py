@@ -1,0 +1,72 @@
+"""Sources: folders (everything, recursively, stable order), list files, S3 prefixes with checkpoints (moto)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+
+from worker.sources import FolderSource, ListFileSource, S3PrefixSource, SingleFileSource, SourceError, open_source
+from worker.tasks import Task
+
+
+def test_folder_lists_every_file_recursively_in_order(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for name in ("b.jpg", "a.png", "notes.txt", "sub/c.jpeg", ".hidden/x.jpg", ".DS_Store"):
+        (tmp_path / name).write_bytes(b"x")
+    source = open_source(str(tmp_path))
+    assert isinstance(source, FolderSource)
+    names = [Path(t.location).relative_to(tmp_path).as_posix() for t in source.tasks()]
+    assert names == ["a.png", "b.jpg", "notes.txt", "sub/c.jpeg"], "non-images are kept for the recognizer to judge"
+    assert [t.id for t in open_source(str(tmp_path)).tasks()] == [t.id for t in source.tasks()], "stable ids"
+
+
+def test_list_file_and_single_file(tmp_path: Path) -> None:
+    (tmp_path / "one.jpg").write_bytes(b"x")
+    listing = tmp_path / "locations.txt"
+    listing.write_text("# cards to redo\none.jpg\n\ns3://bucket/k.jpg\nhttps://example.com/c.jpg\n", encoding="utf-8")
+    source = open_source(str(listing))
+    assert isinstance(source, ListFileSource)
+    assert [t.location for t in source.tasks()] == [str(tmp_path / "one.jpg"), "s3://bucket/k.jpg",
+                                                    "https://example.com/c.jpg"]
+    single = open_source(str(tmp_path / "one.jpg"))
+    assert isinstance(single, SingleFileSource) and len(list(single.tasks())) == 1
+
+
+def test_bad_sources_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file or folder"):
+        open_source(str(tmp_path / "absent"))
+    with pytest.raises(SourceError, match="a source is a folder"):
+        open_source("ftp://host/x")
+    bad_list = tmp_path / "bad.txt"
+    bad_list.write_text("gopher://x/y\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"bad.txt:1: unsupported location scheme"):
+        list(open_source(str(bad_list)).tasks())
+
+
+def test_s3_prefix_pages_carry_etags_and_resume_from_a_checkpoint(aws_env: str, unique_name: str,
+                                                                 tmp_path: Path) -> None:
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    client.create_bucket(Bucket=unique_name)
+    keys = [f"cards/{i:04d} card.jpg" for i in range(5)] + ["cards/sub/", "other/x.jpg"]
+    for key in keys:
+        client.put_object(Bucket=unique_name, Key=key, Body=key.encode())
+    source = S3PrefixSource(client, f"s3://{unique_name}/cards/", checkpoint_dir=tmp_path)
+    tasks = list(source.tasks())
+    assert [t.location for t in tasks] == [f"s3://{unique_name}/cards/{i:04d} card.jpg" for i in range(5)]
+    assert all(t.etag for t in tasks)
+    assert tasks[0].id == Task.for_location(tasks[0].location, etag=tasks[0].etag).id
+    # Enqueued the first three, then interrupted: the next listing starts after the checkpoint.
+    source.checkpoint(tasks[:3])
+    resumed = S3PrefixSource(client, f"s3://{unique_name}/cards/", checkpoint_dir=tmp_path)
+    assert [t.location for t in resumed.tasks()] == [t.location for t in tasks[3:]]
+    resumed.clear_checkpoint()
+    assert len(list(S3PrefixSource(client, f"s3://{unique_name}/cards/", checkpoint_dir=tmp_path).tasks())) == 5
+
+
+def test_s3_listing_errors_name_the_source(aws_env: str, unique_name: str) -> None:
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    with pytest.raises(SourceError, match=f"cannot list s3://{unique_name}-nope/"):
+        list(S3PrefixSource(client, f"s3://{unique_name}-nope/x").tasks())

@@ -1,0 +1,158 @@
+"""``cardpipe dlq``: see what failed and why, and send it round again once the cause is fixed.
+
+Dead letters live in the outcome store (``<sink>/dead/<task_id>.json``), so this works the same on every
+transport. A code filter matches the whole code or its family: ``retries_exhausted`` matches
+``retries_exhausted:15`` and ``retries_exhausted:-5208``.
+
+Redrive deletes a dead letter before it re-enqueues the task: a worker that sees the task must not find the
+old outcome and skip it. If publishing fails, the dead letter is written back, so nothing is lost either way.
+
+Example::
+
+    cardpipe dlq list --code -9011
+    cardpipe dlq show 3f2a...
+    cardpipe dlq redrive --code retries_exhausted
+    cardpipe dlq redrive 3f2a... 9b1c...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from rich.console import Console
+from rich.table import Table
+
+from worker.api.errors import CardpipeError, ConfigError
+from worker.config import load_config
+from worker.outcomes import OutcomeStore, open_outcomes
+from worker.queues import TaskPublisher
+from worker.tasks import DeadLetter
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="list dead letters (newest last)")
+    listing.add_argument("--code", help="only this code, or this code family (e.g. retries_exhausted)")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many rows (0: all)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    actions.add_parser("stats", help="count dead letters by code")
+    show = actions.add_parser("show", help="print one dead letter as JSON")
+    show.add_argument("task_id")
+    redrive = actions.add_parser("redrive", help="re-enqueue dead-lettered tasks and remove their dead letters")
+    redrive.add_argument("task_ids", nargs="*", metavar="TASK_ID", help="these tasks (default: all matching --code)")
+    redrive.add_argument("--code", help="only dead letters with this code or code family")
+    redrive.add_argument("--all", action="store_true", help="every dead letter (required when no id or code is given)")
+    redrive.add_argument("--dry-run", action="store_true", help="say what would be redriven, change nothing")
+
+
+def code_matches(code: str, wanted: str | None) -> bool:
+    """True when ``code`` is ``wanted`` or belongs to its family (``family:detail``)."""
+    return wanted is None or code == wanted or code.startswith(f"{wanted}:")
+
+
+def matching(store: OutcomeStore, code: str | None) -> Iterator[DeadLetter]:
+    return (dead for dead in store.iter_dead_letters() if code_matches(dead.code, code))
+
+
+def _print_table(dead_letters: Iterable[DeadLetter], limit: int, console: Console) -> int:
+    table = Table("task id", "code", "attempts", "last attempt", "location", "reason", show_lines=False)
+    shown = 0
+    for dead in sorted(dead_letters, key=lambda d: d.last_attempt_at):
+        if limit and shown >= limit:
+            break
+        location = dead.task.location if dead.task else "(unreadable message)"
+        table.add_row(dead.task_id, dead.code, str(dead.attempts),
+                      dead.last_attempt_at.strftime("%Y-%m-%d %H:%M:%S"), location, dead.reason)
+        shown += 1
+    console.print(table)
+    return shown
+
+
+def redrive(store: OutcomeStore, publisher: TaskPublisher, dead_letters: Iterable[DeadLetter], *,
+            dry_run: bool = False) -> tuple[int, list[str]]:
+    """Re-enqueue each dead letter's task; returns (redriven count, notes about those that could not be)."""
+    redriven, notes = 0, []
+    for dead in dead_letters:
+        if dead.task is None:
+            notes.append(f"{dead.task_id}: the message was not a task ({dead.code}); nothing to redrive")
+            continue
+        if dry_run:
+            redriven += 1
+            continue
+        store.delete_dead_letter(dead.task_id)
+        try:
+            publisher.publish_task(dead.task.redelivered().to_json())
+        except Exception:
+            store.write_dead_letter(dead)
+            raise
+        redriven += 1
+    return redriven, notes
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_config(args.config)
+    except ConfigError as exc:
+        print(f"cardpipe dlq: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    console = Console()
+    try:
+        store = open_outcomes(settings.outcomes, settings.storage)
+        if args.action == "list":
+            selected = matching(store, args.code)
+            if args.json:
+                for shown, dead in enumerate(selected):
+                    if args.limit and shown >= args.limit:
+                        break
+                    print(dead.model_dump_json())
+            else:
+                _print_table(selected, args.limit, console)
+            return 0
+        if args.action == "stats":
+            counts = Counter(dead.code for dead in store.iter_dead_letters())
+            table = Table("code", "dead letters")
+            for code, count in counts.most_common():
+                table.add_row(code, str(count))
+            console.print(table)
+            console.print(f"{sum(counts.values())} dead letter(s) in {store.location}")
+            return 0
+        if args.action == "show":
+            dead = store.read_dead_letter(args.task_id)
+            if dead is None:
+                print(f"cardpipe dlq: no dead letter with id {args.task_id}", file=sys.stderr)
+                return EXIT_FAILED
+            print(json.dumps(dead.model_dump(mode="json"), ensure_ascii=False, indent=2))
+            return 0
+        return _redrive_command(args, store, settings)
+    except CardpipeError as exc:
+        print(f"cardpipe dlq: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _redrive_command(args: argparse.Namespace, store: OutcomeStore, settings) -> int:  # type: ignore[no-untyped-def]
+    if not (args.task_ids or args.code or args.all):
+        print("cardpipe dlq redrive: name task ids, a --code, or --all", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.task_ids:
+        found = [store.read_dead_letter(task_id) for task_id in args.task_ids]
+        missing = [tid for tid, dead in zip(args.task_ids, found, strict=True) if dead is None]
+        if missing:
+            print(f"cardpipe dlq redrive: no dead letter with id {', '.join(missing)}", file=sys.stderr)
+            return EXIT_FAILED
+        selected = [dead for dead in found if dead is not None and code_matches(dead.code, args.code)]
+    else:
+        selected = list(matching(store, args.code))
+    with TaskPublisher(settings.queue) as publisher:
+        count, notes = redrive(store, publisher, selected, dry_run=args.dry_run)
+    for note in notes:
+        print(note, file=sys.stderr)
+    verb = "would redrive" if args.dry_run else "redrove"
+    print(f"{verb} {count} task(s) to {settings.queue.tasks}")
+    return 0

@@ -1,0 +1,325 @@
+"""The kombu consumer: a drain loop on one thread, the pipeline on a pool of worker threads.
+
+Why two kinds of thread: the API is I/O-bound, so ``concurrency`` threads call it at once, while the broker
+connection is not thread-safe and needs heartbeats. So only the drain thread talks to the broker: it receives
+messages (at most ``prefetch`` unacknowledged), hands each to the pool, and takes completions back through a
+queue to ack them. A message is acked only after its outcome is written; a message whose task was not finished
+(outage, shutdown) is rejected with requeue; on :class:`~worker.pipeline.HaltError` the consumer stops, puts
+back every message it holds, and reports why.
+
+>>> consumer = QueueConsumer(queue_settings, pipeline, WorkerSettings(concurrency=8))  # doctest: +SKIP
+>>> report = consumer.run(until_empty=True)  # doctest: +SKIP
+>>> report.exit_code
+0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue as stdlib_queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import kombu
+import kombu.exceptions
+from kombu.message import Message
+from pydantic import BaseModel, ConfigDict, Field
+
+from worker.observability import get_logger
+from worker.pipeline import HaltError, Outcome, OutcomeStatus, Pipeline
+from worker.queues import QueueSettings, connection, task_queue
+
+
+def log() -> Any:
+    """This module's logger, bound when used: bound at import it would keep structlog's pre-configuration setup."""
+    return get_logger("consumer")
+
+EXIT_OK = 0
+EXIT_HALTED = 3
+EXIT_BROKER_DOWN = 4
+EXIT_OUTAGE = 5
+EXIT_STOPPED = 130
+
+
+class WorkerSettings(BaseModel):
+    """The ``worker:`` section.
+
+    Parameters:
+        concurrency: threads calling the pipeline at once in one process.
+        prefetch_multiplier: unacked messages per thread when ``queue.prefetch`` is not set.
+        idle_exit_s: with ``--until-empty``, stop once the queue has been empty and idle this long.
+        outage_exit_s: with ``--until-empty``, give up when the upstream circuit stays open this long.
+        reconnect_attempts: broker reconnection attempts before giving up (0 = keep trying).
+        shutdown_grace_s: on SIGINT/SIGTERM, how long to let in-flight tasks finish.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(default=4, ge=1, le=256)
+    prefetch_multiplier: int = Field(default=2, ge=1, le=100)
+    idle_exit_s: float = Field(default=1.0, ge=0)
+    outage_exit_s: float = Field(default=600.0, gt=0)
+    reconnect_attempts: int = Field(default=10, ge=0)
+    shutdown_grace_s: float = Field(default=60.0, ge=0)
+
+
+@dataclass
+class ConsumerReport:
+    """What one consumer run did; ``exit_code`` 0 means it stopped because it was asked to or the queue drained."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    dead_by_code: Counter[str] = field(default_factory=Counter)
+    exit_code: int = EXIT_OK
+    reason: str = ""
+
+    def add(self, outcome: Outcome) -> None:
+        for leaf in outcome.leaves():
+            self.counts[leaf.status.value] += 1
+            if leaf.status is OutcomeStatus.DEAD:
+                self.dead_by_code[leaf.code or "?"] += 1
+
+
+@dataclass
+class _Done:
+    message: Message
+    outcome: Outcome | None = None
+    halt: HaltError | None = None
+    started: bool = True
+
+
+class QueueConsumer:
+    """Consume the task queue with a thread pool until stopped, halted, or (``until_empty``) drained.
+
+    Parameters:
+        queue_settings: broker URL, queue names, prefetch.
+        pipeline: processes one message body into an outcome.
+        settings: concurrency and stop rules.
+        publish_outcomes: also publish each outcome's JSON to the results / dead-letter queue.
+        on_settled: called on the drain thread with each outcome once its message is acked (progress).
+    """
+
+    def __init__(self, queue_settings: QueueSettings, pipeline: Pipeline, settings: WorkerSettings, *,
+                 publish_outcomes: bool = False, on_settled: Callable[[Outcome], None] | None = None) -> None:
+        self.on_settled = on_settled
+        self._producer: kombu.Producer | None = None
+        self.queue_settings = queue_settings
+        self.pipeline = pipeline
+        self.settings = settings
+        self.publish_outcomes = publish_outcomes
+        self.prefetch = queue_settings.prefetch or settings.concurrency * settings.prefetch_multiplier
+        self._done: stdlib_queue.Queue[_Done] = stdlib_queue.Queue()
+        self._stop = threading.Event()
+        self._in_flight = 0
+        self._last_activity = time.monotonic()
+        self.report = ConsumerReport()
+
+    # --- control ----------------------------------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Stop taking messages; in-flight ones finish, the rest go back. Safe from a signal handler."""
+        if not self._stop.is_set():
+            self.report.reason = self.report.reason or reason
+            if self.report.exit_code == EXIT_OK:
+                self.report.exit_code = EXIT_STOPPED
+            self._stop.set()
+            self.pipeline.stop_event.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # --- the loop ---------------------------------------------------------------------------------------------
+
+    def run(self, *, until_empty: bool = False) -> ConsumerReport:
+        """Consume until stopped (or drained, with ``until_empty``); returns the report (never raises on halt)."""
+        failures = 0
+        with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="cardpipe-worker") as pool:
+            while not self.stopping:
+                conn = connection(self.queue_settings)
+                lost = (OSError, kombu.exceptions.OperationalError, *conn.connection_errors)
+                try:
+                    with conn:
+                        self._connect(conn)
+                        failures = 0
+                        self._consume(conn, pool, until_empty=until_empty)
+                except lost as exc:
+                    failures += 1
+                    self._abandon_in_flight()
+                    limit = self.settings.reconnect_attempts
+                    if limit and failures > limit:
+                        self._finish(EXIT_BROKER_DOWN, f"the broker is unreachable: {exc}")
+                        break
+                    delay = min(30.0, 0.5 * 2 ** failures)
+                    log().warning("broker.lost", error=str(exc), retry_in_s=delay)
+                    self._stop.wait(delay)
+                else:
+                    break
+        return self.report
+
+    def _connect(self, conn: kombu.Connection) -> None:
+        attempts = self.settings.reconnect_attempts or None
+
+        def errback(exc: Exception, interval: float) -> None:
+            log().warning("broker.connect_failed", error=str(exc), retry_in_s=interval)
+
+        conn.ensure_connection(errback=errback, max_retries=attempts, interval_start=0.5, interval_step=1,
+                               interval_max=10)
+
+    def _consume(self, conn: kombu.Connection, pool: ThreadPoolExecutor, *, until_empty: bool) -> None:
+        channel = conn.channel()
+        queue = task_queue(self.queue_settings)
+        consumer = kombu.Consumer(channel, queues=[queue], on_message=lambda m: self._submit(pool, m),
+                                  prefetch_count=self.prefetch, auto_declare=True)
+        self._producer = kombu.Producer(channel) if self.publish_outcomes else None
+        consumer.qos(prefetch_count=self.prefetch)
+        consumer.consume()
+        self._last_activity = time.monotonic()
+        log().info("consumer.started", queue=queue.name, prefetch=self.prefetch,
+                 concurrency=self.settings.concurrency)
+        try:
+            while not self.stopping:
+                if self._in_flight >= self.prefetch:
+                    # Prefetch is full: nothing can arrive until something is acked, so wait for completions.
+                    self._handle_completions(block_s=0.05)
+                else:
+                    # Short timeouts while tasks run, so that finished ones are acked promptly.
+                    with contextlib.suppress(TimeoutError):
+                        conn.drain_events(timeout=0.02 if self._in_flight else 0.25 if until_empty else 1.0)
+                conn.heartbeat_check()
+                self._handle_completions()
+                if until_empty and self._drained():
+                    self._finish(EXIT_OK, "the queue is drained")
+                    break
+                self._check_outage(until_empty)
+        finally:
+            self._wind_down(consumer)
+            channel.close()
+
+    def _drained(self) -> bool:
+        return self._in_flight == 0 and time.monotonic() - self._last_activity >= self.settings.idle_exit_s
+
+    def _check_outage(self, until_empty: bool) -> None:
+        open_for = self.pipeline.breaker.open_for_s
+        if until_empty and open_for >= self.settings.outage_exit_s:
+            self._finish(EXIT_OUTAGE, f"the upstream has been failing for {open_for:.0f} s (circuit open); "
+                                      "the remaining tasks are still queued")
+
+    def _finish(self, exit_code: int, reason: str) -> None:
+        if not self.stopping:
+            self.report.exit_code = exit_code
+            self.report.reason = reason
+            self._stop.set()
+            self.pipeline.stop_event.set()
+
+    # --- messages ---------------------------------------------------------------------------------------------
+
+    def _submit(self, pool: ThreadPoolExecutor, message: Message) -> None:
+        self._in_flight += 1
+        self._last_activity = time.monotonic()
+        pool.submit(self._work, message)
+
+    def _work(self, message: Message) -> None:
+        """On a pool thread: run the pipeline; never raises (the completion carries the result)."""
+        if self.stopping:
+            self._done.put(_Done(message, started=False))
+            return
+        try:
+            outcome = self.pipeline.process_message(message.body)
+            self._done.put(_Done(message, outcome=outcome))
+        except HaltError as exc:
+            self._done.put(_Done(message, halt=exc))
+        except BaseException as exc:  # a bug must not lose the message: it goes back to the queue
+            log().exception("consumer.unexpected_error", error=str(exc))
+            self._done.put(_Done(message, halt=HaltError("internal_error", f"{type(exc).__name__}: {exc}")))
+
+    def _handle_completions(self, *, block_s: float = 0.0) -> None:
+        deadline = time.monotonic() + block_s
+        while True:
+            try:
+                remaining = deadline - time.monotonic()
+                done = self._done.get(timeout=remaining) if remaining > 0 else self._done.get_nowait()
+            except stdlib_queue.Empty:
+                return
+            self._in_flight -= 1
+            self._last_activity = time.monotonic()
+            self._settle(done)
+
+    def _settle(self, done: _Done) -> None:
+        if done.halt is not None:
+            log().error("consumer.halt", code=done.halt.code, reason=done.halt.reason)
+            self._finish(EXIT_HALTED, done.halt.reason)
+            _requeue(done.message)
+            return
+        if not done.started or done.outcome is None:
+            _requeue(done.message)
+            return
+        outcome = done.outcome
+        if outcome.status is OutcomeStatus.REQUEUE:
+            _requeue(done.message)
+            return
+        self.report.add(outcome)
+        if self._producer is not None:
+            self._publish(outcome)
+        done.message.ack()
+        if self.on_settled is not None:
+            self.on_settled(outcome)
+
+    def _publish(self, outcome: Outcome) -> None:
+        store = self.pipeline.outcomes
+        for leaf in outcome.leaves():
+            if leaf.task_id is None or leaf.status not in {OutcomeStatus.OK, OutcomeStatus.DEAD}:
+                continue
+            if leaf.status is OutcomeStatus.OK:
+                record: Any = store.read_result(leaf.task_id)
+                target = self.queue_settings.results
+            else:
+                record = store.read_dead_letter(leaf.task_id)
+                target = self.queue_settings.dead_letters
+            if record is None or self._producer is None:
+                continue
+            self._producer.publish(record.model_dump_json(), exchange=task_queue(self.queue_settings).exchange,
+                                   routing_key=target, content_type="application/json", content_encoding="utf-8",
+                                   delivery_mode=2, declare=[_queue_named(self.queue_settings, target)])
+
+    def _wind_down(self, consumer: kombu.Consumer) -> None:
+        """Stop receiving, let started tasks finish (bounded), put back what did not start."""
+        try:
+            consumer.cancel()
+        except Exception as exc:  # the channel may already be gone
+            log().debug("consumer.cancel_failed", error=str(exc))
+        deadline = time.monotonic() + self.settings.shutdown_grace_s
+        while self._in_flight > 0 and time.monotonic() < deadline:
+            self._handle_completions(block_s=0.5)
+        if self._in_flight > 0:
+            log().warning("consumer.abandoned", in_flight=self._in_flight,
+                        note="the broker redelivers them; their outcomes, once written, make the redelivery a skip")
+
+    def _abandon_in_flight(self) -> None:
+        """After a lost connection, acks for old deliveries are impossible: wait, then forget them."""
+        deadline = time.monotonic() + self.settings.shutdown_grace_s
+        while self._in_flight > 0 and time.monotonic() < deadline:
+            try:
+                done = self._done.get(timeout=0.5)
+            except stdlib_queue.Empty:
+                continue
+            self._in_flight -= 1
+            if done.outcome is not None and done.outcome.status is not OutcomeStatus.REQUEUE:
+                self.report.add(done.outcome)
+            if done.halt is not None:
+                self._finish(EXIT_HALTED, done.halt.reason)
+
+
+def _requeue(message: Message) -> None:
+    try:
+        message.requeue()
+    except Exception as exc:  # a closed channel gives the message back by itself
+        log().warning("consumer.requeue_failed", error=str(exc))
+
+
+def _queue_named(settings: QueueSettings, name: str) -> kombu.Queue:
+    return kombu.Queue(name, task_queue(settings).exchange, routing_key=name, durable=True)

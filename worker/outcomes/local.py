@@ -1,0 +1,101 @@
+"""Outcomes in a local directory: one file per task, written atomically and at most once.
+
+Why link rather than rename: ``os.replace`` would silently overwrite an outcome another worker wrote a moment
+earlier; ``os.link`` of a fully written, fsynced temporary file onto the final name is atomic and fails when
+the name exists, so the first outcome wins and a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from worker.outcomes.base import DEAD_DIR, RESULTS_DIR, OutcomeStore, OutcomeStoreError
+
+_TASK_ID = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+class LocalOutcomeStore(OutcomeStore):
+    """``<root>/results/<task_id>.json`` and ``<root>/dead/<task_id>.json``.
+
+    >>> import tempfile; store = LocalOutcomeStore(tempfile.mkdtemp())
+    >>> store.exists("0" * 32)
+    False
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.location = str(self.root)
+        try:
+            for folder in (RESULTS_DIR, DEAD_DIR):
+                (self.root / folder).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutcomeStoreError(f"cannot create the outcome directory {self.root}: {exc}") from exc
+
+    def _path(self, folder: str, task_id: str) -> Path:
+        if not _TASK_ID.match(task_id):
+            raise OutcomeStoreError(f"not a task id: {task_id!r}")
+        return self.root / folder / f"{task_id}.json"
+
+    def _exists(self, folder: str, task_id: str) -> bool:
+        return self._path(folder, task_id).exists()
+
+    def _create(self, folder: str, task_id: str, payload: bytes) -> bool:
+        final = self._path(folder, task_id)
+        directory = final.parent
+        try:
+            fd, temp_name = tempfile.mkstemp(prefix=f".{task_id}.", suffix=".tmp", dir=directory)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(payload)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                try:
+                    os.link(temp_name, final)
+                except FileExistsError:
+                    return False
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp_name)
+            _fsync_directory(directory)
+        except OSError as exc:
+            raise OutcomeStoreError(f"cannot write {final}: {exc}") from exc
+        return True
+
+    def _read(self, folder: str, task_id: str) -> bytes | None:
+        try:
+            return self._path(folder, task_id).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _delete(self, folder: str, task_id: str) -> bool:
+        try:
+            self._path(folder, task_id).unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_directory(self.root / folder)
+        return True
+
+    def _ids(self, folder: str) -> Iterator[str]:
+        with os.scandir(self.root / folder) as entries:
+            names = sorted(e.name for e in entries if e.name.endswith(".json") and not e.name.startswith("."))
+        for name in names:
+            yield name[: -len(".json")]
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the new name itself durable (a crash right after the link must not lose the outcome)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

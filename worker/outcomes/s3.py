@@ -1,0 +1,121 @@
+"""Outcomes under an S3 (or COS / MinIO) prefix: ``s3://bucket/prefix/results/<task_id>.json``.
+
+Create-once uses S3's conditional write (``If-None-Match: *``), so two workers racing on one task cannot
+overwrite each other's outcome; stores that do not implement it fall back to check-then-put, which is still
+safe for the usual case (a redelivery after the first outcome is written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from worker.outcomes.base import OutcomeStore, OutcomeStoreError
+
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+_CONDITION_FAILED = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
+_CONDITION_UNSUPPORTED = {"NotImplemented", "InvalidArgument", "501"}
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix/``); ``cos://`` works the same.
+
+    >>> split_s3_url("s3://outcomes/run-1")
+    ('outcomes', 'run-1/')
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme not in {"s3", "cos"} or not rest:
+        raise OutcomeStoreError(f"not an s3:// URL: {url!r}")
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise OutcomeStoreError(f"no bucket in {url!r}")
+    prefix = prefix.strip("/")
+    return bucket, (prefix + "/" if prefix else "")
+
+
+class S3OutcomeStore(OutcomeStore):
+    """Results and dead letters as objects under a prefix, through a boto3 S3 client."""
+
+    def __init__(self, client: Any, url: str) -> None:
+        self.client = client
+        self.bucket, self.prefix = split_s3_url(url)
+        self.location = f"s3://{self.bucket}/{self.prefix}"
+        self._conditional_put = True
+
+    def _key(self, folder: str, task_id: str) -> str:
+        return f"{self.prefix}{folder}/{task_id}.json"
+
+    def _exists(self, folder: str, task_id: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(folder, task_id))
+        except ClientError as exc:
+            if _error_code(exc) in _MISSING:
+                return False
+            raise self._error("check", folder, task_id, exc) from exc
+        except BotoCoreError as exc:
+            raise self._error("check", folder, task_id, exc) from exc
+        return True
+
+    def _create(self, folder: str, task_id: str, payload: bytes) -> bool:
+        request = {"Bucket": self.bucket, "Key": self._key(folder, task_id), "Body": payload,
+                   "ContentType": "application/json"}
+        try:
+            if self._conditional_put:
+                try:
+                    self.client.put_object(**request, IfNoneMatch="*")
+                    return True
+                except ClientError as exc:
+                    code = _error_code(exc)
+                    if code in _CONDITION_FAILED:
+                        return False
+                    if code not in _CONDITION_UNSUPPORTED:
+                        raise
+                    self._conditional_put = False
+            if self._exists(folder, task_id):
+                return False
+            self.client.put_object(**request)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("write", folder, task_id, exc) from exc
+        return True
+
+    def _read(self, folder: str, task_id: str) -> bytes | None:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(folder, task_id))
+            return answer["Body"].read()
+        except ClientError as exc:
+            if _error_code(exc) in _MISSING:
+                return None
+            raise self._error("read", folder, task_id, exc) from exc
+        except BotoCoreError as exc:
+            raise self._error("read", folder, task_id, exc) from exc
+
+    def _delete(self, folder: str, task_id: str) -> bool:
+        if not self._exists(folder, task_id):
+            return False
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(folder, task_id))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("delete", folder, task_id, exc) from exc
+        return True
+
+    def _ids(self, folder: str) -> Iterator[str]:
+        prefix = f"{self.prefix}{folder}/"
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    name = obj["Key"][len(prefix):]
+                    if name.endswith(".json") and "/" not in name:
+                        yield name[: -len(".json")]
+        except (ClientError, BotoCoreError) as exc:
+            raise OutcomeStoreError(f"cannot list s3://{self.bucket}/{prefix}: {exc}") from exc
+
+    def _error(self, action: str, folder: str, task_id: str, exc: Exception) -> OutcomeStoreError:
+        return OutcomeStoreError(f"cannot {action} s3://{self.bucket}/{self._key(folder, task_id)}: {exc}")
+
+
+def _error_code(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))

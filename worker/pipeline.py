@@ -1,0 +1,400 @@
+"""One message, end to end: the pipeline core, with no knowledge of queues or transports.
+
+``process(task)``: outcome already stored? -> skipped (no paid call). Otherwise fetch the image, then for each
+attempt take a rate-limit token and call the upstream; transient codes are retried with backoff (tenacity),
+permanent codes become dead letters, auth/config codes (4-14) raise :class:`HaltError` because every later
+message would fail the same way. A result or dead letter is written once, then the caller may ack.
+
+``process_message(body)`` is what a queue consumer calls: it never raises for bad input (a malformed body
+becomes a dead letter keyed by a hash of the body), only :class:`HaltError` for conditions that must stop the
+worker, with the message left unacknowledged.
+
+>>> pipeline = Pipeline(storage, upstream, limiter, outcomes, RetrySettings(), worker_id="host:1")  # doctest: +SKIP
+>>> pipeline.process(Task.for_location("/data/cards/a.jpg")).status  # doctest: +SKIP
+<OutcomeStatus.OK: 'ok'>
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import tenacity
+
+from worker.api.codes import Disposition
+from worker.api.errors import ApiError, CardpipeError
+from worker.api.schema import BankCardResponse
+from worker.observability import get_logger, mask_digits_in_text, metrics
+from worker.outcomes import OutcomeStore, OutcomeStoreError
+from worker.ratelimit import RateLimitUnavailable
+from worker.retry import CircuitBreaker, RetrySettings, build_retrying
+from worker.storage import FetchError
+from worker.tasks import (
+    BAD_MESSAGE,
+    RETRIES_EXHAUSTED,
+    BadMessage,
+    DeadLetter,
+    Result,
+    Task,
+    body_id,
+    is_event,
+    tasks_from_event,
+    utc_now,
+)
+
+
+def log() -> Any:
+    """This module's logger, bound when used: bound at import it would keep structlog's pre-configuration setup."""
+    return get_logger("pipeline")
+
+#: Longest excerpt of a malformed message kept in its dead letter.
+EXCERPT_CHARS = 500
+
+
+class HaltError(CardpipeError):
+    """Stop consuming: continuing would fail every message (bad credentials, outcome store gone).
+
+    The message being processed is not dead-lettered and not acknowledged; it goes back to the queue.
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"[{code}] {reason}")
+
+
+class OutcomeStatus(enum.StrEnum):
+    OK = "ok"                #: a result was written
+    DEAD = "dead"            #: a dead letter was written
+    SKIPPED = "skipped"      #: the task already had an outcome: nothing called, nothing written
+    IGNORED = "ignored"      #: the message asked for nothing (an S3 test event, a removal event)
+    REQUEUE = "requeue"      #: not finished (outage or shutdown): put the message back, write nothing
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one task (or, for an event with several records, of each of them: ``parts``)."""
+
+    status: OutcomeStatus
+    task_id: str | None = None
+    code: str | None = None
+    reason: str = ""
+    attempts: int = 0
+    parts: tuple[Outcome, ...] = field(default_factory=tuple)
+
+    def leaves(self) -> tuple[Outcome, ...]:
+        """The per-task outcomes: this one, or its parts for a multi-record event."""
+        return tuple(p for part in self.parts for p in part.leaves()) if self.parts else (self,)
+
+    @classmethod
+    def combine(cls, outcomes: list[Outcome]) -> Outcome:
+        """One outcome for a message that carried several tasks: REQUEUE wins (the message must come back)."""
+        if not outcomes:
+            return cls(OutcomeStatus.IGNORED, reason="the event names no new object")
+        if len(outcomes) == 1:
+            return outcomes[0]
+        status = OutcomeStatus.REQUEUE if any(o.status is OutcomeStatus.REQUEUE for o in outcomes) \
+            else OutcomeStatus.OK
+        return cls(status, parts=tuple(outcomes))
+
+
+class Fetched(Protocol):
+    data: bytes
+
+
+class Storage(Protocol):
+    def fetch(self, location: str) -> Fetched: ...
+
+
+class Upstream(Protocol):
+    def recognize(self, image: bytes | None = None, *, url: str | None = None) -> BankCardResponse: ...
+
+
+class RateLimiter(Protocol):
+    def acquire(self, timeout: float | None = None) -> bool: ...
+
+
+class _RateLimitTimeout(CardpipeError):
+    """No token within the acquire timeout: a transient condition, retried like one."""
+
+
+class _Interrupted(CardpipeError):
+    """Shutdown was requested during a wait: leave the task for another worker."""
+
+
+@dataclass
+class _Attempts:
+    """Counts for one task: fetches, and upstream calls (each of which took a rate-limit token)."""
+
+    fetches: int = 0
+    calls: int = 0
+    first_at: dt.datetime | None = None
+    last_at: dt.datetime | None = None
+
+    def begin_fetch(self) -> None:
+        self.fetches += 1
+        self._stamp()
+
+    def begin_call(self) -> None:
+        self.calls += 1
+        self._stamp()
+
+    def _stamp(self) -> None:
+        now = utc_now()
+        self.first_at = self.first_at or now
+        self.last_at = now
+
+    @property
+    def count(self) -> int:
+        """Upstream calls made; fetch attempts when it never got that far."""
+        return self.calls or self.fetches
+
+
+def _failure_code(exc: BaseException) -> str:
+    """The short code recorded for a failure: API code, ``http_<status>``, fetch code, or the condition."""
+    if isinstance(exc, ApiError):
+        if exc.code == 0 and exc.http_status:
+            return f"http_{exc.http_status}"
+        return str(exc.code)
+    if isinstance(exc, FetchError):
+        return str(exc.code)
+    if isinstance(exc, _RateLimitTimeout):
+        return "rate_limit"
+    if isinstance(exc, RateLimitUnavailable):
+        return "rate_limit_unavailable"
+    return type(exc).__name__
+
+
+def _failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, ApiError):
+        return exc.message
+    if isinstance(exc, FetchError):
+        return str(getattr(exc, "reason", exc))
+    return str(exc) or type(exc).__name__
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, ApiError):
+        return exc.disposition is Disposition.RETRY
+    if isinstance(exc, FetchError):
+        return bool(exc.transient)
+    return isinstance(exc, _RateLimitTimeout | RateLimitUnavailable)
+
+
+class Pipeline:
+    """The flow of one task, shared by every worker thread of a process (it holds no per-task state).
+
+    Parameters:
+        storage: fetches image bytes for a location (``worker.storage``).
+        upstream: answers the bank-card API for an image (``worker.upstreams``).
+        limiter: a token per upstream call (``worker.ratelimit``).
+        outcomes: where results and dead letters are written once (``worker.outcomes``).
+        retry_settings: attempts, backoff, time budget and circuit breaker for transient failures.
+        worker_id: recorded in every outcome (e.g. ``host:pid``).
+        breaker: shared circuit breaker; one is made from ``retry_settings`` when omitted.
+        stop_event: set on shutdown; waits (backoff, open circuit) end early and the task is requeued.
+        acquire_timeout_s: longest wait for one rate-limit token before the attempt counts as transient.
+        on_outcome: called with each per-task outcome (progress bars, counters).
+    """
+
+    def __init__(self, storage: Storage, upstream: Upstream, limiter: RateLimiter, outcomes: OutcomeStore,
+                 retry_settings: RetrySettings, worker_id: str, *, breaker: CircuitBreaker | None = None,
+                 stop_event: threading.Event | None = None, acquire_timeout_s: float | None = 60.0,
+                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+        self.storage = storage
+        self.upstream = upstream
+        self.limiter = limiter
+        self.outcomes = outcomes
+        self.retry_settings = retry_settings
+        self.worker_id = worker_id
+        self.breaker = breaker or CircuitBreaker.from_settings(retry_settings)
+        self.stop_event = stop_event or threading.Event()
+        self.acquire_timeout_s = acquire_timeout_s
+        self.on_outcome = on_outcome
+
+    # --- entry points -----------------------------------------------------------------------------------------
+
+    def process_message(self, body: bytes | str | dict[str, Any]) -> Outcome:
+        """Process one queue message: a Task, or an S3/COS event naming new objects. Never raises for bad input."""
+        raw_bytes = body if isinstance(body, bytes) else \
+            body.encode("utf-8", "replace") if isinstance(body, str) else \
+            json.dumps(body, sort_keys=True, default=str).encode("utf-8")
+        try:
+            parsed = body if isinstance(body, dict) else json.loads(raw_bytes)
+            if isinstance(parsed, dict) and is_event(parsed):
+                tasks = tasks_from_event(parsed)
+                if not tasks:
+                    return self._report(Outcome(OutcomeStatus.IGNORED, reason="the event names no new object"))
+                return Outcome.combine([self.process(task) for task in tasks])
+            task = Task.from_json(parsed if isinstance(parsed, dict) else raw_bytes)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return self._bad_message(raw_bytes, f"not JSON: {exc}")
+        except BadMessage as exc:
+            return self._bad_message(raw_bytes, str(exc))
+        return self.process(task)
+
+    def process(self, task: Task) -> Outcome:
+        """Take ``task`` to its one outcome (or raise :class:`HaltError`); see the module docstring."""
+        try:
+            if self.outcomes.exists(task.id):
+                return self._report(Outcome(OutcomeStatus.SKIPPED, task.id, reason="outcome already stored"))
+            return self._report(self._process_new(task))
+        except OutcomeStoreError as exc:
+            raise HaltError("outcome_store", f"the outcome store is unusable: {exc}") from exc
+
+    # --- the flow ---------------------------------------------------------------------------------------------
+
+    def _process_new(self, task: Task) -> Outcome:
+        started = utc_now()
+        clock = time.monotonic()
+        attempts = _Attempts()
+        metrics().in_flight.inc()
+        try:
+            try:
+                if self._sends_url(task):
+                    response = self._recognize(task, None, attempts, url=task.location)
+                else:
+                    response = self._recognize(task, self._fetch(task, attempts), attempts)
+            except _Interrupted:
+                return Outcome(OutcomeStatus.REQUEUE, task.id, reason="shutting down", attempts=attempts.count)
+            except HaltError:
+                raise
+            except Exception as exc:  # every failure below ends as one dead letter (or a requeue)
+                return self._failed(task, exc, attempts)
+        finally:
+            metrics().in_flight.dec()
+        result = Result(task=task, response=response.to_wire(), attempts=attempts.count, started_at=started,
+                        finished_at=utc_now(), duration_s=round(time.monotonic() - clock, 6), worker=self.worker_id)
+        if not self.outcomes.write_result(result):
+            return Outcome(OutcomeStatus.SKIPPED, task.id, reason="another worker stored the outcome first",
+                           attempts=attempts.count)
+        return Outcome(OutcomeStatus.OK, task.id, code="0", attempts=attempts.count)
+
+    def _retrying(self, task: Task, stage: str) -> tenacity.Retrying:
+        def sleep(seconds: float) -> None:
+            if self.stop_event.wait(seconds):
+                raise _Interrupted()
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            code = _failure_code(exc) if exc else "unknown"
+            metrics().retries.labels(code=code).inc()
+            log().info("task.retry", task_id=task.id, stage=stage, code=code, attempt=state.attempt_number,
+                     wait_s=round(state.upcoming_sleep, 3), reason=_failure_reason(exc) if exc else "")
+
+        return build_retrying(self.retry_settings, is_retryable=_is_transient, sleep=sleep, before_sleep=before_sleep)
+
+    def _fetch(self, task: Task, attempts: _Attempts) -> bytes:
+        for attempt in self._retrying(task, "fetch"):
+            with attempt:
+                attempts.begin_fetch()
+                fetched = self.storage.fetch(task.location)
+        return fetched.data
+
+    def _sends_url(self, task: Task) -> bool:
+        """Public http(s) images go to an upstream that fetches URLs itself (no download and re-upload here)."""
+        return task.location.lower().startswith(("http://", "https://")) and \
+            bool(getattr(self.upstream, "accepts_urls", False))
+
+    def _recognize(self, task: Task, image: bytes | None, attempts: _Attempts, *,
+                   url: str | None = None) -> BankCardResponse:
+        for attempt in self._retrying(task, "recognize"):
+            with attempt:
+                return self._call_once(image, attempts, url=url)
+        raise AssertionError("tenacity re-raises the last error")  # pragma: no cover
+
+    def _call_once(self, image: bytes | None, attempts: _Attempts, *, url: str | None = None) -> BankCardResponse:
+        if not self.breaker.wait_until_callable(self.stop_event.wait):
+            raise _Interrupted()
+        waited = time.monotonic()
+        try:
+            granted = self.limiter.acquire(timeout=self.acquire_timeout_s)
+        except RateLimitUnavailable:
+            self.breaker.record_failure()
+            raise
+        if not granted:
+            raise _RateLimitTimeout(f"no rate-limit token within {self.acquire_timeout_s} s")
+        metrics().limiter_wait.observe(time.monotonic() - waited)
+        attempts.begin_call()
+        called = time.monotonic()
+        try:
+            response = self.upstream.recognize(image=image) if url is None else self.upstream.recognize(url=url)
+        except ApiError as exc:
+            metrics().api_calls.labels(code=_failure_code(exc)).inc()
+            disposition = exc.disposition
+            if disposition is Disposition.HALT:
+                raise HaltError(str(exc.code), f"the upstream refused our credentials or configuration: "
+                                               f"{mask_digits_in_text(exc.message)}") from exc
+            if disposition is Disposition.RETRY:
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()
+            raise
+        finally:
+            metrics().latency.observe(time.monotonic() - called)
+        metrics().api_calls.labels(code="0").inc()
+        self.breaker.record_success()
+        return response
+
+    # --- failures ---------------------------------------------------------------------------------------------
+
+    def _failed(self, task: Task, exc: Exception, attempts: _Attempts) -> Outcome:
+        code, reason = _failure_code(exc), _failure_reason(exc)
+        if isinstance(exc, RateLimitUnavailable | _RateLimitTimeout) or (_is_transient(exc) and self.breaker.in_outage):
+            # An outage or our own quota, never this image's fault: put the task back rather than dead-letter it.
+            log().warning("task.requeue", task_id=task.id, code=code, reason=reason,
+                          circuit_open=self.breaker.in_outage)
+            return Outcome(OutcomeStatus.REQUEUE, task.id, code=code, reason=f"{reason} (returned to the queue)",
+                           attempts=attempts.count)
+        if _is_transient(exc):
+            return self._dead(task, f"{RETRIES_EXHAUSTED}:{code}",
+                              f"{attempts.count} attempt(s) failed; last: {reason}", attempts)
+        if isinstance(exc, ApiError | FetchError):
+            return self._dead(task, code, reason, attempts)
+        log().exception("task.internal_error", task_id=task.id)
+        return self._dead(task, "internal_error", f"{type(exc).__name__}: {exc}", attempts)
+
+    def _dead(self, task: Task, code: str, reason: str, attempts: _Attempts) -> Outcome:
+        now = utc_now()
+        dead_letter = DeadLetter(task_id=task.id, task=task, code=code, reason=mask_digits_in_text(reason),
+                                 attempts=attempts.count, first_attempt_at=attempts.first_at or now,
+                                 last_attempt_at=attempts.last_at or now, worker=self.worker_id)
+        if not self.outcomes.write_dead_letter(dead_letter):
+            return Outcome(OutcomeStatus.SKIPPED, task.id, reason="another worker stored the outcome first",
+                           attempts=attempts.count)
+        return Outcome(OutcomeStatus.DEAD, task.id, code=code, reason=dead_letter.reason, attempts=attempts.count)
+
+    def _bad_message(self, body: bytes, reason: str) -> Outcome:
+        task_id = body_id(body)
+        try:
+            if self.outcomes.exists(task_id):
+                return self._report(Outcome(OutcomeStatus.SKIPPED, task_id, reason="outcome already stored"))
+            now = utc_now()
+            excerpt = body[:EXCERPT_CHARS].decode("utf-8", "replace")
+            dead_letter = DeadLetter(task_id=task_id, message_excerpt=mask_digits_in_text(excerpt), code=BAD_MESSAGE,
+                                     reason=mask_digits_in_text(reason), attempts=0, first_attempt_at=now,
+                                     last_attempt_at=now, worker=self.worker_id)
+            written = self.outcomes.write_dead_letter(dead_letter)
+        except OutcomeStoreError as exc:
+            raise HaltError("outcome_store", f"the outcome store is unusable: {exc}") from exc
+        status = OutcomeStatus.DEAD if written else OutcomeStatus.SKIPPED
+        return self._report(Outcome(status, task_id, code=BAD_MESSAGE, reason=dead_letter.reason))
+
+    def _report(self, outcome: Outcome) -> Outcome:
+        for leaf in outcome.leaves():
+            metrics().tasks.labels(outcome=leaf.status.value).inc()
+            if leaf.status is OutcomeStatus.DEAD and leaf.code:
+                metrics().dead_letters.labels(code=leaf.code).inc()
+            # Dead letters are worth a line at INFO; the rest would drown a terminal on a large run.
+            emit = log().info if leaf.status is OutcomeStatus.DEAD else log().debug
+            emit("task.done", task_id=leaf.task_id, status=leaf.status.value, code=leaf.code,
+                 attempts=leaf.attempts, reason=leaf.reason or None)
+            if self.on_outcome is not None:
+                self.on_outcome(leaf)
+        return outcome

@@ -1,0 +1,218 @@
+"""The queue topology and broker connection settings (kombu), shared by the producer and the consumer.
+
+One direct exchange, ``cardpipe``, routes to three queues by name: tasks, results and dead letters. Queue
+names use dashes because SQS does not accept dots. On RabbitMQ the task queue can be a quorum queue with a
+delivery limit and the broker's dead-letter exchange as a backstop (a message that keeps crashing workers
+ends in the dead-letter queue instead of looping forever); cardpipe's own dead letters stay the primary path.
+
+>>> settings = QueueSettings(url="amqp://guest:guest@127.0.0.1:5672//", quorum=True)
+>>> task_queue(settings).queue_arguments["x-queue-type"]
+'quorum'
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import kombu
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+EXCHANGE_NAME = "cardpipe"
+
+#: URL schemes kombu understands that cardpipe is tested with.
+SUPPORTED_SCHEMES = ("sqla+sqlite", "sqla+postgresql", "sqla+mysql", "amqp", "amqps", "pyamqp", "redis", "rediss",
+                     "sqs", "memory")
+
+#: How long a process waits for another one's write lock on the embedded queue before failing.
+SQLITE_BUSY_TIMEOUT_S = 60.0
+
+#: The embedded transport polls SQLite; the default 1 s poll would idle workers between bursts.
+EMBEDDED_POLLING_INTERVAL_S = 0.1
+
+
+class QueueSettings(BaseModel):
+    """The ``queue:`` section.
+
+    Parameters:
+        url: kombu broker URL: ``sqla+sqlite:///var/queue.sqlite`` (embedded, relative to pipeline.yaml),
+            ``amqp://user:pass@host:5672//``, ``redis://host:6379/0``, ``sqs://`` (credentials from the
+            environment).
+        tasks, results, dead_letters: queue names.
+        prefetch: unacknowledged messages per worker process; default 2 x concurrency.
+        transport_options: passed to kombu as is (e.g. SQS ``region``, ``predefined_queues``).
+        heartbeat_s: AMQP heartbeat; the drain loop checks it about once a second.
+        quorum, delivery_limit: RabbitMQ only: a quorum task queue whose poison messages go to the
+            dead-letter queue after ``delivery_limit`` deliveries.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = "sqla+sqlite:///var/queue.sqlite"
+    tasks: str = Field(default="cardpipe-tasks", pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    results: str = Field(default="cardpipe-results", pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    dead_letters: str = Field(default="cardpipe-dead", pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    prefetch: int | None = Field(default=None, ge=1, le=10_000)
+    transport_options: dict[str, Any] = Field(default_factory=dict)
+    heartbeat_s: float = Field(default=30.0, ge=0)
+    quorum: bool = False
+    delivery_limit: int = Field(default=20, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _known_transport(cls, value: str) -> str:
+        scheme = value.partition("://")[0]
+        if scheme not in SUPPORTED_SCHEMES:
+            raise ValueError(f"unsupported queue URL scheme {scheme!r}; use one of {', '.join(SUPPORTED_SCHEMES)}")
+        return value
+
+    @property
+    def scheme(self) -> str:
+        return self.url.partition("://")[0]
+
+    @property
+    def is_embedded(self) -> bool:
+        """True for the SQLite transport: loses unacked messages on a crash, so ``run`` reconciles."""
+        return self.scheme == "sqla+sqlite"
+
+    @property
+    def is_amqp(self) -> bool:
+        return self.scheme in {"amqp", "amqps", "pyamqp"}
+
+    def sqlite_path(self) -> Path | None:
+        """The database file of the embedded transport (None for other transports or in-memory SQLite)."""
+        if not self.is_embedded:
+            return None
+        path = self.url.removeprefix("sqla+sqlite:///")
+        return Path(path) if path and path != ":memory:" else None
+
+
+def connection(settings: QueueSettings) -> kombu.Connection:
+    """A kombu connection for ``settings`` (not yet connected); creates the embedded database's directory."""
+    options = dict(settings.transport_options)
+    if settings.is_embedded:
+        # Everything else in the options goes to SQLAlchemy's create_engine: wait for a busy database (other
+        # worker processes) rather than fail with "database is locked".
+        db_path = settings.sqlite_path()
+        if db_path is not None:
+            os.makedirs(db_path.parent if db_path.parent != Path("") else Path("."), exist_ok=True)
+            options.setdefault("creator", functools.partial(_open_sqlite, str(db_path)))
+    heartbeat = settings.heartbeat_s if settings.is_amqp else 0
+    conn = kombu.Connection(settings.url, transport_options=options, heartbeat=heartbeat or None)
+    if settings.is_embedded and "polling_interval" not in options:
+        # Not a transport option here: the SQLAlchemy transport would hand it to create_engine.
+        conn.transport.polling_interval = EMBEDDED_POLLING_INTERVAL_S
+    return conn
+
+
+def _open_sqlite(path: str) -> sqlite3.Connection:
+    """A connection to the embedded queue's database, tuned for a queue rather than for a ledger.
+
+    Why: in SQLite's default rollback-journal mode every publish and every fetch is a transaction with several
+    fsyncs (~20 ms here), which capped the embedded queue at a few dozen messages a second. Write-ahead logging
+    with ``synchronous=NORMAL`` keeps every commit safe from a process crash (kill -9 included) and loses at
+    most the last commits on a power cut, which ``cardpipe run``'s reconciliation re-enqueues anyway. The busy
+    timeout lets several worker processes share the file without "database is locked".
+    """
+    conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def exchange() -> kombu.Exchange:
+    return kombu.Exchange(EXCHANGE_NAME, type="direct", durable=True)
+
+
+def task_queue(settings: QueueSettings) -> kombu.Queue:
+    arguments: dict[str, Any] = {}
+    if settings.quorum and settings.is_amqp:
+        arguments = {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": settings.delivery_limit,
+            "x-dead-letter-exchange": EXCHANGE_NAME,
+            "x-dead-letter-routing-key": settings.dead_letters,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+    return kombu.Queue(settings.tasks, exchange(), routing_key=settings.tasks, durable=True,
+                       queue_arguments=arguments or None)
+
+
+def results_queue(settings: QueueSettings) -> kombu.Queue:
+    return kombu.Queue(settings.results, exchange(), routing_key=settings.results, durable=True)
+
+
+def dead_letter_queue(settings: QueueSettings) -> kombu.Queue:
+    return kombu.Queue(settings.dead_letters, exchange(), routing_key=settings.dead_letters, durable=True)
+
+
+def purge_embedded_queue(settings: QueueSettings) -> int:
+    """Empty the embedded task queue, delivered-but-kept rows included (the SQLite transport never deletes them).
+
+    Only for the embedded transport, where the queue belongs to the one ``cardpipe run`` that uses it; returns
+    the number of pending messages removed.
+    """
+    if not settings.is_embedded:
+        raise ValueError("only the embedded queue is purged; shared brokers are never purged")
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        queue.declare()
+        return int(queue.purge() or 0)
+
+
+def pending_count(settings: QueueSettings) -> int | None:
+    """Messages waiting in the task queue, when the transport can tell (None otherwise)."""
+    with connection(settings) as conn:
+        try:
+            declared = task_queue(settings)(conn.default_channel).queue_declare(passive=False)
+        except Exception:  # transports without a message count
+            return None
+        return int(getattr(declared, "message_count", 0) or 0)
+
+
+class TaskPublisher:
+    """Publishes tasks (and, when asked, outcomes) on one connection, retrying through broker hiccups.
+
+    >>> with TaskPublisher(QueueSettings(url="memory://")) as publisher:  # doctest: +SKIP
+    ...     publisher.publish_task(task)
+    """
+
+    def __init__(self, settings: QueueSettings, *, conn: kombu.Connection | None = None) -> None:
+        self.settings = settings
+        self._own_connection = conn is None
+        self.conn = conn or connection(settings)
+        self._producer: kombu.Producer | None = None
+        self._declared: set[str] = set()
+
+    def __enter__(self) -> TaskPublisher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_connection:
+            self.conn.release()
+
+    def _publish(self, body: str, queue: kombu.Queue) -> None:
+        if self._producer is None:
+            self._producer = kombu.Producer(self.conn)
+        declare = [] if queue.name in self._declared else [queue]
+        publish = self.conn.ensure(self._producer, self._producer.publish, max_retries=5,
+                                   interval_start=0.5, interval_step=1, interval_max=5)
+        publish(body, exchange=queue.exchange, routing_key=queue.routing_key, declare=declare,
+                content_type="application/json", content_encoding="utf-8", delivery_mode=2, retry=True)
+        self._declared.add(queue.name)
+
+    def publish_task(self, task_json: str) -> None:
+        self._publish(task_json, task_queue(self.settings))
+
+    def publish_result(self, outcome_json: str) -> None:
+        self._publish(outcome_json, results_queue(self.settings))
+
+    def publish_dead_letter(self, outcome_json: str) -> None:
+        self._publish(outcome_json, dead_letter_queue(self.settings))

@@ -1,0 +1,225 @@
+"""Where tasks come from: a folder, an S3 / COS prefix, or a text file with one location per line.
+
+A folder is walked recursively in a stable order and every regular file becomes a task, whatever its
+extension: a file that is not a card image is for the recognizer to reject (as a dead letter with a code),
+not for the enumerator to skip silently. An S3 prefix is listed page by page (ListObjectsV2, <= 1,000 keys in
+key order); after a page is enqueued its last key can be checkpointed, and a later listing resumes with
+``StartAfter``. Tasks from a listing carry the object's ETag, so a changed object is a new task.
+
+>>> source = open_source("./samples")  # doctest: +SKIP
+>>> for page in source.pages(): ...  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from worker.api.errors import CardpipeError
+from worker.tasks import Task
+
+if TYPE_CHECKING:
+    from worker.storage import StorageSettings
+
+#: A file SOURCE with one of these suffixes is a list of locations; any other file is one image.
+LIST_SUFFIXES = frozenset({".txt", ".lst", ".list", ".locations"})
+#: Tasks per page for folders and lists (S3 pages are the listing's own pages).
+PAGE_SIZE = 500
+
+
+class SourceError(CardpipeError):
+    """The source cannot be enumerated: it does not exist, is not readable, or is not a kind cardpipe knows."""
+
+
+class Source(abc.ABC):
+    """Tasks in pages; ``checkpoint(page)`` records that a page was enqueued (S3 prefixes resume from it)."""
+
+    description: str
+
+    @abc.abstractmethod
+    def pages(self) -> Iterator[list[Task]]: ...
+
+    def tasks(self) -> Iterator[Task]:
+        for page in self.pages():
+            yield from page
+
+    def checkpoint(self, page: list[Task]) -> None:
+        """Record that ``page`` is safely enqueued (no-op for sources that are cheap to enumerate again)."""
+        return None
+
+
+class FolderSource(Source):
+    """Every regular file under a directory, recursively, in sorted order (hidden files and folders skipped)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.description = str(self.root)
+
+    def pages(self) -> Iterator[list[Task]]:
+        page: list[Task] = []
+        for path in self._walk(self.root):
+            page.append(Task.for_location(str(path), metadata={"size": _size(path)}))
+            if len(page) >= PAGE_SIZE:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def _walk(self, directory: Path) -> Iterator[Path]:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            raise SourceError(f"cannot read the folder {directory}: {exc.strerror or exc}") from exc
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._walk(Path(entry.path))
+            elif entry.is_file():
+                yield Path(entry.path)
+
+
+class ListFileSource(Source):
+    """One location per line (blank lines and ``#`` comments skipped); relative paths are relative to the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.resolve()
+        self.description = str(self.path)
+
+    def pages(self) -> Iterator[list[Task]]:
+        page: list[Task] = []
+        try:
+            handle = self.path.open(encoding="utf-8")
+        except OSError as exc:
+            raise SourceError(f"cannot read the list {self.path}: {exc.strerror or exc}") from exc
+        with handle:
+            for number, line in enumerate(handle, start=1):
+                location = line.strip()
+                if not location or location.startswith("#"):
+                    continue
+                if "://" not in location and not os.path.isabs(location):
+                    location = str(self.path.parent / location)
+                try:
+                    page.append(Task.for_location(location, metadata={"list": str(self.path), "line": number}))
+                except CardpipeError as exc:
+                    raise SourceError(f"{self.path}:{number}: {exc}") from exc
+                if len(page) >= PAGE_SIZE:
+                    yield page
+                    page = []
+        if page:
+            yield page
+
+
+class SingleFileSource(Source):
+    def __init__(self, path: Path) -> None:
+        self.path = path.resolve()
+        self.description = str(self.path)
+
+    def pages(self) -> Iterator[list[Task]]:
+        yield [Task.for_location(str(self.path), metadata={"size": _size(self.path)})]
+
+
+class S3PrefixSource(Source):
+    """Objects under ``s3://bucket/prefix`` (or ``cos://``), listed with ListObjectsV2, resumable by checkpoint.
+
+    Parameters:
+        client: a boto3 S3 client (``worker.storage.s3_client``).
+        url: ``s3://bucket/prefix`` or ``cos://bucket-appid/prefix``.
+        checkpoint_dir: where the last enqueued key is kept; None disables resuming.
+    """
+
+    def __init__(self, client: Any, url: str, *, checkpoint_dir: Path | None = None) -> None:
+        scheme, _, rest = url.partition("://")
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise SourceError(f"no bucket in {url!r}")
+        self.client = client
+        self.scheme = scheme
+        self.bucket = bucket
+        self.prefix = prefix
+        self.description = f"{scheme}://{bucket}/{prefix}"
+        self.checkpoint_path = None if checkpoint_dir is None else \
+            checkpoint_dir / f"{hashlib.sha256(self.description.encode()).hexdigest()[:16]}.json"
+
+    def start_after(self) -> str | None:
+        """The last key of the last checkpointed page, when resuming."""
+        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+            return None
+        try:
+            data = json.loads(self.checkpoint_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data.get("start_after") if data.get("source") == self.description else None
+
+    def pages(self) -> Iterator[list[Task]]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix}
+        start_after = self.start_after()
+        if start_after:
+            request["StartAfter"] = start_after
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for answer in paginator.paginate(**request):
+                page = [
+                    Task.for_location(f"{self.scheme}://{self.bucket}/{obj['Key']}", etag=obj.get("ETag"),
+                                      metadata={"size": obj.get("Size")})
+                    for obj in answer.get("Contents", [])
+                    if not obj["Key"].endswith("/")
+                ]
+                if page:
+                    yield page
+        except (ClientError, BotoCoreError) as exc:
+            raise SourceError(f"cannot list {self.description}: {exc}") from exc
+
+    def checkpoint(self, page: list[Task]) -> None:
+        if self.checkpoint_path is None or not page:
+            return
+        last_key = page[-1].location.partition("://")[2].partition("/")[2]
+        self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.checkpoint_path.with_suffix(".tmp")
+        temp.write_text(json.dumps({"source": self.description, "start_after": last_key}), encoding="utf-8")
+        os.replace(temp, self.checkpoint_path)
+
+    def clear_checkpoint(self) -> None:
+        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+            self.checkpoint_path.unlink()
+
+
+def open_source(source: str, storage: StorageSettings | None = None, *, client: Any = None,
+                checkpoint_dir: Path | None = None) -> Source:
+    """The :class:`Source` for a command-line SOURCE argument.
+
+    Parameters:
+        source: a folder, a list file (``.txt``, ``.lst``, ``.list``), one image file, or an ``s3://`` /
+            ``cos://`` prefix.
+        storage: storage settings, for the S3 client of a prefix source.
+        client: an S3 client to use instead of building one.
+        checkpoint_dir: S3 prefixes keep their listing checkpoint here (None: no resuming).
+    """
+    if source.startswith(("s3://", "cos://")):
+        if client is None:
+            from worker.storage import StorageSettings, s3_client
+
+            client = s3_client((storage or StorageSettings()).s3)
+        return S3PrefixSource(client, source, checkpoint_dir=checkpoint_dir)
+    if "://" in source and not source.startswith("file://"):
+        raise SourceError(f"{source}: a source is a folder, a list file, an image, or an s3:// / cos:// prefix")
+    path = Path(source.removeprefix("file://")).expanduser()
+    if path.is_dir():
+        return FolderSource(path)
+    if path.is_file():
+        return ListFileSource(path) if path.suffix.lower() in LIST_SUFFIXES else SingleFileSource(path)
+    raise SourceError(f"{source}: no such file or folder")
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
