@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from worker.ratelimit.settings import checked_quota
+
 
 class TokenBucket:
     """``burst`` tokens to start, refilled at ``rate`` per second, capped at ``burst``.
@@ -30,12 +32,7 @@ class TokenBucket:
     """
 
     def __init__(self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        if not rate > 0:
-            raise ValueError(f"rate must be > 0 tokens per second, got {rate}")
-        if burst < 1:
-            raise ValueError(f"burst must be >= 1, got {burst}")
-        self.rate = float(rate)
-        self.burst = int(burst)
+        self.rate, self.burst = checked_quota(rate, burst)
         self._clock = clock
         self._tokens = float(burst)
         self._updated = clock()

@@ -31,6 +31,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from worker.ratelimit.errors import RateLimitUnavailable
+from worker.ratelimit.settings import checked_quota
 
 #: KEYS[1] the budget; ARGV: emission interval, burst tolerance, longest acceptable wait (all microseconds).
 #: Returns {admitted (1 or 0), wait in microseconds}. Microsecond counts stay below 2^53, exact in Lua numbers;
@@ -85,12 +86,7 @@ class RedisGCRA:
         socket_timeout_s: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not rate > 0:
-            raise ValueError(f"rate must be > 0 tokens per second, got {rate}")
-        if burst < 1:
-            raise ValueError(f"burst must be >= 1, got {burst}")
-        self.rate = float(rate)
-        self.burst = int(burst)
+        self.rate, self.burst = checked_quota(rate, burst)
         self.key = key
         self._interval_us = _MICROS / self.rate
         self._tolerance_us = (self.burst - 1) * self._interval_us

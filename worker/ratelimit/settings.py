@@ -36,3 +36,12 @@ class RateLimitSettings(BaseModel):
     redis_url: str = "redis://127.0.0.1:6379/0"
     key: str = Field(default="cardpipe:ratelimit:ocr", min_length=1)
     acquire_timeout_s: float = Field(default=300.0, ge=0)
+
+
+def checked_quota(rate: float, burst: int) -> tuple[float, int]:
+    """Validate a quota for a limiter built without settings (tests, the server's per-appid buckets)."""
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0 tokens per second, got {rate}")
+    if burst < 1:
+        raise ValueError(f"burst must be >= 1, got {burst}")
+    return float(rate), int(burst)
