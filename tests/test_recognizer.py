@@ -228,3 +228,28 @@ def test_cli_refuses_an_unreadable_bin_table_with_a_clear_message(tmp_path: Path
     assert done.returncode == 2
     assert "unionpay.csv" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_restricted_ctc_decode_matches_masking_every_other_class() -> None:
+    """Decoding over a column subset must give what zeroing every other class gives (text, confidences,
+    runner-up), since the card logic relies on the runner-up digit for confusion repair."""
+    from worker.recognizer.ctc import charset_mask, ctc_decode
+
+    rng = np.random.default_rng(7)
+    charset = ["blank", *"0123456789", *"ABCDEFGHOB日/", " "]
+    mask = charset_mask(charset, "0123456789")
+    for _ in range(50):
+        probs = rng.dirichlet(np.full(len(charset), 0.3), size=40)
+        zeroed = np.where(mask[None, :], probs, 0.0)
+        reference = ctc_decode(zeroed, charset)  # the whole charset over already-masked probabilities
+        restricted = ctc_decode(probs, charset, allowed=mask)
+        assert restricted.text == reference.text
+        for got, want in zip(restricted.chars, reference.chars, strict=True):
+            assert (got.conf, got.position, got.alternative_conf) == pytest.approx(
+                (want.conf, want.position, want.alternative_conf))
+            assert got.alternative == want.alternative or want.alternative_conf == 0.0
+
+
+def test_default_threads_resolve_to_one_session_thread() -> None:
+    assert RecognizerSettings().session_threads == 1
+    assert RecognizerSettings(threads=3).session_threads == 3

@@ -83,7 +83,7 @@ def _run_baseline(paths: list[str], threads: int) -> dict[str, Any]:
 
     engine = RapidOCR(params={
         "Global.log_level": "error", "Det.model_path": str(DET_MODEL), "Rec.model_path": str(REC_MODEL),
-        "Cls.model_path": str(CLS_MODEL), "EngineConfig.onnxruntime.intra_op_num_threads": threads or -1,
+        "Cls.model_path": str(CLS_MODEL), "EngineConfig.onnxruntime.intra_op_num_threads": _session_threads(threads),
     })
     table = default_table()
     load_seconds = time.perf_counter() - started
@@ -104,6 +104,13 @@ def _run_baseline(paths: list[str], threads: int) -> dict[str, Any]:
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"load_seconds": load_seconds, "model_seconds": load_seconds, "peak_rss_mb": peak_kb / 1024.0,
             "answers": answers}
+
+
+def _session_threads(threads: int) -> int:
+    """The thread count the recognizer resolves ``threads`` to; the baseline gets the same, for a fair ratio."""
+    from worker.recognizer.settings import RecognizerSettings
+
+    return RecognizerSettings(threads=threads).session_threads
 
 
 def _child(kind: str, paths: list[str], threads: int) -> dict[str, Any]:
@@ -164,8 +171,8 @@ def report(results: dict[str, dict[str, dict[str, float]]], runs: dict[str, dict
         "bundled models, plus a regex for the longest 13-19 digit run (no Luhn, no BIN, no re-reading). Expiry "
         "counts as right when the answer equals the printed expiry as MM/YYYY, or is empty when none is printed; "
         "bank when 银行信息 equals the BIN table's row for the true number. Latency is per image, decode included, "
-        f"one image at a time with {args.threads or 'all'} onnxruntime threads; the machine is shared with other "
-        "work, so absolute times are noisy — compare the two readers within the run."
+        f"one image at a time with {_session_threads(args.threads)} onnxruntime thread(s) for both readers; "
+        "the machine is shared with other work, so absolute times are noisy — compare the two readers within the run."
     )
     wrong_lines = "\n".join(f"- {line}" for line in failures) or "- none"
     return (f"{targets}\n\n{table}\n\n{speed}\n\n{notes}\n\nWrong numbers returned with code 0 (masked):\n"
@@ -176,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count-per-level", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all cores)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="onnxruntime threads per inference for both readers (0: the recognizer's default)")
     parser.add_argument("--out", type=Path, default=None, help="keep the generated cards here")
     parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
     parser.add_argument("--child", choices=("recognizer", "baseline"), help=argparse.SUPPRESS)

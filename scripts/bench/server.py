@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=5, help="card generator seed (default 5)")
     parser.add_argument("--level", default="mixed", help="card generator level (default mixed)")
     parser.add_argument("--recognizer-threads", type=int, default=0,
-                        help="onnxruntime threads per recognition, in the server and in-process (default 0: all cores)")
+                        help="onnxruntime threads per recognition, server and in-process (default 0: one thread)")
     parser.add_argument("--no-write", action="store_true", help="print the figures without updating docs/benchmarks.md")
     args = parser.parse_args(argv)
 
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     body = f"""
 {args.cards} generated cards (`scripts/make_cards.py`, level {args.level}, seed {args.seed}), each posted as one
 multipart image to `cardpipe serve` in a subprocess on loopback (pool {pool_size} = cores, recognizer threads
-{args.recognizer_threads} (0 = all cores) on both sides, queue timeout 600 s so
+{args.recognizer_threads} (0 = one thread) on both sides, queue timeout 600 s so
 that clients queue instead of being refused); the in-process recognizer ran the same images in the same run
 with min(clients, pool) threads. HTTP overhead = 1 − HTTP rate / in-process rate (goal ≤ 5 %; negative means
 the HTTP run was faster, i.e. within noise). Each row covers every image twice per side, alternating the

@@ -29,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files to recognize")
     parser.add_argument("--pretty", action="store_true", help="indent each JSON document for humans")
     parser.add_argument("--threads", type=int, default=None,
-                        help="onnxruntime threads per inference (default: the configuration's, else all cores)")
+                        help="onnxruntime threads per inference (default: the configuration's, else 1)")
     parser.add_argument("--max-side", type=int, default=None,
                         help="downscale photos so their long side is at most this many pixels")
     parser.add_argument("--bin-table", type=Path, default=None,

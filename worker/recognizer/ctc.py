@@ -78,28 +78,32 @@ def ctc_decode(probs: np.ndarray, charset: Sequence[str], *, allowed: np.ndarray
         width_fraction: the share of the timesteps that covers the crop (the rest is batch padding);
             used to express positions as fractions of the crop's width.
     """
-    scores = probs if allowed is None else np.where(allowed[None, :], probs, 0.0)
+    # Restricting to the allowed columns (a dozen of ~18,000) gives the same argmax as zeroing the others,
+    # at a fraction of the cost; ``classes`` maps a column back to its charset index.
+    classes = np.arange(probs.shape[1]) if allowed is None else np.flatnonzero(allowed)
+    scores = probs if allowed is None else probs[:, classes]
+    blank = int(np.searchsorted(classes, BLANK_INDEX))
     best = scores.argmax(axis=1)
     steps = len(best)
     chars: list[DecodedChar] = []
     t = 0
     while t < steps:
-        index = int(best[t])
+        column = int(best[t])
         end = t + 1
-        while end < steps and best[end] == index:
+        while end < steps and best[end] == column:
             end += 1
-        if index != BLANK_INDEX:
-            run = scores[t:end, index]
+        if column != blank:
+            run = scores[t:end, column]
             peak = t + int(run.argmax())
             row = scores[peak].copy()
-            row[index] = 0.0
-            row[BLANK_INDEX] = 0.0
-            alt_index = int(row.argmax())
-            alt_conf = float(row[alt_index])
+            row[column] = 0.0
+            row[blank] = 0.0
+            alt_column = int(row.argmax())
+            alt_conf = float(row[alt_column])
             centre = (t + end) / 2.0 / steps / max(width_fraction, 1e-6)
             chars.append(DecodedChar(
-                char=charset[index], conf=float(run.max()), position=min(max(centre, 0.0), 1.0),
-                alternative=charset[alt_index] if alt_conf > 0.0 else "", alternative_conf=alt_conf,
+                char=charset[int(classes[column])], conf=float(run.max()), position=min(max(centre, 0.0), 1.0),
+                alternative=charset[int(classes[alt_column])] if alt_conf > 0.0 else "", alternative_conf=alt_conf,
             ))
         t = end
     return Decoded(chars=tuple(chars))

@@ -26,7 +26,7 @@ from worker.recognizer.errors import RecognitionFailed, RecognizerError
 from worker.recognizer.expiry import ExpiryDecision, find_expiry
 from worker.recognizer.geometry import View
 from worker.recognizer.imageio import decode_image
-from worker.recognizer.reader import CardReading, read_card
+from worker.recognizer.reader import CardReading, read_card, with_expiry_rereads
 from worker.recognizer.settings import RecognizerSettings
 
 
@@ -56,7 +56,7 @@ class Recognizer:
         bins = default_table()
         if settings.bin_table is not None:
             bins = BinTable.from_unionpay_csv(settings.bin_table, base=bins)
-        return cls(OcrEngine.load(threads=settings.threads), bins, settings)
+        return cls(OcrEngine.load(threads=settings.session_threads), bins, settings)
 
     def acceptable(self, number: str) -> bool:
         """A number the recognizer may answer: it passes Luhn and an issuer prints that prefix and length."""
@@ -94,6 +94,8 @@ class Recognizer:
         if reading.number is None:
             raise RecognitionFailed(reading.failure or "no card number passed the Luhn and issuer checks")
         expiry = find_expiry(list(reading.boxes))
+        if expiry is None and reading.boxes:
+            expiry = find_expiry(with_expiry_rereads(self.engine, reading.view, list(reading.boxes)))
         return BankCardResponse.success(session, self._items(reading.view, reading.number, reading, expiry))
 
     def _items(self, view: View, number: NumberDecision, reading: CardReading,
