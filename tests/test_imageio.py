@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.images import png_header_only
 from worker.api import codes
 from worker.recognizer.errors import ImageRejected, PreprocessFailed
 from worker.recognizer.imageio import decode_image, sniff_format
@@ -22,13 +21,6 @@ def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
     return buffer.getvalue()
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header announces ``width`` x ``height`` with a tiny (truncated) body: a bomb's shape."""
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + \
-        chunk(b"IEND", b"")
 
 
 def card_like(size: tuple[int, int] = (856, 540)) -> Image.Image:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 import subprocess
 import sys
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.images import png_header_only
 from worker.api import codes
 from worker.api.schema import FIELD_ORDER, BankCardResponse
 from worker.recognizer import Recognizer, RecognizerSettings, get_recognizer
@@ -54,12 +53,6 @@ def expiry_of(label: dict[str, Any]) -> str:
     return f"{raw[:2]}/20{raw[3:]}" if raw else ""
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + \
-        chunk(b"IEND", b"")
 
 
 def encoded(image: Image.Image, fmt: str = "PNG", **params: Any) -> bytes:
