@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from worker.config import load_config
+
 INFRA = Path(__file__).resolve().parent.parent / "infra"
 
 
@@ -70,7 +72,6 @@ def _cardpipe_env_names() -> set[str]:
 
 
 def test_every_setting_infra_passes_is_one_cardpipe_accepts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    config = pytest.importorskip("worker.config")
     for name in _cardpipe_env_names():
         value = {"RATE": "10", "BACKEND": "redis"}.get(name.rsplit("__", 1)[-1], "x")
         if name.endswith("_FILE"):
@@ -84,13 +85,12 @@ def test_every_setting_infra_passes_is_one_cardpipe_accepts(monkeypatch: pytest.
             if name.endswith("ENDPOINT_URL"):
                 value = "http://minio:9000"
         monkeypatch.setenv(name, value)
-    config.load_config(None)
+    load_config(None)
 
 
 def test_k8s_configmap_is_a_valid_pipeline_config(tmp_path: Path) -> None:
-    config = pytest.importorskip("worker.config")
     for doc in _yaml_documents(INFRA / "k8s" / "worker.yaml"):
         if doc["kind"] == "ConfigMap":
             path = tmp_path / "pipeline.yaml"
             path.write_text(doc["data"]["pipeline.yaml"], encoding="utf-8")
-            config.load_config(path)
+            load_config(path)
