@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import kombu
-from worker.upstreams import UpstreamSettings, open_upstream
 
 from tests.fakes.upstream import FakeUpstream, Reply
 from worker.consumer import EXIT_HALTED, EXIT_OK, QueueConsumer, WorkerSettings
@@ -22,6 +21,7 @@ from worker.ratelimit import RateLimitSettings, open_limiter
 from worker.retry import CircuitBreaker, RetrySettings
 from worker.storage import StorageSettings, open_storage
 from worker.tasks import Task
+from worker.upstreams import UpstreamSettings, open_upstream
 
 RETRY = RetrySettings(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.02, circuit_threshold=50)
 WORKER = WorkerSettings(concurrency=4, idle_exit_s=0.3, reconnect_attempts=2, shutdown_grace_s=10)
@@ -172,3 +172,53 @@ def test_published_outcomes(tmp_path: Path) -> None:
         result_message, dead_message = results.get(no_ack=True), dead.get(no_ack=True)
     assert result_message is not None and result_message.decode()["kind"] == "result"
     assert dead_message is not None and dead_message.decode()["code"] == "-9011"
+
+
+def _rows(db: Path) -> dict[int, int]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT visible, COUNT(*) FROM kombu_message GROUP BY visible").fetchall())
+
+
+def test_delivered_rows_of_the_embedded_queue_are_swept_and_pending_ones_kept(tmp_path: Path) -> None:
+    from worker.queues import forget_delivered
+
+    db = tmp_path / "q.sqlite"
+    settings = QueueSettings(url=f"sqla+sqlite:///{db}")
+    assert forget_delivered(settings) == 0, "no database yet: nothing to do"
+    with TaskPublisher(settings) as publisher:
+        for index in range(5):
+            publisher.publish_task(f"message {index}")
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        delivered = [queue.get(no_ack=False) for _ in range(3)]
+        for message in delivered[:2]:
+            message.ack()
+        assert _rows(db) == {0: 3, 1: 2}
+        assert forget_delivered(settings) == 3, "acknowledged and in-flight rows alike are never read again"
+        assert _rows(db) == {1: 2}
+        delivered[2].ack()  # the one in flight during the sweep is still acknowledged normally
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        bodies = sorted(m.body if isinstance(m.body, str) else bytes(m.body).decode()
+                        for m in iter(lambda: queue.get(no_ack=True), None))
+    assert bodies == ["message 3", "message 4"], "pending messages are untouched"
+
+
+def test_a_worker_on_the_embedded_queue_sweeps_while_it_runs(tmp_path: Path) -> None:
+    from worker.commands.worker import sweeping_delivered_rows
+
+    db = tmp_path / "q.sqlite"
+    settings = QueueSettings(url=f"sqla+sqlite:///{db}")
+    with TaskPublisher(settings) as publisher:
+        for index in range(4):
+            publisher.publish_task(f"message {index}")
+    with sweeping_delivered_rows(settings, interval_s=0.05), connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        for _ in range(4):
+            queue.get(no_ack=False).ack()
+        deadline = threading.Event()
+        while _rows(db).get(0) and not deadline.wait(0.05):
+            pass
+        assert _rows(db) == {}

@@ -30,6 +30,10 @@ SUPPORTED_SCHEMES = ("sqla+sqlite", "sqla+postgresql", "sqla+mysql", "amqp", "am
 #: How long a process waits for another one's write lock on the embedded queue before failing.
 SQLITE_BUSY_TIMEOUT_S = 60.0
 
+#: How often a worker on the embedded queue deletes the rows of messages already delivered (see
+#: :func:`forget_delivered`).
+EMBEDDED_SWEEP_INTERVAL_S = 60.0
+
 #: The embedded transport polls SQLite; the default 1 s poll would idle workers between bursts.
 EMBEDDED_POLLING_INTERVAL_S = 0.1
 
@@ -162,6 +166,32 @@ def purge_embedded_queue(settings: QueueSettings) -> int:
         queue = task_queue(settings)(conn.default_channel)
         queue.declare()
         return int(queue.purge() or 0)
+
+
+def forget_delivered(settings: QueueSettings) -> int:
+    """Delete the embedded queue's rows of messages already delivered; returns how many were deleted.
+
+    Why: kombu's SQLAlchemy transport marks a fetched message invisible and keeps its row for ever, so a
+    long-running ``cardpipe worker`` on the embedded queue would grow the database by one row per image. The
+    row is never read again: a delivered message lives in its consumer's memory until it is acknowledged, and
+    a requeue publishes it afresh as a new row. Deleting invisible rows therefore loses nothing, in flight or
+    not, and pending (visible) rows are never touched.
+    """
+    path = settings.sqlite_path()
+    if path is None or not path.exists():
+        return 0
+    table = str(settings.transport_options.get("message_tablename", "kombu_message"))
+    if not table.replace("_", "").isalnum():
+        raise ValueError(f"unexpected message table name {table!r}")
+    conn = _open_sqlite(str(path))
+    try:
+        with conn:
+            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+            if not exists:
+                return 0
+            return conn.execute(f'DELETE FROM "{table}" WHERE visible = 0').rowcount
+    finally:
+        conn.close()
 
 
 def pending_count(settings: QueueSettings) -> int | None:

@@ -33,6 +33,7 @@ from worker.consumer import ConsumerReport, QueueConsumer
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStoreError, open_outcomes
 from worker.pipeline import Outcome, Pipeline
+from worker.queues import EMBEDDED_SWEEP_INTERVAL_S, QueueSettings, forget_delivered
 from worker.ratelimit import open_limiter
 from worker.retry import CircuitBreaker
 from worker.storage import open_storage
@@ -105,8 +106,43 @@ def consume(settings: Settings, *, concurrency: int | None, until_empty: bool,
     pipeline = build_pipeline(settings, stop_event=threading.Event())
     consumer = QueueConsumer(settings.queue, pipeline, worker_settings,
                              publish_outcomes=settings.outcomes.publish_results, on_settled=on_settled)
-    with stop_on_signals(consumer.request_stop):
+    with stop_on_signals(consumer.request_stop), sweeping_delivered_rows(settings.queue):
         return consumer.run(until_empty=until_empty)
+
+
+@contextmanager
+def sweeping_delivered_rows(queue: QueueSettings, interval_s: float = EMBEDDED_SWEEP_INTERVAL_S) -> Iterator[None]:
+    """On the embedded queue, delete delivered rows every ``interval_s`` while the body runs, and once at the end.
+
+    Without it a worker that runs for weeks keeps one dead row per image in the SQLite file (see
+    :func:`worker.queues.forget_delivered`); other transports delete acknowledged messages themselves.
+    """
+    if not queue.is_embedded:
+        yield
+        return
+    stopped = threading.Event()
+
+    def sweep() -> None:
+        try:
+            removed = forget_delivered(queue)
+        except Exception as exc:  # a busy or locked database: try again next interval
+            log().warning("worker.sweep_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        if removed:
+            log().debug("worker.swept_delivered_rows", rows=removed)
+
+    def loop() -> None:
+        while not stopped.wait(interval_s):
+            sweep()
+
+    sweeper = threading.Thread(target=loop, name="cardpipe-queue-sweeper", daemon=True)
+    sweeper.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        sweeper.join(timeout=5)
+        sweep()
 
 
 def run(args: argparse.Namespace) -> int:
