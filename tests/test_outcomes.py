@@ -96,3 +96,17 @@ def test_s3_store_missing_bucket_is_a_clear_error(aws_env: str, unique_name: str
 def test_bad_sink_is_refused() -> None:
     with pytest.raises(ValueError, match="directory or an s3"):
         OutcomeSettings(sink="ftp://x/y")
+
+
+def test_s3_write_checks_only_the_other_kind_before_its_conditional_create(aws_env: str, unique_name: str) -> None:
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    client.create_bucket(Bucket=unique_name)
+    store = S3OutcomeStore(client, f"s3://{unique_name}/runs")
+    calls: list[str] = []
+    client.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
+    task = Task.for_location("/cards/heads.jpg")
+    assert store.write_result(_result(task)) is True
+    assert calls == ["HeadObject", "PutObject"], "one HEAD for a dead letter, then the create-once PUT"
+    calls.clear()
+    assert store.write_result(_result(task)) is False
+    assert calls == ["HeadObject", "PutObject"], "the duplicate is refused by the conditional PUT itself"

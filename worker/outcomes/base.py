@@ -67,14 +67,18 @@ class OutcomeStore(abc.ABC):
         return self.kind_of(task_id) is not None
 
     def write_result(self, result: Result) -> bool:
-        """Store a result once; False when the task already had an outcome."""
-        if self.exists(result.task_id):
+        """Store a result once; False when the task already had an outcome.
+
+        Only the other kind is checked first: ``_create`` itself refuses a second result (conditional write),
+        so checking for one here too would cost an S3 sink a HEAD per task for nothing.
+        """
+        if self._exists(DEAD_DIR, result.task_id):
             return False
         return self._create(RESULTS_DIR, result.task_id, _encode(result.model_dump(mode="json")))
 
     def write_dead_letter(self, dead_letter: DeadLetter) -> bool:
-        """Store a dead letter once; False when the task already had an outcome."""
-        if self.exists(dead_letter.task_id):
+        """Store a dead letter once; False when the task already had an outcome (see :meth:`write_result`)."""
+        if self._exists(RESULTS_DIR, dead_letter.task_id):
             return False
         return self._create(DEAD_DIR, dead_letter.task_id, _encode(dead_letter.model_dump(mode="json")))
 
