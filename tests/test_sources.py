@@ -1,4 +1,5 @@
-"""Sources: folders (everything, recursively, stable order), list files, S3 prefixes with checkpoints (moto)."""
+"""Sources: folders (everything, recursively, stable order), list files, S3 prefixes with checkpoints and S3
+Inventory reports (moto)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from pathlib import Path
 import boto3
 import pytest
 
-from worker.sources import FolderSource, ListFileSource, S3PrefixSource, SingleFileSource, SourceError, open_source
+from worker.sources import (
+    FolderSource,
+    ListFileSource,
+    S3InventorySource,
+    S3PrefixSource,
+    SingleFileSource,
+    SourceError,
+    open_source,
+)
 from worker.tasks import Task
 
 
@@ -70,3 +79,51 @@ def test_s3_listing_errors_name_the_source(aws_env: str, unique_name: str) -> No
     client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
     with pytest.raises(SourceError, match=f"cannot list s3://{unique_name}-nope/"):
         list(S3PrefixSource(client, f"s3://{unique_name}-nope/x").tasks())
+
+
+def _inventory(client: object, bucket: str, rows: list[list[str]], schema: str, fmt: str = "CSV") -> str:
+    import csv
+    import gzip
+    import io
+    import json
+
+    text = io.StringIO()
+    csv.writer(text, quoting=csv.QUOTE_ALL).writerows(rows)
+    base = "inventory/images/daily/2026-11-23T01-00Z"
+    client.put_object(Bucket=bucket, Key=f"{base}/files/part-0.csv.gz", Body=gzip.compress(text.getvalue().encode()))
+    manifest = {"sourceBucket": "images", "fileFormat": fmt, "fileSchema": schema,
+                "files": [{"key": f"{base}/files/part-0.csv.gz", "size": 1, "MD5checksum": "x"}]}
+    client.put_object(Bucket=bucket, Key=f"{base}/manifest.json", Body=json.dumps(manifest).encode())
+    return f"s3://{bucket}/{base}/manifest.json"
+
+
+def test_s3_inventory_report_gives_the_latest_objects_with_decoded_keys(aws_env: str, unique_name: str) -> None:
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    client.create_bucket(Bucket=unique_name)
+    schema = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, ETag"
+    url = _inventory(client, unique_name, [
+        ["images", "cards/0001+card.jpg", "v1", "true", "false", "1200", "e1"],
+        ["images", "cards/%E5%8D%A1.jpg", "v1", "true", "false", "900", "e2"],
+        ["images", "cards/old.jpg", "v0", "false", "false", "10", "e3"],
+        ["images", "cards/gone.jpg", "v2", "true", "true", "", ""],
+        ["images", "cards/folder/", "v1", "true", "false", "0", "e4"],
+    ], schema)
+    source = open_source(url, client=client)
+    assert isinstance(source, S3InventorySource)
+    tasks = list(source.tasks())
+    assert [t.location for t in tasks] == ["s3://images/cards/0001 card.jpg", "s3://images/cards/卡.jpg"]
+    assert [t.etag for t in tasks] == ["e1", "e2"]
+    assert tasks[0].metadata["size"] == 1200
+
+
+def test_s3_inventory_errors_are_clear(aws_env: str, unique_name: str) -> None:
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    client.create_bucket(Bucket=unique_name)
+    parquet = _inventory(client, unique_name, [], "Bucket, Key", fmt="Parquet")
+    with pytest.raises(SourceError, match="configure the inventory report as CSV"):
+        list(open_source(parquet, client=client).tasks())
+    ragged = _inventory(client, unique_name, [["images", "a.jpg", "extra"]], "Bucket, Key")
+    with pytest.raises(SourceError, match="3 fields, the schema has 2"):
+        list(open_source(ragged, client=client).tasks())
+    with pytest.raises(SourceError, match="cannot read"):
+        list(open_source(f"s3://{unique_name}/nothing/manifest.json", client=client).tasks())

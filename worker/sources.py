@@ -1,10 +1,14 @@
-"""Where tasks come from: a folder, an S3 / COS prefix, or a text file with one location per line.
+"""Where tasks come from: a folder, an S3 / COS prefix, an S3 Inventory report, or a file of locations.
 
 A folder is walked recursively in a stable order and every regular file becomes a task, whatever its
 extension: a file that is not a card image is for the recognizer to reject (as a dead letter with a code),
 not for the enumerator to skip silently. An S3 prefix is listed page by page (ListObjectsV2, <= 1,000 keys in
 key order); after a page is enqueued its last key can be checkpointed, and a later listing resumes with
 ``StartAfter``. Tasks from a listing carry the object's ETag, so a changed object is a new task.
+
+For a bucket of ten million images, listing costs 10,000 requests before the first task; an S3 Inventory
+report (its ``manifest.json``, CSV format) names every object already, so ``cardpipe run s3://inv/.../
+manifest.json`` reads a few gzipped CSV files instead (:class:`S3InventorySource`).
 
 >>> source = open_source("./samples")  # doctest: +SKIP
 >>> for page in source.pages(): ...  # doctest: +SKIP
@@ -13,12 +17,16 @@ key order); after a page is enqueued its last key can be checkpointed, and a lat
 from __future__ import annotations
 
 import abc
+import csv
+import gzip
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from worker.api.errors import CardpipeError
 from worker.tasks import Task
@@ -191,13 +199,86 @@ class S3PrefixSource(Source):
             self.checkpoint_path.unlink()
 
 
+class S3InventorySource(Source):
+    """The objects an S3 Inventory report names (its ``manifest.json``; CSV reports), one page per CSV file.
+
+    Only the latest version of each object is a task (rows with ``IsLatest`` false or ``IsDeleteMarker``
+    true are skipped when the report has those columns), and keys ending in "/" are folders, not images.
+    Keys in inventory CSVs are URL-encoded; they are decoded here. The report's source bucket keeps the
+    manifest URL's scheme (``cos://`` stays ``cos://``).
+
+    Parameters:
+        client: a boto3 S3 client that can read the report's bucket and the images' bucket.
+        url: ``s3://report-bucket/.../manifest.json``.
+    """
+
+    def __init__(self, client: Any, url: str) -> None:
+        scheme, _, rest = url.partition("://")
+        bucket, _, key = rest.partition("/")
+        if not bucket or not key:
+            raise SourceError(f"no bucket or key in {url!r}")
+        self.client = client
+        self.scheme = scheme
+        self.bucket = bucket
+        self.manifest_key = key
+        self.description = url
+
+    def _get(self, bucket: str, key: str) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise SourceError(f"cannot read s3://{bucket}/{key} (inventory {self.description}): {exc}") from exc
+
+    def _manifest(self) -> dict[str, Any]:
+        try:
+            manifest = json.loads(self._get(self.bucket, self.manifest_key))
+        except ValueError as exc:
+            raise SourceError(f"{self.description}: not an S3 Inventory manifest (not JSON): {exc}") from exc
+        if not isinstance(manifest, dict) or "files" not in manifest or "fileSchema" not in manifest:
+            raise SourceError(f"{self.description}: not an S3 Inventory manifest (no files / fileSchema)")
+        if str(manifest.get("fileFormat", "CSV")).upper() != "CSV":
+            raise SourceError(f"{self.description}: inventory format {manifest.get('fileFormat')!r} is not "
+                              "supported; configure the inventory report as CSV")
+        return manifest
+
+    def pages(self) -> Iterator[list[Task]]:
+        manifest = self._manifest()
+        columns = [name.strip() for name in str(manifest["fileSchema"]).split(",")]
+        if "Key" not in columns:
+            raise SourceError(f"{self.description}: the inventory schema has no Key column")
+        default_bucket = str(manifest.get("sourceBucket", ""))
+        for entry in manifest["files"]:
+            raw = self._get(self.bucket, entry["key"])
+            text = gzip.decompress(raw) if entry["key"].endswith(".gz") else raw
+            page = []
+            for row in csv.reader(io.StringIO(text.decode("utf-8"))):
+                if len(row) != len(columns):
+                    raise SourceError(f"{self.description}: {entry['key']} has a row of {len(row)} fields, "
+                                      f"the schema has {len(columns)}")
+                record = dict(zip(columns, row, strict=True))
+                if record.get("IsLatest", "true").lower() == "false" or \
+                        record.get("IsDeleteMarker", "false").lower() == "true":
+                    continue
+                key = unquote_plus(record["Key"])
+                if key.endswith("/"):
+                    continue
+                size = record.get("Size")
+                page.append(Task.for_location(f"{self.scheme}://{record.get('Bucket') or default_bucket}/{key}",
+                                              etag=record.get("ETag") or None,
+                                              metadata={"size": int(size) if size and size.isdigit() else None}))
+            if page:
+                yield page
+
+
 def open_source(source: str, storage: StorageSettings | None = None, *, client: Any = None,
                 checkpoint_dir: Path | None = None) -> Source:
     """The :class:`Source` for a command-line SOURCE argument.
 
     Parameters:
-        source: a folder, a list file (``.txt``, ``.lst``, ``.list``), one image file, or an ``s3://`` /
-            ``cos://`` prefix.
+        source: a folder, a list file (``.txt``, ``.lst``, ``.list``), one image file, an ``s3://`` /
+            ``cos://`` prefix, or an S3 Inventory report's ``manifest.json`` there.
         storage: storage settings, for the S3 client of a prefix source.
         client: an S3 client to use instead of building one.
         checkpoint_dir: S3 prefixes keep their listing checkpoint here (None: no resuming).
@@ -207,6 +288,8 @@ def open_source(source: str, storage: StorageSettings | None = None, *, client: 
             from worker.storage import StorageSettings, s3_client
 
             client = s3_client((storage or StorageSettings()).s3)
+        if source.endswith("/manifest.json"):
+            return S3InventorySource(client, source)
         return S3PrefixSource(client, source, checkpoint_dir=checkpoint_dir)
     if "://" in source and not source.startswith("file://"):
         raise SourceError(f"{source}: a source is a folder, a list file, an image, or an s3:// / cos:// prefix")
