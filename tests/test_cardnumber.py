@@ -153,3 +153,24 @@ def test_a_confident_direct_rival_blocks_the_vote() -> None:
     decision = vote([Candidate(CMB_16, 0.99, 0.9, False), Candidate(CMB_16, 0.95, 0.9, False),
                      Candidate(other, 0.6, 0.2, False)])
     assert decision is not None and decision.number == CMB_16
+
+
+def _spaced(digits: str, skip_after: int) -> tuple[DecodedChar, ...]:
+    """A read of ``digits`` at an even pitch, with one digit's width of empty space after index ``skip_after``."""
+    chars, position = [], 0.02
+    for index, digit in enumerate(digits):
+        chars.append(DecodedChar(digit, 0.99, position, "", 0.0))
+        position += 0.05 if index != skip_after else 0.10
+    return tuple(chars)
+
+
+def test_a_read_with_a_dropped_digit_inside_a_group_proposes_nothing() -> None:
+    assert numbers(candidates_from_read(_spaced(ABC_19, skip_after=30), acceptable)) == [ABC_19]
+    holed = _spaced(ABC_19[:7] + ABC_19[8:], skip_after=6)  # the 8th digit was not read: a gap two pitches wide
+    assert candidates_from_read(holed, lambda number: True) == [], "18 digits with a hole are not an 18-digit number"
+
+
+def test_an_unread_space_of_the_4_4_4_4_layout_is_not_a_dropped_digit() -> None:
+    found = candidates_from_read(_spaced(CMB_16, skip_after=7), acceptable)
+    assert numbers(found) == [CMB_16]
+    assert candidates_from_read(_spaced(CMB_16, skip_after=6), acceptable) == [], "a hole inside a group of four"

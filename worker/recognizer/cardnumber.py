@@ -6,7 +6,9 @@ counts only if it passes Luhn *and* the BIN table says an issuer prints numbers 
 Candidates are voted across reads, weighted by confidence, and the winner must beat any rival clearly — and
 no rival may have been read directly with high confidence: the recognizer prefers "recognition failed"
 (-9011) to a wrong number. A read's digit groups are used whole; only a short stray group (a logo read as
-"1") may be left out at either end, so the first 16 digits of a 19-digit number are never a candidate.
+"1") may be left out at either end, so the first 16 digits of a 19-digit number are never a candidate. A read
+whose digits leave a gap inside a printed group wide enough for one more digit dropped a digit, and proposes
+nothing (a 19-digit number read as 18 digits can pass Luhn and the BIN check).
 
 Confusion repair (1<->7, 5<->6, 0<->8, 3<->8, and the recogniser's own runner-up digit) is tried only at
 low-confidence positions, one substitution per read, and only when exactly one substitution passes Luhn and
@@ -21,6 +23,7 @@ the BIN check; a repaired candidate adds half a vote to its number but never cou
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -50,6 +53,10 @@ CONFLICT_CONF = 0.85
 #: A window may leave out a stray group at either end of a read only when it has at most this many digits
 #: (a "992" after 16 digits is the tail of a 19-digit number, not noise).
 MAX_STRAY_DIGITS = 2
+#: Two neighbouring digits of one group this many pitches apart have a dropped digit between them.
+HOLE_PITCHES = 1.8
+#: Below this many within-group gaps a read's pitch is not known well enough to find holes.
+MIN_GAPS_FOR_PITCH = 8
 
 Acceptable = Callable[[str], bool]
 
@@ -85,6 +92,28 @@ def _split_groups(chars: Sequence[DecodedChar]) -> list[list[DecodedChar]]:
     return [g for g in groups if g]
 
 
+def _digits_before_a_hole(groups: list[list[DecodedChar]]) -> set[int]:
+    """Ids of the digits followed, inside their group, by a gap wide enough to hold a digit the read dropped.
+
+    Digits of a printed group sit at an even pitch; a gap of :data:`HOLE_PITCHES` pitches or more between two
+    neighbours means the recogniser skipped one (a 19-digit number read as a valid 18-digit one).
+    """
+    gaps = [(a, b.position - a.position) for group in groups for a, b in itertools.pairwise(group)]
+    if len(gaps) < MIN_GAPS_FOR_PITCH:
+        return set()
+    pitch = sorted(gap for _, gap in gaps)[len(gaps) // 2]
+    return {id(char) for char, gap in gaps if pitch > 0 and gap >= HOLE_PITCHES * pitch}
+
+
+def _has_a_dropped_digit(window: Sequence[DecodedChar], holes: set[int]) -> bool:
+    """Whether a hole lies inside ``window``; in 16 digits, one after every fourth digit is the unread space of
+    the 4-4-4-4 layout, not a dropped digit."""
+    after = [index + 1 for index, char in enumerate(window[:-1]) if id(char) in holes]
+    if len(window) == 16:
+        after = [position for position in after if position % 4]
+    return bool(after)
+
+
 def candidates_from_read(chars: Sequence[DecodedChar], acceptable: Acceptable, *, source: str = "",
                          repair: bool = True) -> list[Candidate]:
     """Every acceptable 13-19 digit number one read supports, aligned on its digit groups.
@@ -96,6 +125,7 @@ def candidates_from_read(chars: Sequence[DecodedChar], acceptable: Acceptable, *
         repair: also try single confusion substitutions at low-confidence positions.
     """
     groups = _split_groups(chars)
+    holes = _digits_before_a_hole(groups)
     found: list[Candidate] = []
     for first in range(len(groups)):
         if any(len(g) > MAX_STRAY_DIGITS for g in groups[:first]):
@@ -109,6 +139,8 @@ def candidates_from_read(chars: Sequence[DecodedChar], acceptable: Acceptable, *
                 break
             if len(window) < MIN_DIGITS:
                 continue
+            if _has_a_dropped_digit(window, holes):
+                continue  # a digit is missing inside a printed group: whatever this spells, it is not the number
             number = "".join(c.char for c in window)
             confs = [c.conf for c in window]
             if acceptable(number):
