@@ -127,3 +127,15 @@ def test_s3_inventory_errors_are_clear(aws_env: str, unique_name: str) -> None:
         list(open_source(ragged, client=client).tasks())
     with pytest.raises(SourceError, match="cannot read"):
         list(open_source(f"s3://{unique_name}/nothing/manifest.json", client=client).tasks())
+
+
+def test_s3_inventory_is_streamed_in_pages(aws_env: str, unique_name: str) -> None:
+    from worker.sources import PAGE_SIZE
+
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    client.create_bucket(Bucket=unique_name)
+    count = 2 * PAGE_SIZE + 3
+    url = _inventory(client, unique_name, [["images", f"cards/{i:05d}.jpg"] for i in range(count)], "Bucket, Key")
+    pages = list(open_source(url, client=client).pages())
+    assert [len(page) for page in pages] == [PAGE_SIZE, PAGE_SIZE, 3]
+    assert pages[-1][-1].location == f"s3://images/cards/{count - 1:05d}.jpg"

@@ -200,7 +200,7 @@ class S3PrefixSource(Source):
 
 
 class S3InventorySource(Source):
-    """The objects an S3 Inventory report names (its ``manifest.json``; CSV reports), one page per CSV file.
+    """The objects an S3 Inventory report names (its ``manifest.json``; CSV reports), streamed in pages.
 
     Only the latest version of each object is a task (rows with ``IsLatest`` false or ``IsDeleteMarker``
     true are skipped when the report has those columns), and keys ending in "/" are folders, not images.
@@ -223,17 +223,18 @@ class S3InventorySource(Source):
         self.manifest_key = key
         self.description = url
 
-    def _get(self, bucket: str, key: str) -> bytes:
+    def _open(self, bucket: str, key: str) -> Any:
+        """The object's body as a stream (not read into memory: a report file can hold millions of rows)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"]
         except (ClientError, BotoCoreError) as exc:
             raise SourceError(f"cannot read s3://{bucket}/{key} (inventory {self.description}): {exc}") from exc
 
     def _manifest(self) -> dict[str, Any]:
         try:
-            manifest = json.loads(self._get(self.bucket, self.manifest_key))
+            manifest = json.loads(self._open(self.bucket, self.manifest_key).read())
         except ValueError as exc:
             raise SourceError(f"{self.description}: not an S3 Inventory manifest (not JSON): {exc}") from exc
         if not isinstance(manifest, dict) or "files" not in manifest or "fileSchema" not in manifest:
@@ -250,26 +251,33 @@ class S3InventorySource(Source):
             raise SourceError(f"{self.description}: the inventory schema has no Key column")
         default_bucket = str(manifest.get("sourceBucket", ""))
         for entry in manifest["files"]:
-            raw = self._get(self.bucket, entry["key"])
-            text = gzip.decompress(raw) if entry["key"].endswith(".gz") else raw
-            page = []
-            for row in csv.reader(io.StringIO(text.decode("utf-8"))):
+            body = self._open(self.bucket, entry["key"])
+            raw = gzip.GzipFile(fileobj=body) if entry["key"].endswith(".gz") else body
+            page: list[Task] = []
+            for row in csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline="")):
                 if len(row) != len(columns):
                     raise SourceError(f"{self.description}: {entry['key']} has a row of {len(row)} fields, "
                                       f"the schema has {len(columns)}")
-                record = dict(zip(columns, row, strict=True))
-                if record.get("IsLatest", "true").lower() == "false" or \
-                        record.get("IsDeleteMarker", "false").lower() == "true":
-                    continue
-                key = unquote_plus(record["Key"])
-                if key.endswith("/"):
-                    continue
-                size = record.get("Size")
-                page.append(Task.for_location(f"{self.scheme}://{record.get('Bucket') or default_bucket}/{key}",
-                                              etag=record.get("ETag") or None,
-                                              metadata={"size": int(size) if size and size.isdigit() else None}))
+                task = self._task(dict(zip(columns, row, strict=True)), default_bucket)
+                if task is not None:
+                    page.append(task)
+                if len(page) >= PAGE_SIZE:
+                    yield page
+                    page = []
             if page:
                 yield page
+
+    def _task(self, record: dict[str, str], default_bucket: str) -> Task | None:
+        """The task for one report row; None for an old version, a delete marker or a folder."""
+        if record.get("IsLatest", "true").lower() == "false" or record.get("IsDeleteMarker", "false").lower() == "true":
+            return None
+        key = unquote_plus(record["Key"])
+        if key.endswith("/"):
+            return None
+        size = record.get("Size")
+        return Task.for_location(f"{self.scheme}://{record.get('Bucket') or default_bucket}/{key}",
+                                 etag=record.get("ETag") or None,
+                                 metadata={"size": int(size) if size and size.isdigit() else None})
 
 
 def open_source(source: str, storage: StorageSettings | None = None, *, client: Any = None,
