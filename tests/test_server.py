@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import time
 from collections.abc import Iterator
 
@@ -25,6 +24,7 @@ from tests.test_server_harness import (
     answer_of,
     authorization,
     png_bytes,
+    raw_post,
     serving,
 )
 from worker.api import codes
@@ -241,18 +241,9 @@ def test_one_log_line_per_request_without_secrets(server: Server) -> None:
 
 def test_declared_oversize_is_refused_before_any_body_byte_is_sent(server: Server) -> None:
     """The client sends only the headers: an answer can only come if the server never waits for the body."""
-    host, port = server.base_url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall((f"POST /ocr/bankcard HTTP/1.1\r\nHost: {host}\r\nAuthorization: {authorization()}\r\n"
-                            f"Content-Type: application/json\r\nContent-Length: {7 * 1024 * 1024}\r\n\r\n").encode())
-        received = b""
-        while b"\r\n\r\n" not in received or not received.rstrip().endswith(b"}"):
-            chunk = connection.recv(65536)
-            assert chunk, f"connection closed after {received!r}"
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
+    head, body = raw_post(server, f"Content-Type: application/json\r\nContent-Length: {7 * 1024 * 1024}\r\n")
     assert head.startswith(b"HTTP/1.1 413")
-    assert json.loads(body)["code"] == codes.IMAGE_TOO_LARGE
+    assert body["code"] == codes.IMAGE_TOO_LARGE
     assert server.healthy()
 
 

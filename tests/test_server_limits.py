@@ -3,8 +3,6 @@ quickly instead of queueing, and the server recovers once the load is gone."""
 
 from __future__ import annotations
 
-import json
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,6 +14,7 @@ from tests.test_server_harness import (
     answer_of,
     authorization,
     png_bytes,
+    raw_post,
     serving,
     shared_recognizer,
 )
@@ -100,16 +99,7 @@ def test_requests_past_max_pending_answer_15_before_reading_their_body() -> None
 
 def test_a_stalled_body_is_answered_408_code_3() -> None:
     with serving(ServeSettings(body_timeout_s=0.5)) as server:
-        host, port = server.base_url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as connection:
-            connection.sendall((f"POST /ocr/bankcard HTTP/1.1\r\nHost: {host}\r\nAuthorization: {authorization()}\r\n"
-                                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"appid\":").encode())
-            received = b""
-            while not received.rstrip().endswith(b"}"):
-                chunk = connection.recv(65536)
-                assert chunk, f"connection closed after {received!r}"
-                received += chunk
-        head, _, body = received.partition(b"\r\n\r\n")
+        head, body = raw_post(server, "Content-Type: application/json\r\nContent-Length: 100\r\n", '{"appid":')
         assert head.startswith(b"HTTP/1.1 408")
-        assert json.loads(body)["code"] == codes.BAD_REQUEST
+        assert body["code"] == codes.BAD_REQUEST
         assert server.healthy()
