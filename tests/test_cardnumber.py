@@ -174,3 +174,24 @@ def test_an_unread_space_of_the_4_4_4_4_layout_is_not_a_dropped_digit() -> None:
     found = candidates_from_read(_spaced(CMB_16, skip_after=7), acceptable)
     assert numbers(found) == [CMB_16]
     assert candidates_from_read(_spaced(CMB_16, skip_after=6), acceptable) == [], "a hole inside a group of four"
+
+
+def _read(number: str, min_conf: float, source: str) -> Candidate:
+    return Candidate(number, max(min_conf, 0.9), min_conf, False, source)
+
+
+def test_one_crop_read_by_both_readers_must_be_read_surely() -> None:
+    number = "6225760000000008"
+    unsure = [_read(number, 0.30, "line0:straight"), _read(number, 0.29, "line0:straight:head")]
+    assert vote(unsure) is None
+    sure = [_read(number, 0.35, "line0:straight"), _read(number, 0.48, "line0:straight:head")]
+    assert vote(sure) is not None
+    two_crops = [_read(number, 0.30, "line0:straight"), _read(number, 0.29, "line0:clahe:head")]
+    assert vote(two_crops) is not None
+
+
+def test_a_number_only_the_head_read_must_be_read_surely() -> None:
+    number = "6225760000000008"
+    assert vote([_read(number, 0.67, "line0:straight:head"), _read(number, 0.62, "line0:clahe:head")]) is None
+    decided = vote([_read(number, 0.85, "line0:straight:head"), _read(number, 0.62, "line0:clahe:head")])
+    assert decided is not None and decided.number == number

@@ -10,6 +10,11 @@ no rival may have been read directly with high confidence: the recognizer prefer
 whose digits leave a gap inside a printed group wide enough for one more digit dropped a digit, and proposes
 nothing (a 19-digit number read as 18 digits can pass Luhn and the BIN check).
 
+Two readers vote: the general recogniser and the card-number head (:mod:`worker.recognizer.numberreader`),
+which reads the same crops with its own neck and head. Their errors are only partly independent (they share
+a backbone), so a number supported only by the two reads of one crop, or only by head reads, must be read
+surely; otherwise two reads of one misprinted-looking crop would confirm each other.
+
 Confusion repair (1<->7, 5<->6, 0<->8, 3<->8, and the recogniser's own runner-up digit) is tried only at
 low-confidence positions, one substitution per read, and only when exactly one substitution passes Luhn and
 the BIN check; a repaired candidate adds half a vote to its number but never counts as a supporting read.
@@ -50,6 +55,15 @@ MIN_DIRECT_CONF = 0.6
 MIN_MARGIN = 2.0
 #: A rival number read directly at this confidence or more means the reads conflict: no answer.
 CONFLICT_CONF = 0.85
+#: When every supporting read comes from one crop (the general read and the head's read of it), the surer of
+#: them must have every digit at this confidence or more (a dropped-and-misread 19-digit number was read
+#: by both at 0.29-0.30; right numbers so supported had 0.48 or more).
+SAME_CROP_MIN_CONF = 0.4
+#: When every supporting read is the head's, the surest must have every digit at this confidence or more
+#: (the head's two reads of one wrong number: 0.67 and 0.62).
+HEAD_ONLY_MIN_CONF = 0.8
+#: Suffix of the source label of a head read; the rest names the crop it read.
+HEAD_SOURCE_SUFFIX = ":head"
 #: A window may leave out a stray group at either end of a read only when it has at most this many digits
 #: (a "992" after 16 digits is the tail of a 19-digit number, not noise).
 MAX_STRAY_DIGITS = 2
@@ -71,6 +85,16 @@ class Candidate:
     repaired: bool
     source: str = ""
     group_index: int = 0
+
+    @property
+    def by_head(self) -> bool:
+        """Whether the card-number head (not the general recogniser) read it."""
+        return self.source.endswith(HEAD_SOURCE_SUFFIX)
+
+    @property
+    def crop(self) -> str:
+        """The crop it was read from: the general read and the head's read of one crop share it."""
+        return self.source.removesuffix(HEAD_SOURCE_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -182,7 +206,8 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     Each candidate adds its confidence (half for a repair) to its number's score. The winner needs
     :data:`MIN_DIRECT_SUPPORT` direct reads (repairs add weight, never support), the best of them at
     :data:`MIN_DIRECT_CONF` or more, a score of at least :data:`MIN_MARGIN` times any rival's, and no rival
-    read directly at :data:`CONFLICT_CONF` or more.
+    read directly at :data:`CONFLICT_CONF` or more. Support from one crop only, or from head reads only, must
+    also be read surely (:data:`SAME_CROP_MIN_CONF`, :data:`HEAD_ONLY_MIN_CONF`).
     """
     if not candidates:
         return None
@@ -196,9 +221,14 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     if any(c.number != winner and not c.repaired and c.conf >= CONFLICT_CONF for c in candidates):
         return None
     support = tuple(c for c in candidates if c.number == winner)
-    direct = [c.conf for c in support if not c.repaired]
-    if len(direct) < MIN_DIRECT_SUPPORT or max(direct) < MIN_DIRECT_CONF:
+    direct = [c for c in support if not c.repaired]
+    if len(direct) < MIN_DIRECT_SUPPORT or max(c.conf for c in direct) < MIN_DIRECT_CONF:
         return None
-    conf = max(direct)
+    surest = max(c.min_conf for c in direct)
+    if len({c.crop for c in direct}) == 1 and surest < SAME_CROP_MIN_CONF:
+        return None
+    if all(c.by_head for c in direct) and surest < HEAD_ONLY_MIN_CONF:
+        return None
+    conf = max(c.conf for c in direct)
     share = best / sum(scores.values())
     return NumberDecision(number=winner, conf=round(min(1.0, conf * share), 4), support=support)

@@ -7,7 +7,9 @@ model makes RapidOCR download it), and drives them directly:
 
 * detection runs the DB model and a post-processor chosen per call (one immutable instance per threshold);
 * recognition returns the raw per-timestep class probabilities, so the card logic can decode them twice —
-  over the full charset, over digits only, and over digits and date separators (:mod:`worker.recognizer.ctc`).
+  over the full charset, over digits only, and over digits and date separators (:mod:`worker.recognizer.ctc`);
+  asked for, it also returns the backbone's features read by the card-number head
+  (:mod:`worker.recognizer.numberreader`), a second reader at the cost of a millisecond.
 
 The text-direction classifier's path is pinned too but the model is never loaded: it flips digit-only boxes
 ("3063" read as "E9OE"), so upside-down cards are handled by reading the whole page turned 180 degrees.
@@ -34,6 +36,7 @@ import cv2
 import numpy as np
 
 from worker.recognizer.ctc import Decoded, charset_mask, ctc_decode
+from worker.recognizer.numberreader import BACKBONE_OUTPUT, NumberReader, recogniser_with_features
 
 #: Where the wheel keeps its models; nothing else is ever loaded.
 MODEL_DIR = Path(__import__("rapidocr").__file__).resolve().parent / "models"
@@ -60,26 +63,30 @@ class LineRead:
     """One crop read by the recogniser, decoded over the full charset and over digits only.
 
     ``full`` is what a general OCR would answer; ``digits`` is the same output with every non-digit class
-    masked before the argmax; ``date`` keeps digits and the separators a date uses.
+    masked before the argmax; ``date`` keeps digits and the separators a date uses; ``number`` is the
+    card-number head's read (digits and group spaces), present only when asked for.
     """
 
     full: Decoded
     digits: Decoded
     date: Decoded
+    number: Decoded | None = None
 
 
 class OcrEngine:
     """The detector and recogniser sessions of one process. Build it with :meth:`load`."""
 
-    def __init__(self, rapid: object, load_seconds: float) -> None:
+    def __init__(self, rapid: object, recogniser: object, number_reader: NumberReader, load_seconds: float) -> None:
         self._detector = rapid.text_det  # type: ignore[attr-defined]
-        self._recognizer = rapid.text_rec  # type: ignore[attr-defined]
         self._det_session = self._detector.session
-        self._rec_session = self._recognizer.session
+        self._rec_session = recogniser
+        self._rec_input = recogniser.get_inputs()[0].name  # type: ignore[attr-defined]
+        self._rec_probs = recogniser.get_outputs()[0].name  # type: ignore[attr-defined]
+        self._number_reader = number_reader
         self._det_mean, self._det_std = list(self._detector.mean), list(self._detector.std)
         self._det_mean_f32 = np.asarray(self._det_mean, dtype=np.float32)
         self._det_std_f32 = np.asarray(self._det_std, dtype=np.float32)
-        self.charset: list[str] = list(self._recognizer.postprocess_op.character)
+        self.charset: list[str] = recogniser_charset(recogniser)
         self._digit_mask = charset_mask(self.charset, DIGITS)
         self._date_mask = charset_mask(self.charset, DIGITS + "/-.")
         self._postprocessors: dict[tuple[float, float, bool], object] = {}
@@ -94,6 +101,7 @@ class OcrEngine:
             threads: onnxruntime intra-op threads per session; 0 leaves the choice to onnxruntime (all cores).
                 :class:`~worker.recognizer.settings.RecognizerSettings` passes 1 by default.
         """
+        import onnxruntime
         from rapidocr import RapidOCR
 
         for path in (DET_MODEL, REC_MODEL, CLS_MODEL):
@@ -110,8 +118,16 @@ class OcrEngine:
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         })
         rapid._load_det_model()
-        rapid._load_rec_model()
-        return cls(rapid, time.perf_counter() - started)
+        # the recogniser is loaded here rather than by RapidOCR, with the backbone's features as a second output
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 4
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = max(threads, 0)
+        options.inter_op_num_threads = 1
+        recogniser = onnxruntime.InferenceSession(recogniser_with_features(REC_MODEL), options,
+                                                  providers=["CPUExecutionProvider"])
+        number_reader = NumberReader.load(threads=threads)
+        return cls(rapid, recogniser, number_reader, time.perf_counter() - started)
 
     # -- detection ---------------------------------------------------------------------------------------
 
@@ -155,22 +171,26 @@ class OcrEngine:
 
     # -- recognition -------------------------------------------------------------------------------------
 
-    def read(self, crops: list[np.ndarray]) -> list[LineRead]:
+    def read(self, crops: list[np.ndarray], *, number: bool = False) -> list[LineRead]:
         """Read each crop (a single text line, BGR) and decode it three ways; order follows ``crops``.
+        With ``number``, the card-number head reads each crop too (``LineRead.number``).
 
         Crops are run one at a time: in a padded batch the recogniser's attention reaches into the padding
         and garbles short lines (a date next to a long number came out wrong), and on CPU a batch saves
         little, as the cost is proportional to the width actually read.
         """
+        outputs = [self._rec_probs, BACKBONE_OUTPUT] if number else [self._rec_probs]
         results = []
         for crop in crops:
             ratio = crop.shape[1] / max(crop.shape[0], 1)
             tensor, fraction = self._normalise(crop, max(MIN_REC_RATIO, ratio))
-            line = self._rec_session(tensor[None])[0]
+            produced = self._rec_session.run(outputs, {self._rec_input: tensor[None]})  # type: ignore[attr-defined]
+            line = produced[0][0]
             results.append(LineRead(
                 full=ctc_decode(line, self.charset, width_fraction=fraction),
                 digits=ctc_decode(line, self.charset, allowed=self._digit_mask, width_fraction=fraction),
                 date=ctc_decode(line, self.charset, allowed=self._date_mask, width_fraction=fraction),
+                number=self._number_reader.read(produced[1], width_fraction=fraction) if number else None,
             ))
         return results
 
@@ -186,3 +206,9 @@ class OcrEngine:
         tensor = np.zeros((3, REC_HEIGHT, padded_width), dtype=np.float32)
         tensor[:, :, :resized_width] = resized
         return tensor, resized_width / padded_width
+
+
+def recogniser_charset(session: object) -> list[str]:
+    """Class index -> character, as RapidOCR builds it: the CTC blank, the model's own list, then the space."""
+    meta = session.get_modelmeta().custom_metadata_map  # type: ignore[attr-defined]
+    return ["blank", *meta["character"].splitlines(), " "]

@@ -1,8 +1,9 @@
 """Find and read the card in a page: orientation, the number line, re-reads, and the vote.
 
 The order of work keeps the common case cheap: one detection pass, one read of every detected box, one
-straightened re-read of the number line (a second, contrast-enhanced one unless two reads already agree).
-Only when no number passes does it spend more, in this order:
+straightened re-read of the number line (a second, contrast-enhanced one unless two reads already agree),
+each crop read by the general recogniser and by the card-number head. Only when no number passes does it
+spend more, in this order:
 
 1. the other way up: the same boxes read in the 180-degree view (or 270 after 90), no second detection;
 2. a contrast-enhanced page with a more permissive detector, for embossed digits in the card's own colour;
@@ -27,7 +28,13 @@ import cv2
 import numpy as np
 
 from worker.recognizer.cardframe import find_card_quad, number_band_strips
-from worker.recognizer.cardnumber import Candidate, NumberDecision, candidates_from_read, vote
+from worker.recognizer.cardnumber import (
+    HEAD_SOURCE_SUFFIX,
+    Candidate,
+    NumberDecision,
+    candidates_from_read,
+    vote,
+)
 from worker.recognizer.ctc import DecodedChar
 from worker.recognizer.engine import Detection, OcrEngine
 from worker.recognizer.expiry import parse_dates
@@ -213,8 +220,11 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
         pool += candidates_from_read(_line_chars(line), acceptable, source=f"{line_tag}boxes")
         decision = None
         for kind, crop in zip(("straight", "clahe"), _reread_crops(view, line), strict=True):
-            reread = engine.read([crop])[0]
+            reread = engine.read([crop], number=True)[0]
             pool += candidates_from_read(reread.digits.chars, acceptable, source=f"{line_tag}{kind}")
+            if reread.number is not None:
+                head_source = f"{line_tag}{kind}{HEAD_SOURCE_SUFFIX}"
+                pool += candidates_from_read(reread.number.chars, acceptable, source=head_source)
             decision = vote(pool)
             # two agreeing reads settle it; otherwise the contrast-enhanced read gets its say too
             if decision is not None and len(decision.support) >= 2:

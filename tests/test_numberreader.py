@@ -1,0 +1,83 @@
+"""The card-number head: loaded beside the recogniser, reading number lines, voting in the reader."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from worker.recognizer import RecognizerSettings, get_recognizer
+from worker.recognizer.engine import REC_MODEL, OcrEngine
+from worker.recognizer.geometry import crop_quad, pad_quad, quad_size
+from worker.recognizer.numberreader import CHARSET, recogniser_with_features
+from worker.recognizer.reader import REREAD_MIN_HEIGHT, read_card
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 47
+
+
+@pytest.fixture(scope="module")
+def engine() -> OcrEngine:
+    return get_recognizer(RecognizerSettings()).engine
+
+
+@pytest.fixture(scope="module")
+def moderate_cards(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    sys.path.insert(0, str(ROOT))
+    from scripts.make_cards import generate
+
+    folder = tmp_path_factory.mktemp("number-lines")
+    return [{**label, "path": folder / label["file"]} for label in generate(folder, 4, "moderate", SEED)]
+
+
+def test_charset_is_the_one_rapidocr_builds_for_the_recogniser(engine: OcrEngine) -> None:
+    from rapidocr import RapidOCR
+
+    rapid = RapidOCR(params={"Global.log_level": "error", "Rec.model_path": str(REC_MODEL)})
+    rapid._load_rec_model()
+    assert engine.charset == list(rapid.text_rec.postprocess_op.character)
+
+
+def test_the_head_reads_number_lines_of_generated_cards(engine: OcrEngine,
+                                                        moderate_cards: list[dict[str, Any]]) -> None:
+    for label in moderate_cards:
+        image = cv2.imread(str(label["path"]), cv2.IMREAD_COLOR)
+        quad = np.asarray(label["number_quad"], dtype=np.float32)
+        height = quad_size(quad)[1]
+        crop = crop_quad(image, pad_quad(quad, 0.5 * height, 0.15 * height), min_height=REREAD_MIN_HEIGHT)
+        read = engine.read([crop], number=True)[0]
+        assert read.number is not None
+        assert set(read.number.text) <= set(CHARSET[1:])
+        assert read.number.text.replace(" ", "") == label["number"], json.dumps(label["printed"])
+
+
+def test_plain_reads_skip_the_head(engine: OcrEngine) -> None:
+    line = np.full((48, 200, 3), 255, dtype=np.uint8)
+    assert engine.read([line])[0].number is None
+
+
+def test_the_head_votes_for_the_number(engine: OcrEngine, moderate_cards: list[dict[str, Any]]) -> None:
+    label = moderate_cards[0]
+    image = cv2.imread(str(label["path"]), cv2.IMREAD_COLOR)
+    reading = read_card(engine, image, scale=1.0, original_size=(image.shape[1], image.shape[0]),
+                        acceptable=lambda number: number == label["number"])
+    assert reading.number is not None and reading.number.number == label["number"]
+    assert any(c.source.endswith(":head") for c in reading.number.support)
+
+
+def test_a_recogniser_without_the_backbone_tensor_is_refused(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "other",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(ValueError, match="not the recogniser"):
+        recogniser_with_features(path)

@@ -1,0 +1,73 @@
+"""A second reader for the card-number line: a digit head trained on card numbers, over PP-OCR's features.
+
+Why it exists: the general recogniser reads embossed digits in the card's own colour with confident,
+*consistent* misreadings (8 read as 3 by every crop of the line), and votes between its own reads cannot
+catch an error they all share. This reader shares the recogniser's convolutional backbone — its features
+come out of the same inference, at no extra cost — but has its own sequence neck and a 12-class head
+(CTC blank, the ten digits, the group space), fine-tuned on number lines of generated cards in every
+style and degradation of ``scripts/make_cards.py``. Its read is one more voter for the number, whose
+errors are not the general head's.
+
+The recogniser's graph is loaded with one more output, the backbone's feature map (``BACKBONE_OUTPUT``);
+the head model (``data/number_reader.onnx``, built by ``scripts/train/number_reader.py``) takes that map
+and returns per-timestep probabilities over :data:`CHARSET`.
+
+>>> reader = NumberReader.load(threads=1)                            # doctest: +SKIP
+>>> reader.read(features).text                                       # doctest: +SKIP
+'6225 7600 0000 0008'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from worker.recognizer.ctc import Decoded, ctc_decode
+
+#: The recogniser's backbone output (N x 384 x 1 x T) that the head reads.
+BACKBONE_OUTPUT = "p2o.pd_op.pool2d.1.0"
+#: The head's classes, index 0 is the CTC blank.
+CHARSET = ("blank", *"0123456789", " ")
+MODEL_PATH = Path(__file__).resolve().parent / "data" / "number_reader.onnx"
+
+
+def recogniser_with_features(model_path: Path) -> bytes:
+    """The recogniser's model, serialised, with the backbone's feature map as a second output."""
+    import onnx
+
+    model = onnx.load(str(model_path))
+    produced = {name for node in model.graph.node for name in node.output}
+    if BACKBONE_OUTPUT not in produced:
+        raise ValueError(f"{model_path.name} has no tensor {BACKBONE_OUTPUT!r}: not the recogniser this "
+                         "number reader was trained on")
+    model.graph.output.append(onnx.helper.make_tensor_value_info(BACKBONE_OUTPUT, onnx.TensorProto.FLOAT, None))
+    return model.SerializeToString()
+
+
+class NumberReader:
+    """The trained number head; stateless after loading, shared by every thread."""
+
+    def __init__(self, session: object) -> None:
+        self._session = session
+        self._input = session.get_inputs()[0].name  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, *, threads: int = 0, path: Path = MODEL_PATH) -> NumberReader:
+        import onnxruntime
+
+        if not path.is_file():
+            raise FileNotFoundError(f"number reader model missing: {path}")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = max(threads, 0)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return cls(session)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Per-timestep class probabilities (T x 12) for one line's backbone features (1 x 384 x 1 x T)."""
+        return self._session.run(None, {self._input: features})[0][0]  # type: ignore[attr-defined]
+
+    def read(self, features: np.ndarray, *, width_fraction: float = 1.0) -> Decoded:
+        return ctc_decode(self.probabilities(features), CHARSET, width_fraction=width_fraction)
