@@ -147,7 +147,7 @@ def report(results: dict[str, dict[str, dict[str, float]]], runs: dict[str, dict
     from scripts.bench.report import markdown_table
 
     rows = []
-    for level in LEVELS:
+    for level in args.levels:
         for kind in ("recognizer", "baseline"):
             s = results[kind][level]
             rows.append([level, kind, s["n"], _pct(s["exact"]), _pct(s["expiry"]), _pct(s["bank"]),
@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0,
                         help="onnxruntime threads per inference for both readers (0: the recognizer's default)")
     parser.add_argument("--out", type=Path, default=None, help="keep the generated cards here")
+    parser.add_argument("--levels", nargs="+", choices=LEVELS, default=list(LEVELS),
+                        help="measure only these levels (a run that skips one is printed, never written)")
     parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
     parser.add_argument("--child", choices=("recognizer", "baseline"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         base_dir = args.out or Path(scratch)
         labels: dict[str, list[dict[str, Any]]] = {}
         paths: list[str] = []
-        for level in LEVELS:
+        for level in args.levels:
             folder = base_dir / level
             labels[level] = generate(folder, args.count_per_level, level, args.seed)
             paths += [str(folder / lab["file"]) for lab in labels[level]]
@@ -212,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind, run in runs.items():
         results[kind] = {}
         offset = 0
-        for level in LEVELS:
+        for level in args.levels:
             level_answers = run["answers"][offset:offset + len(labels[level])]
             offset += len(labels[level])
             results[kind][level] = score(labels[level], level_answers)
@@ -222,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                                     strict=True)
                              if a["code"] == 0 and a["number"] != lab["number"]]
     body = report(results, runs, args, failures)
-    if args.no_write:
+    if args.no_write or list(args.levels) != list(LEVELS):
         print(body)
     else:
         from scripts.bench.report import write_section
