@@ -61,6 +61,7 @@ class NumberReader:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(threads, 0)
         options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False
         options.log_severity_level = 3
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         return cls(session)
