@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from worker.recognizer.ctc import Decoded, charset_mask, ctc_decode
-from worker.recognizer.numberreader import BACKBONE_OUTPUT, NumberReader, recogniser_with_features
+from worker.recognizer.numberreader import BACKBONE_OUTPUT, NumberReader, cpu_session, recogniser_with_features
 
 #: Where the wheel keeps its models; nothing else is ever loaded.
 MODEL_DIR = Path(__import__("rapidocr").__file__).resolve().parent / "models"
@@ -102,7 +102,6 @@ class OcrEngine:
             threads: onnxruntime intra-op threads per session; 0 leaves the choice to onnxruntime (all cores).
                 :class:`~worker.recognizer.settings.RecognizerSettings` passes 1 by default.
         """
-        import onnxruntime
         from rapidocr import RapidOCR
 
         for path in (DET_MODEL, REC_MODEL, CLS_MODEL):
@@ -120,14 +119,7 @@ class OcrEngine:
         })
         rapid._load_det_model()
         # the recogniser is loaded here rather than by RapidOCR, with the backbone's features as a second output
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 4
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = max(threads, 0)
-        options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = False  # as RapidOCR's sessions: an arena keeps the widest line's buffers
-        recogniser = onnxruntime.InferenceSession(recogniser_with_features(REC_MODEL), options,
-                                                  providers=["CPUExecutionProvider"])
+        recogniser = cpu_session(recogniser_with_features(REC_MODEL), threads)
         number_reader = NumberReader.load(threads=threads)
         _release_freed_memory()
         return cls(rapid, recogniser, number_reader, time.perf_counter() - started)

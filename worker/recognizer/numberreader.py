@@ -5,8 +5,8 @@ Why it exists: the general recogniser reads embossed digits in the card's own co
 catch an error they all share. This reader shares the recogniser's convolutional backbone — its features
 come out of the same inference, at no extra cost — but has its own sequence neck and a 12-class head
 (CTC blank, the ten digits, the group space), fine-tuned on number lines of generated cards in every
-style and degradation of ``scripts/make_cards.py``. Its read is one more voter for the number, whose
-errors are not the general head's.
+style and degradation of ``scripts/make_cards.py``. Its read is one more voter for the number; its errors
+are only partly independent of the general head's (a misreading the backbone causes, both make).
 
 The recogniser's graph is loaded with one more output, the backbone's feature map (``BACKBONE_OUTPUT``);
 the head model (``data/number_reader.onnx``, built by ``scripts/train/number_reader.py``) takes that map
@@ -45,6 +45,19 @@ def recogniser_with_features(model_path: Path) -> bytes:
     return model.SerializeToString()
 
 
+def cpu_session(model: str | bytes, threads: int) -> object:
+    """An onnxruntime CPU session set up as RapidOCR sets up its own: ``threads`` intra-op threads (0: all
+    cores), one inter-op thread, and no memory arena (an arena keeps the widest input's buffers for ever)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = max(threads, 0)
+    options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = False
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 class NumberReader:
     """The trained number head; stateless after loading, shared by every thread."""
 
@@ -54,17 +67,9 @@ class NumberReader:
 
     @classmethod
     def load(cls, *, threads: int = 0, path: Path = MODEL_PATH) -> NumberReader:
-        import onnxruntime
-
         if not path.is_file():
             raise FileNotFoundError(f"number reader model missing: {path}")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(threads, 0)
-        options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = False
-        options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return cls(session)
+        return cls(cpu_session(str(path), threads))
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Per-timestep class probabilities (T x 12) for one line's backbone features (1 x 384 x 1 x T)."""
