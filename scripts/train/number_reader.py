@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from worker.recognizer.ctc import ctc_decode  # noqa: E402
 from worker.recognizer.engine import REC_MODEL, OcrEngine  # noqa: E402
 from worker.recognizer.geometry import crop_quad, pad_quad, quad_size  # noqa: E402
 from worker.recognizer.numberreader import BACKBONE_OUTPUT, CHARSET, recogniser_with_features  # noqa: E402
@@ -213,16 +214,6 @@ def _freeze_batch_norm(model: Any) -> None:
             module.eval()
 
 
-def _greedy(logits: np.ndarray) -> str:
-    best = logits.argmax(axis=-1)
-    out, previous = [], 0
-    for index in best:
-        if index != previous and index != 0:
-            out.append(CHARSET[index])
-        previous = index
-    return "".join(out)
-
-
 def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
@@ -235,7 +226,7 @@ def evaluate(model: Any, samples: list[dict[str, Any]]) -> dict[str, float]:
     with torch.no_grad():
         for sample in samples:
             features = torch.from_numpy(sample["features"].astype(np.float32))[None, :, None, :]
-            text = _greedy(model(features)[0].numpy())
+            text = ctc_decode(model(features)[0].numpy(), CHARSET).text  # argmax of logits = of probs
             exact[sample["level"]].append(_digits(text) == _digits(sample["target"]))
     return {level: float(np.mean(flags)) for level, flags in sorted(exact.items())}
 
