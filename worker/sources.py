@@ -24,6 +24,7 @@ import io
 import json
 import os
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -251,19 +252,20 @@ class S3InventorySource(Source):
             raise SourceError(f"{self.description}: the inventory schema has no Key column")
         default_bucket = str(manifest.get("sourceBucket", ""))
         for entry in manifest["files"]:
-            body = self._open(self.bucket, entry["key"])
-            raw = gzip.GzipFile(fileobj=body) if entry["key"].endswith(".gz") else body
             page: list[Task] = []
-            for row in csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline="")):
-                if len(row) != len(columns):
-                    raise SourceError(f"{self.description}: {entry['key']} has a row of {len(row)} fields, "
-                                      f"the schema has {len(columns)}")
-                task = self._task(dict(zip(columns, row, strict=True)), default_bucket)
-                if task is not None:
-                    page.append(task)
-                if len(page) >= PAGE_SIZE:
-                    yield page
-                    page = []
+            # closed on every exit (a bad row, a consumer that stops early): the body holds an HTTP connection
+            with closing(self._open(self.bucket, entry["key"])) as body:
+                raw = gzip.GzipFile(fileobj=body) if entry["key"].endswith(".gz") else body
+                for row in csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline="")):
+                    if len(row) != len(columns):
+                        raise SourceError(f"{self.description}: {entry['key']} has a row of {len(row)} fields, "
+                                          f"the schema has {len(columns)}")
+                    task = self._task(dict(zip(columns, row, strict=True)), default_bucket)
+                    if task is not None:
+                        page.append(task)
+                    if len(page) >= PAGE_SIZE:
+                        yield page
+                        page = []
             if page:
                 yield page
 
