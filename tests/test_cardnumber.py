@@ -195,3 +195,23 @@ def test_a_number_only_the_head_read_must_be_read_surely() -> None:
     assert vote([_read(number, 0.67, "line0:straight:head"), _read(number, 0.62, "line0:clahe:head")]) is None
     decided = vote([_read(number, 0.85, "line0:straight:head"), _read(number, 0.62, "line0:clahe:head")])
     assert decided is not None and decided.number == number
+
+
+def test_a_rival_read_unsure_of_a_digit_does_not_block_the_vote() -> None:
+    other = "6225760000000013"
+    sure_reads = [Candidate(CMB_16, 0.99, 0.95, False, "a"), Candidate(CMB_16, 0.99, 0.95, False, "b"),
+                  Candidate(CMB_16, 0.99, 0.95, False, "c")]
+    decision = vote([*sure_reads, Candidate(other, 0.89, 0.36, False, "d")])
+    assert decision is not None and decision.number == CMB_16
+    assert vote([*sure_reads, Candidate(other, 0.89, 0.55, False, "d")]) is None, "sure of every digit: a conflict"
+
+
+def test_a_read_that_dropped_digits_of_the_winner_is_no_rival() -> None:
+    dropped = ABC_19[:10] + ABC_19[13:]  # three digits of the 19 not read: 16 digits
+    reads = [Candidate(ABC_19, 0.99, 0.95, False, "a"), Candidate(ABC_19, 0.99, 0.95, False, "b")]
+    decision = vote([*reads, Candidate(dropped, 0.96, 0.9, False, "c")])
+    assert decision is not None and decision.number == ABC_19
+    # the other way round the longer read is a rival: the winner may be the one that dropped digits
+    shorter = [Candidate(dropped, 0.99, 0.95, False, "a"), Candidate(dropped, 0.99, 0.95, False, "b"),
+               Candidate(dropped, 0.99, 0.95, False, "c")]
+    assert vote([*shorter, Candidate(ABC_19, 0.96, 0.9, False, "d")]) is None

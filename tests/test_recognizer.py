@@ -106,6 +106,27 @@ def test_the_number_box_is_where_the_number_is_printed(recognizer: Recognizer, c
     assert box.width >= 0.8 * (truth[:, 0].max() - truth[:, 0].min())
 
 
+def test_the_number_band_of_the_cards_outline_is_read_by_both_readers(recognizer: Recognizer,
+                                                                       cards: list[dict[str, Any]]) -> None:
+    """The last resort (no detected line held the number): strips of the straightened card's number band,
+    read by the general recogniser and by the card-number head, vote like any other reads."""
+    from worker.recognizer.geometry import View
+    from worker.recognizer.imageio import decode_image
+    from worker.recognizer.reader import _read_number_band
+
+    label = cards[0]
+    image = decode_image(label["path"].read_bytes(), max_side=recognizer.settings.max_side,
+                         max_pixels=recognizer.settings.max_pixels)
+    view = View.of(np.ascontiguousarray(image.pixels[:, :, ::-1]), quarter_turns=0, scale=image.scale,
+                   original_size=image.original_size)
+    reading = _read_number_band(recognizer.engine, view, recognizer.acceptable, [])
+    assert reading is not None and reading.number is not None
+    assert reading.number.number == label["number"]
+    sources = {c.source for c in reading.number.support}
+    assert any(source.endswith(":head") for source in sources), sources
+    assert any(not source.endswith(":head") for source in sources), sources
+
+
 @pytest.mark.parametrize("degrees", [90, 180, 270])
 def test_a_card_photographed_sideways_or_upside_down(recognizer: Recognizer, cards: list[dict[str, Any]],
                                                      degrees: int) -> None:

@@ -53,8 +53,12 @@ MIN_DIRECT_SUPPORT = 2
 MIN_DIRECT_CONF = 0.6
 #: The winner's votes must be at least this multiple of the best rival's.
 MIN_MARGIN = 2.0
-#: A rival number read directly at this confidence or more means the reads conflict: no answer.
+#: A rival number read directly at this confidence or more means the reads conflict: no answer...
 CONFLICT_CONF = 0.85
+#: ...when that read is also surer than not of every digit. A read whose weakest digit is below even odds
+#: is not a confident read of its number, whatever its mean (a card read the wrong way up spelled a
+#: Luhn-valid rival at 0.89 mean with a digit at 0.36, and blocked five sure reads of the right number).
+CONFLICT_MIN_DIGIT_CONF = 0.5
 #: When every supporting read comes from one crop (the general read and the head's read of it), the surer of
 #: them must have every digit at this confidence or more (a dropped-and-misread 19-digit number was read
 #: by both at 0.29-0.30; right numbers so supported had 0.48 or more).
@@ -200,14 +204,23 @@ def _repair(window: Sequence[DecodedChar], acceptable: Acceptable) -> tuple[str,
     return number, mean_conf, min_conf
 
 
+def _dropped_digits_of(number: str, winner: str) -> bool:
+    """Whether ``number`` is ``winner`` with some digits left out (a read that dropped digits, e.g. a CTC
+    read that merged "77" into "7"): evidence of a weak read, not of another number."""
+    rest = iter(winner)
+    return len(number) < len(winner) and all(digit in rest for digit in number)
+
+
 def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     """The number the reads agree on, or None when none is convincing or two numbers compete.
 
     Each candidate adds its confidence (half for a repair) to its number's score. The winner needs
     :data:`MIN_DIRECT_SUPPORT` direct reads (repairs add weight, never support), the best of them at
     :data:`MIN_DIRECT_CONF` or more, a score of at least :data:`MIN_MARGIN` times any rival's, and no rival
-    read directly at :data:`CONFLICT_CONF` or more. Support from one crop only, or from head reads only, must
-    also be read surely (:data:`SAME_CROP_MIN_CONF`, :data:`HEAD_ONLY_MIN_CONF`).
+    read directly at :data:`CONFLICT_CONF` or more with every digit at :data:`CONFLICT_MIN_DIGIT_CONF` or more.
+    A number that is the winner with digits dropped is no rival; the reverse (the winner is a rival with
+    digits dropped) is. Support from one crop only, or from head reads only, must also be read surely
+    (:data:`SAME_CROP_MIN_CONF`, :data:`HEAD_ONLY_MIN_CONF`).
     """
     if not candidates:
         return None
@@ -216,9 +229,12 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
         scores[c.number] = scores.get(c.number, 0.0) + c.conf * (REPAIR_WEIGHT if c.repaired else 1.0)
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     winner, best = ranked[0]
-    if len(ranked) > 1 and best < MIN_MARGIN * ranked[1][1]:
+    rivals = [(number, score) for number, score in ranked[1:] if not _dropped_digits_of(number, winner)]
+    if rivals and best < MIN_MARGIN * rivals[0][1]:
         return None
-    if any(c.number != winner and not c.repaired and c.conf >= CONFLICT_CONF for c in candidates):
+    rival_numbers = {number for number, _ in rivals}
+    if any(c.number in rival_numbers and not c.repaired and c.conf >= CONFLICT_CONF
+           and c.min_conf >= CONFLICT_MIN_DIGIT_CONF for c in candidates):
         return None
     support = tuple(c for c in candidates if c.number == winner)
     direct = [c for c in support if not c.repaired]

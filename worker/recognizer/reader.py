@@ -334,12 +334,15 @@ def _read_number_band(engine: OcrEngine, view: View, acceptable: Callable[[str],
         strips = number_band_strips(view.image, card, upside_down=upside_down)
         crops = [s.image for s in strips] + [clahe(s.image) for s in strips]
         band: list[Candidate] = []
-        for index, read in enumerate(engine.read(crops)):
+        for index, read in enumerate(engine.read(crops, number=True)):
             band += candidates_from_read(read.digits.chars, acceptable, source=f"band{index}", repair=False)
+            if read.number is not None:
+                band += candidates_from_read(read.number.chars, acceptable,
+                                             source=f"band{index}{HEAD_SOURCE_SUFFIX}", repair=False)
         decision = vote(pool + band)
         support = [c for c in decision.support if c in band] if decision is not None else []
-        if decision is not None and len(support) >= MIN_BAND_SUPPORT:
+        if decision is not None and len({c.crop for c in support}) >= MIN_BAND_SUPPORT:
             best = max(support, key=lambda c: c.conf)
-            quad = strips[int(best.source.removeprefix("band")) % len(strips)].quad
+            quad = strips[int(best.crop.removeprefix("band")) % len(strips)].quad
             return CardReading(view=view, number=decision, number_quad=order_quad(quad))
     return None
