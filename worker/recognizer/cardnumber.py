@@ -4,8 +4,9 @@ Every read of the number line (the detector's boxes, a straightened re-read, a c
 each decoded over digits only) proposes 13-19 digit candidates, aligned on the printed groups. A candidate
 counts only if it passes Luhn *and* the BIN table says an issuer prints numbers of that prefix and length.
 Candidates are voted across reads, weighted by confidence, and the winner must beat any rival clearly — and
-no rival may have been read directly with high confidence: the recognizer prefers "recognition failed"
-(-9011) to a wrong number. A read's digit groups are used whole; only a short stray group (a logo read as
+no rival may have been read directly with high confidence, sure of every digit: the recognizer prefers
+"recognition failed" (-9011) to a wrong number. A shorter read that is the winner with digits dropped is no
+rival (the commonest misread, e.g. "77" merged into "7"); a longer read that contains the winner is. A read's digit groups are used whole; only a short stray group (a logo read as
 "1") may be left out at either end, so the first 16 digits of a 19-digit number are never a candidate. A read
 whose digits leave a gap inside a printed group wide enough for one more digit dropped a digit, and proposes
 nothing (a 19-digit number read as 18 digits can pass Luhn and the BIN check).
