@@ -180,13 +180,20 @@ def _read(number: str, min_conf: float, source: str) -> Candidate:
     return Candidate(number, max(min_conf, 0.9), min_conf, False, source)
 
 
+def test_the_surest_supporting_read_must_be_sure_of_every_digit() -> None:
+    number = "6225760000000008"
+    assert vote([_read(number, 0.38, "line0:straight"), _read(number, 0.36, "line0:clahe")]) is None
+    decided = vote([_read(number, 0.42, "line0:straight"), _read(number, 0.36, "line0:clahe")])
+    assert decided is not None and decided.number == number
+
+
 def test_one_crop_read_by_both_readers_must_be_read_surely() -> None:
     number = "6225760000000008"
-    unsure = [_read(number, 0.30, "line0:straight"), _read(number, 0.29, "line0:straight:head")]
+    unsure = [_read(number, 0.30, "line0:straight"), _read(number, 0.46, "line0:straight:head")]
     assert vote(unsure) is None
-    sure = [_read(number, 0.35, "line0:straight"), _read(number, 0.48, "line0:straight:head")]
+    sure = [_read(number, 0.35, "line0:straight"), _read(number, 0.62, "line0:straight:head")]
     assert vote(sure) is not None
-    two_crops = [_read(number, 0.30, "line0:straight"), _read(number, 0.29, "line0:clahe:head")]
+    two_crops = [_read(number, 0.30, "line0:straight"), _read(number, 0.46, "line0:clahe:head")]
     assert vote(two_crops) is not None
 
 

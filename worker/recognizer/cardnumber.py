@@ -6,10 +6,12 @@ counts only if it passes Luhn *and* the BIN table says an issuer prints numbers 
 Candidates are voted across reads, weighted by confidence, and the winner must beat any rival clearly — and
 no rival may have been read directly with high confidence, sure of every digit: the recognizer prefers
 "recognition failed" (-9011) to a wrong number. A shorter read that is the winner with digits dropped is no
-rival (the commonest misread, e.g. "77" merged into "7"); a longer read that contains the winner is. A read's digit groups are used whole; only a short stray group (a logo read as
-"1") may be left out at either end, so the first 16 digits of a 19-digit number are never a candidate. A read
-whose digits leave a gap inside a printed group wide enough for one more digit dropped a digit, and proposes
-nothing (a 19-digit number read as 18 digits can pass Luhn and the BIN check).
+rival (the commonest misread, e.g. "77" merged into "7"); a longer read that contains the winner is.
+
+A read's digit groups are used whole; only a short stray group (a logo read as "1") may be left out at either
+end, so the first 16 digits of a 19-digit number are never a candidate. A read whose digits leave a gap inside
+a printed group wide enough for one more digit dropped a digit, and proposes nothing (a 19-digit number read
+as 18 digits can pass Luhn and the BIN check).
 
 Two readers vote: the general recogniser and the card-number head (:mod:`worker.recognizer.numberreader`),
 which reads the same crops with its own neck and head. Their errors are only partly independent (they share
@@ -60,12 +62,16 @@ CONFLICT_CONF = 0.85
 #: is not a confident read of its number, whatever its mean (a card read the wrong way up spelled a
 #: Luhn-valid rival at 0.89 mean with a digit at 0.36, and blocked five sure reads of the right number).
 CONFLICT_MIN_DIGIT_CONF = 0.5
-#: When every supporting read comes from one crop (the general read and the head's read of it), the surer of
-#: them must have every digit at this confidence or more (a dropped-and-misread 19-digit number was read
-#: by both at 0.29-0.30; right numbers so supported had 0.48 or more).
-SAME_CROP_MIN_CONF = 0.4
-#: When every supporting read is the head's, the surest must have every digit at this confidence or more
-#: (the head's two reads of one wrong number: 0.67 and 0.62).
+#: The fewer independent readers support the winner, the surer its surest direct read must be of every
+#: digit. Any support: this much (two reads of different crops agreed on a wrong 19-digit number whose
+#: weakest digits were 0.38 and 0.36)...
+SUREST_MIN_CONF = 0.4
+#: ...when every supporting read comes from one crop (the general read and the head's read of it): this much
+#: (a dropped-and-misread 19-digit number was read by both, the head's read at 0.46; no right number of the
+#: tuning cards was so supported below 0.6)...
+SAME_CROP_MIN_CONF = 0.6
+#: ...and when every supporting read is the head's: this much (the head's two reads of one wrong number:
+#: 0.67 and 0.62).
 HEAD_ONLY_MIN_CONF = 0.8
 #: Suffix of the source label of a head read; the rest names the crop it read.
 HEAD_SOURCE_SUFFIX = ":head"
@@ -220,8 +226,9 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     :data:`MIN_DIRECT_CONF` or more, a score of at least :data:`MIN_MARGIN` times any rival's, and no rival
     read directly at :data:`CONFLICT_CONF` or more with every digit at :data:`CONFLICT_MIN_DIGIT_CONF` or more.
     A number that is the winner with digits dropped is no rival; the reverse (the winner is a rival with
-    digits dropped) is. Support from one crop only, or from head reads only, must also be read surely
-    (:data:`SAME_CROP_MIN_CONF`, :data:`HEAD_ONLY_MIN_CONF`).
+    digits dropped) is. The surest supporting read must be sure of every digit (:data:`SUREST_MIN_CONF`), surer
+    still when the support comes from one crop only or from head reads only (:data:`SAME_CROP_MIN_CONF`,
+    :data:`HEAD_ONLY_MIN_CONF`).
     """
     if not candidates:
         return None
@@ -242,6 +249,8 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     if len(direct) < MIN_DIRECT_SUPPORT or max(c.conf for c in direct) < MIN_DIRECT_CONF:
         return None
     surest = max(c.min_conf for c in direct)
+    if surest < SUREST_MIN_CONF:
+        return None
     if len({c.crop for c in direct}) == 1 and surest < SAME_CROP_MIN_CONF:
         return None
     if all(c.by_head for c in direct) and surest < HEAD_ONLY_MIN_CONF:
