@@ -36,7 +36,7 @@ from worker.recognizer.cardnumber import (
     vote,
 )
 from worker.recognizer.ctc import DecodedChar
-from worker.recognizer.engine import Detection, OcrEngine
+from worker.recognizer.engine import Detection, LineRead, OcrEngine
 from worker.recognizer.expiry import parse_dates
 from worker.recognizer.geometry import View, crop_quad, order_quad, pad_quad, quad_size, sub_quad
 from worker.recognizer.layout import FocusedRead, TextBox, TextLine, build_lines
@@ -49,7 +49,8 @@ MIN_SEED_DIGITS = 3
 NUMBER_LINES_TRIED = 2
 #: Re-read crops are upscaled to at least this height (the recogniser's input height is 48).
 REREAD_MIN_HEIGHT = 64
-#: Strip reads of the number band are blind guesses at where the line is: this many must agree.
+#: Strip reads of the number band are blind guesses at where the line is: this many strips must agree (the
+#: general and the head's read of one strip count once).
 MIN_BAND_SUPPORT = 2
 #: The detector's long side in the second, contrast-enhanced pass. Larger sides found no more numbers on the
 #: hard synthetic set while the detector's memory grows with the area (peak RSS ~550 MB at 1120 px against
@@ -168,6 +169,17 @@ def _reread_crops(view: View, line: TextLine) -> list[np.ndarray]:
     return [crop, clahe(crop)]
 
 
+def _candidates_of_both_readers(read: LineRead, acceptable: Callable[[str], bool], *, source: str,
+                                repair: bool = True) -> list[Candidate]:
+    """The candidates of one crop's digits-only read and of the card-number head's read of it (when asked
+    for), the head's labelled ``source`` + :data:`HEAD_SOURCE_SUFFIX` so the vote knows they share a crop."""
+    found = candidates_from_read(read.digits.chars, acceptable, source=source, repair=repair)
+    if read.number is not None:
+        found += candidates_from_read(read.number.chars, acceptable, source=f"{source}{HEAD_SOURCE_SUFFIX}",
+                                      repair=repair)
+    return found
+
+
 def _date_focus(box: TextBox) -> tuple[float, float] | None:
     """The part of a box worth re-reading on its own for a date (label text cut away), or None.
 
@@ -221,10 +233,7 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
         decision = None
         for kind, crop in zip(("straight", "clahe"), _reread_crops(view, line), strict=True):
             reread = engine.read([crop], number=True)[0]
-            pool += candidates_from_read(reread.digits.chars, acceptable, source=f"{line_tag}{kind}")
-            if reread.number is not None:
-                head_source = f"{line_tag}{kind}{HEAD_SOURCE_SUFFIX}"
-                pool += candidates_from_read(reread.number.chars, acceptable, source=head_source)
+            pool += _candidates_of_both_readers(reread, acceptable, source=f"{line_tag}{kind}")
             decision = vote(pool)
             # two agreeing reads settle it; otherwise the contrast-enhanced read gets its say too
             if decision is not None and len(decision.support) >= 2:
@@ -335,10 +344,7 @@ def _read_number_band(engine: OcrEngine, view: View, acceptable: Callable[[str],
         crops = [s.image for s in strips] + [clahe(s.image) for s in strips]
         band: list[Candidate] = []
         for index, read in enumerate(engine.read(crops, number=True)):
-            band += candidates_from_read(read.digits.chars, acceptable, source=f"band{index}", repair=False)
-            if read.number is not None:
-                band += candidates_from_read(read.number.chars, acceptable,
-                                             source=f"band{index}{HEAD_SOURCE_SUFFIX}", repair=False)
+            band += _candidates_of_both_readers(read, acceptable, source=f"band{index}", repair=False)
         decision = vote(pool + band)
         support = [c for c in decision.support if c in band] if decision is not None else []
         if decision is not None and len({c.crop for c in support}) >= MIN_BAND_SUPPORT:
