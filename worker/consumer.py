@@ -34,10 +34,7 @@ from worker.observability import get_logger
 from worker.pipeline import HaltError, Outcome, OutcomeStatus, Pipeline
 from worker.queues import QueueSettings, connection, task_queue
 
-
-def log() -> Any:
-    """This module's logger, bound when used: bound at import it would keep structlog's pre-configuration setup."""
-    return get_logger("consumer")
+log = get_logger("consumer")
 
 EXIT_OK = 0
 EXIT_HALTED = 3
@@ -155,7 +152,7 @@ class QueueConsumer:
                         self._finish(EXIT_BROKER_DOWN, f"the broker is unreachable: {exc}")
                         break
                     delay = min(30.0, 0.5 * 2 ** failures)
-                    log().warning("broker.lost", error=str(exc), retry_in_s=delay)
+                    log.warning("broker.lost", error=str(exc), retry_in_s=delay)
                     self._stop.wait(delay)
                 else:
                     break
@@ -165,7 +162,7 @@ class QueueConsumer:
         attempts = self.settings.reconnect_attempts or None
 
         def errback(exc: Exception, interval: float) -> None:
-            log().warning("broker.connect_failed", error=str(exc), retry_in_s=interval)
+            log.warning("broker.connect_failed", error=str(exc), retry_in_s=interval)
 
         conn.ensure_connection(errback=errback, max_retries=attempts, interval_start=0.5, interval_step=1,
                                interval_max=10)
@@ -179,7 +176,7 @@ class QueueConsumer:
         consumer.qos(prefetch_count=self.prefetch)
         consumer.consume()
         self._last_activity = time.monotonic()
-        log().info("consumer.started", queue=queue.name, prefetch=self.prefetch,
+        log.info("consumer.started", queue=queue.name, prefetch=self.prefetch,
                  concurrency=self.settings.concurrency)
         try:
             while not self.stopping:
@@ -234,7 +231,7 @@ class QueueConsumer:
         except HaltError as exc:
             self._done.put(_Done(message, halt=exc))
         except BaseException as exc:  # a bug must not lose the message: it goes back to the queue
-            log().exception("consumer.unexpected_error", error=str(exc))
+            log.exception("consumer.unexpected_error", error=str(exc))
             self._done.put(_Done(message, halt=HaltError("internal_error", f"{type(exc).__name__}: {exc}")))
 
     def _handle_completions(self, *, block_s: float = 0.0) -> None:
@@ -251,7 +248,7 @@ class QueueConsumer:
 
     def _settle(self, done: _Done) -> None:
         if done.halt is not None:
-            log().error("consumer.halt", code=done.halt.code, reason=done.halt.reason)
+            log.error("consumer.halt", code=done.halt.code, reason=done.halt.reason)
             self._finish(EXIT_HALTED, done.halt.reason)
             _requeue(done.message)
             return
@@ -291,12 +288,12 @@ class QueueConsumer:
         try:
             consumer.cancel()
         except Exception as exc:  # the channel may already be gone
-            log().debug("consumer.cancel_failed", error=str(exc))
+            log.debug("consumer.cancel_failed", error=str(exc))
         deadline = time.monotonic() + self.settings.shutdown_grace_s
         while self._in_flight > 0 and time.monotonic() < deadline:
             self._handle_completions(block_s=0.5)
         if self._in_flight > 0:
-            log().warning("consumer.abandoned", in_flight=self._in_flight,
+            log.warning("consumer.abandoned", in_flight=self._in_flight,
                         note="the broker redelivers them; their outcomes, once written, make the redelivery a skip")
 
     def _abandon_in_flight(self) -> None:
@@ -318,7 +315,7 @@ def _requeue(message: Message) -> None:
     try:
         message.requeue()
     except Exception as exc:  # a closed channel gives the message back by itself
-        log().warning("consumer.requeue_failed", error=str(exc))
+        log.warning("consumer.requeue_failed", error=str(exc))
 
 
 def _queue_named(settings: QueueSettings, name: str) -> kombu.Queue:

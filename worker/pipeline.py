@@ -48,10 +48,7 @@ from worker.tasks import (
     utc_now,
 )
 
-
-def log() -> Any:
-    """This module's logger, bound when used: bound at import it would keep structlog's pre-configuration setup."""
-    return get_logger("pipeline")
+log = get_logger("pipeline")
 
 #: Longest excerpt of a malformed message kept in its dead letter.
 EXCERPT_CHARS = 500
@@ -285,7 +282,7 @@ class Pipeline:
             exc = state.outcome.exception() if state.outcome else None
             code = _failure_code(exc) if exc else "unknown"
             metrics().retries.labels(code=code).inc()
-            log().info("task.retry", task_id=task.id, stage=stage, code=code, attempt=state.attempt_number,
+            log.info("task.retry", task_id=task.id, stage=stage, code=code, attempt=state.attempt_number,
                      wait_s=round(state.upcoming_sleep, 3), reason=_failure_reason(exc) if exc else "")
 
         return build_retrying(self.retry_settings, is_retryable=_is_transient, sleep=sleep, before_sleep=before_sleep)
@@ -348,7 +345,7 @@ class Pipeline:
         code, reason = _failure_code(exc), _failure_reason(exc)
         if isinstance(exc, RateLimitUnavailable | _RateLimitTimeout) or (_is_transient(exc) and self.breaker.in_outage):
             # An outage or our own quota, never this image's fault: put the task back rather than dead-letter it.
-            log().warning("task.requeue", task_id=task.id, code=code, reason=reason,
+            log.warning("task.requeue", task_id=task.id, code=code, reason=reason,
                           circuit_open=self.breaker.in_outage)
             return Outcome(OutcomeStatus.REQUEUE, task.id, code=code, reason=f"{reason} (returned to the queue)",
                            attempts=attempts.count)
@@ -357,7 +354,7 @@ class Pipeline:
                               f"{attempts.count} attempt(s) failed; last: {reason}", attempts)
         if isinstance(exc, ApiError | FetchError):
             return self._dead(task, code, reason, attempts)
-        log().exception("task.internal_error", task_id=task.id)
+        log.exception("task.internal_error", task_id=task.id)
         return self._dead(task, "internal_error", f"{type(exc).__name__}: {exc}", attempts)
 
     def _dead(self, task: Task, code: str, reason: str, attempts: _Attempts) -> Outcome:
@@ -392,7 +389,7 @@ class Pipeline:
             if leaf.status is OutcomeStatus.DEAD and leaf.code:
                 metrics().dead_letters.labels(code=leaf.code).inc()
             # Dead letters are worth a line at INFO; the rest would drown a terminal on a large run.
-            emit = log().info if leaf.status is OutcomeStatus.DEAD else log().debug
+            emit = log.info if leaf.status is OutcomeStatus.DEAD else log.debug
             emit("task.done", task_id=leaf.task_id, status=leaf.status.value, code=leaf.code,
                  attempts=leaf.attempts, reason=leaf.reason or None)
             if self.on_outcome is not None:

@@ -49,10 +49,7 @@ from worker.progress import RunProgress, RunTally, summary_json, summary_table
 from worker.queues import TaskPublisher, purge_embedded_queue
 from worker.sources import FolderSource, ListFileSource, SingleFileSource, Source, open_source
 
-
-def log() -> Any:
-    """This module's logger, bound when used: bound at import it would keep structlog's pre-configuration setup."""
-    return get_logger("run")
+log = get_logger("run")
 
 EXIT_INCOMPLETE = 1
 EXIT_CONFIG = 2
@@ -105,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                 missing = _without_outcome(outcomes, missing)
                 if outcome.exit_code != EXIT_OK or not missing:
                     break
-                log().warning("run.reconcile", missing=len(missing), note="re-enqueueing tasks that have no outcome")
+                log.warning("run.reconcile", missing=len(missing), note="re-enqueueing tasks that have no outcome")
                 with TaskPublisher(settings.queue) as publisher:
                     enqueued = enqueue_source(_Ids(source, missing), outcomes, publisher, keep_ids=True)
         except (CardpipeError, OSError, kombu.exceptions.OperationalError) as exc:
@@ -150,7 +147,7 @@ def _enqueue(settings: Settings, source: Source, outcomes: OutcomeStore, progres
     if settings.queue.is_embedded:
         stale = purge_embedded_queue(settings.queue)
         if stale:
-            log().info("run.purged", stale_messages=stale, note="re-enqueued below if they have no outcome")
+            log.info("run.purged", stale_messages=stale, note="re-enqueued below if they have no outcome")
     with TaskPublisher(settings.queue) as publisher:
         report = enqueue_source(source, outcomes, publisher, keep_ids=True,
                                 on_page=lambda r: progress.enqueueing(r.enqueued + r.skipped))

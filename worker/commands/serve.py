@@ -17,17 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from worker.api.errors import ConfigError
 from worker.api.serve_settings import HOW_TO_GIVE_CREDENTIALS, ServeSettings, load_credentials
 from worker.observability import get_logger
 from worker.recognizer.settings import RecognizerSettings
 
-
-def _log() -> Any:
-    """Bound at each use, so it follows the logging configuration made after this module was imported."""
-    return get_logger("serve")
+log = get_logger("serve")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -66,10 +62,10 @@ def run(args: argparse.Namespace) -> int:
     from worker.api.server import create_app
     from worker.recognizer import get_recognizer
 
-    _log().info("loading_recognizer")
+    log.info("loading_recognizer")
     recognizer = get_recognizer(recognizer_settings)
     app = create_app(settings, credentials, recognizer=recognizer)
-    _log().info("serving", host=settings.host, port=settings.port, appids=len({c.appid for c in credentials}))
+    log.info("serving", host=settings.host, port=settings.port, appids=len({c.appid for c in credentials}))
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                 server_header=False, timeout_graceful_shutdown=10)
     return 0

@@ -39,10 +39,7 @@ from worker.retry import CircuitBreaker
 from worker.storage import open_storage
 from worker.upstreams import open_upstream
 
-
-def log() -> Any:
-    """This module's logger, bound when used: bound at import it would keep structlog's pre-configuration setup."""
-    return get_logger("worker")
+log = get_logger("worker")
 
 EXIT_CONFIG = 2
 
@@ -126,10 +123,10 @@ def sweeping_delivered_rows(queue: QueueSettings, interval_s: float = EMBEDDED_S
         try:
             removed = forget_delivered(queue)
         except Exception as exc:  # a busy or locked database: try again next interval
-            log().warning("worker.sweep_failed", error=f"{type(exc).__name__}: {exc}")
+            log.warning("worker.sweep_failed", error=f"{type(exc).__name__}: {exc}")
             return
         if removed:
-            log().debug("worker.swept_delivered_rows", rows=removed)
+            log.debug("worker.swept_delivered_rows", rows=removed)
 
     def loop() -> None:
         while not stopped.wait(interval_s):
@@ -169,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps({"report": report_json(report)}) + "\n")
         sys.stdout.flush()
     counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing processed"
-    log().info("worker.stopped", exit_code=report.exit_code, reason=report.reason, counts=counts)
+    log.info("worker.stopped", exit_code=report.exit_code, reason=report.reason, counts=counts)
     if report.exit_code not in (0,):
         print(f"cardpipe worker: {report.reason}", file=sys.stderr)
     return report.exit_code

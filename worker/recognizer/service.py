@@ -29,10 +29,7 @@ from worker.recognizer.imageio import decode_image
 from worker.recognizer.reader import CardReading, read_card, with_expiry_rereads
 from worker.recognizer.settings import RecognizerSettings
 
-
-def _log():  # type: ignore[no-untyped-def]
-    """The module's logger, looked up per use so it follows ``configure_logging`` called after import."""
-    return get_logger("recognizer")
+log = get_logger("recognizer")
 
 
 class Recognizer:
@@ -78,11 +75,11 @@ class Recognizer:
         try:
             return self._recognize(data, session)
         except RecognizerError as exc:
-            _log().info("recognition refused", code=exc.code, reason=exc.message)
+            log.info("recognition refused", code=exc.code, reason=exc.message)
             return BankCardResponse.failure(exc.code, exc.message, session_id=session)
         except Exception as exc:  # a defect must still answer, not crash a server thread
             reason = mask_digits_in_text(f"{type(exc).__name__}: {exc}")
-            _log().error("recognizer internal error", error=reason, exc_info=True)
+            log.error("recognizer internal error", error=reason, exc_info=True)
             return BankCardResponse.failure(codes.SERVER_INTERNAL_ERROR, f"internal error: {reason}",
                                             session_id=session)
 

@@ -68,7 +68,7 @@ def create_app(settings: ServeSettings, credentials: list[Credential], *,
                                          timeout_s=settings.url_fetch_timeout_s,
                                          allow_private=settings.allow_private_urls)
             state.recognizer = loaded
-            log().info("server_ready", pool_size=state.pool.size, appids=len({c.appid for c in credentials}),
+            log.info("server_ready", pool_size=state.pool.size, appids=len({c.appid for c in credentials}),
                      allow_private_urls=settings.allow_private_urls)
             try:
                 yield

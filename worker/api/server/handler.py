@@ -93,7 +93,7 @@ async def handle_ocr(request: Request, state: ServerState) -> JSONResponse:
         trace.reason = error.message
         answers = [BankCardResponse.failure(error.code, _public_message(error))]
     except Exception as exc:  # a defect answers -5208 and keeps the server up
-        log().exception("ocr_request_failed", error=f"{type(exc).__name__}: {exc}")
+        log.exception("ocr_request_failed", error=f"{type(exc).__name__}: {exc}")
         status = 500
         trace.reason = f"internal error ({type(exc).__name__})"
         answers = [BankCardResponse.failure(codes.SERVER_INTERNAL_ERROR, "internal error")]

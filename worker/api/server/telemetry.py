@@ -14,11 +14,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from worker.observability import get_logger
 
-
-def log() -> Any:
-    """The server's logger, bound at each use: a logger bound at import time would keep whatever structlog
-    configuration existed then, which is the default one when this module is imported before start-up."""
-    return get_logger("server")
+log = get_logger("server")
 
 
 @dataclass(frozen=True)
@@ -64,4 +60,4 @@ def record_request(*, appid: str | None, answer_codes: list[int], encoding: str,
         fields["codes"] = answer_codes
     if reason:
         fields["reason"] = reason
-    log().info("ocr_request", **fields)
+    log.info("ocr_request", **fields)
