@@ -10,7 +10,7 @@ code from where it happened to where it is recorded: the dead letter or the HTTP
 
 from __future__ import annotations
 
-from worker.api import codes
+from worker.api.legacy import codes
 
 
 class CardpipeError(Exception):
@@ -21,7 +21,7 @@ class ApiError(CardpipeError):
     """A failure expressed as a legacy API code and a human-readable reason.
 
     Parameters:
-        code: the API's error code (see :mod:`worker.api.codes`).
+        code: the API's error code (see :mod:`worker.api.legacy.codes`).
         message: why, in words an operator can act on; defaults to the table's message.
         http_status: the HTTP status that came with it, when it came over HTTP.
     """

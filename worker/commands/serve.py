@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from worker.api.errors import ConfigError
-from worker.api.serve_settings import HOW_TO_GIVE_CREDENTIALS, ServeSettings, load_credentials
+from worker.api.server.settings import HOW_TO_GIVE_CREDENTIALS, ServeSettings, load_credentials
 from worker.observability import get_logger
 from worker.recognizer.settings import RecognizerSettings
 

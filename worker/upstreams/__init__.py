@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from worker.api.schema import BankCardResponse
+from worker.api.legacy.schema import BankCardResponse
 from worker.upstreams.settings import UpstreamSettings
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from worker.api.signing import MAX_TTL_SECONDS
+from worker.api.legacy.signing import MAX_TTL_SECONDS
 
 LOCAL_URL = "local://"
 

@@ -16,8 +16,8 @@ Choices where the contract leaves room (tests assert each one):
 * **url wins over image**, as the contract says; an empty url next to an image part counts as no url.
 * Signature failures (4–14) answer with the table's message only; the specific reason is logged.
 
-Modules: :mod:`.app` (routes, start-up), :mod:`.handler` (the request flow), :mod:`.body` (capped reading),
-:mod:`.forms` (JSON and multipart parsing), :mod:`.fetch` (url mode and its request-forgery guard),
+Modules: :mod:`.app` (routes, start-up), :mod:`.legacy` (the legacy request flow), :mod:`.body` (capped reading),
+:mod:`worker.api.legacy.forms` (JSON and multipart parsing), :mod:`.fetch` (url mode and its request-forgery guard),
 :mod:`.pool` (bounded recognition), :mod:`.limits` (per-appid rate), :mod:`.telemetry` (log line, metrics).
 """
 

@@ -21,16 +21,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from worker.api import codes
 from worker.api.errors import ConfigError
-from worker.api.schema import BankCardResponse
-from worker.api.serve_settings import HOW_TO_GIVE_CREDENTIALS, ServeSettings
+from worker.api.legacy import codes
+from worker.api.legacy.schema import BankCardResponse
+from worker.api.legacy.signing import Credential, Verifier
 from worker.api.server.fetch import ImageFetcher
-from worker.api.server.handler import RecognizesCards, ServerState, handle_ocr
+from worker.api.server.legacy import RecognizesCards, ServerState, handle_ocr
 from worker.api.server.limits import AppidRateLimits
 from worker.api.server.pool import RecognitionPool
+from worker.api.server.settings import HOW_TO_GIVE_CREDENTIALS, ServeSettings
 from worker.api.server.telemetry import log
-from worker.api.signing import Credential, Verifier
 
 OCR_PATH = "/ocr/bankcard"
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from worker.api import codes
 from worker.api.errors import ApiError
+from worker.api.legacy import codes
 
 #: The HTTP status of an oversized body: the client may not resend it as is.
 PAYLOAD_TOO_LARGE = 413

@@ -24,15 +24,15 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from worker.api import codes, signing
 from worker.api.errors import ApiError
-from worker.api.schema import BankCardResponse
-from worker.api.serve_settings import ServeSettings
+from worker.api.legacy import codes, signing
+from worker.api.legacy.forms import OcrRequest, check_content_type, media_type_of, parse_body
+from worker.api.legacy.schema import BankCardResponse
 from worker.api.server.body import check_declared_length, read_capped
 from worker.api.server.fetch import ImageFetcher
-from worker.api.server.forms import OcrRequest, check_content_type, media_type_of, parse_body
 from worker.api.server.limits import AppidRateLimits
 from worker.api.server.pool import RecognitionPool
+from worker.api.server.settings import ServeSettings
 from worker.api.server.telemetry import log, record_request, server_metrics
 
 
