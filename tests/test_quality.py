@@ -84,3 +84,15 @@ def test_assess_returns_crops_as_jpegs_and_the_asked_signals(photos: dict[str, A
     assert line.format == "JPEG" and line.width > 3 * line.height
     nothing = quality.assess(data, answer, quality.QualityRequest(), today=dt.date(2019, 1, 1)).response_fields()
     assert nothing == {"WarningCode": []}
+
+
+def test_a_blown_out_highlight_is_glare_and_the_photo_has_none(photos: dict[str, Any]) -> None:
+    assert quality.glare_share(photos["glare"][1].card) > 0
+    assert quality.glare_share(photos["none"][1].card) == 0
+
+
+def test_the_border_check_is_accepted_and_raises_nothing(photos: dict[str, Any]) -> None:
+    data, _view = photos["border"]
+    answer = BankCardResponse.success("s", [Item(item=CardField.CARD_NUMBER, itemstring="6225760000000008")])
+    report = quality.assess(data, answer, quality.QualityRequest(border_check=True))
+    assert quality.BORDER_INCOMPLETE not in report.warnings
