@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.test_run import _config as pipeline_config
 from tests.test_server_harness import SECRET_ID, SECRET_KEY, generated_cards, serving
 from worker.api.legacy.codes import Disposition
 from worker.api.server.settings import ServeSettings
@@ -89,13 +90,7 @@ def test_the_same_body_is_never_signed_twice_in_one_second() -> None:
 
 
 def _run(tmp_path: Path, url: str, secret_key: str) -> subprocess.CompletedProcess[str]:
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        "queue:\n  url: sqla+sqlite:///var/queue.sqlite\n"
-        "outcomes:\n  sink: var/outcomes\n"
-        "ratelimit:\n  backend: none\n"
-        "retry:\n  initial_backoff_s: 0.01\n  max_backoff_s: 0.05\n"
-        "worker:\n  idle_exit_s: 0.3\n", encoding="utf-8")
+    config = pipeline_config(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARDPIPE_")}
     env.update({"CARDPIPE_UPSTREAM__URL": url, "CARDPIPE_UPSTREAM__PROTOCOL": "v3",
                 "CARDPIPE_UPSTREAM__REGION": "ap-guangzhou", "CARDPIPE_UPSTREAM__SECRET_ID": SECRET_ID,
@@ -107,7 +102,7 @@ def _run(tmp_path: Path, url: str, secret_key: str) -> subprocess.CompletedProce
 
 
 def _outcomes(tmp_path: Path, kind: str) -> list[dict[str, Any]]:
-    folder = tmp_path / "var" / "outcomes" / kind
+    folder = tmp_path / "conf" / "var" / "outcomes" / kind
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))] \
         if folder.exists() else []
 
