@@ -241,3 +241,9 @@ def test_v3_client_maps_answers_to_errors(server: Server) -> None:
     assert isinstance(error, V3Error)
     assert error.code == codes.AUTH_SIGNATURE_FAILURE and error.disposition is Disposition.HALT
     client.close()
+
+
+def test_image_url_keeps_the_request_forgery_guard(cards: Any) -> None:
+    with static_site({"/card.jpg": cards[0][0]}) as site, serving(ServeSettings()) as guarded:
+        answer = _signed_post(guarded, json.dumps({"ImageUrl": f"{site}/card.jpg"}).encode())
+    assert _error_code(answer) == codes.DOWNLOAD_ERROR and "loopback" in answer["Error"]["Message"]
