@@ -188,7 +188,7 @@ def test_a_timestamp_outside_five_minutes_is_signature_expire(server: Server) ->
     assert _error_code(within) == codes.IMAGE_DECODE_FAILED, "four minutes of skew are allowed"
 
 
-def test_a_replayed_request_is_refused_and_a_retry_after_try_again_is_not(server: Server) -> None:
+def test_a_replayed_request_is_refused(server: Server) -> None:
     body = b'{"ImageBase64": "aGVsbG8="}'
     client = V3Client(server.base_url, secret_id=SECRET_ID, secret_key=SECRET_KEY)
     headers = client.signed_headers(body, timestamp=int(time.time()))
@@ -247,3 +247,19 @@ def test_image_url_keeps_the_request_forgery_guard(cards: Any) -> None:
     with static_site({"/card.jpg": cards[0][0]}) as site, serving(ServeSettings()) as guarded:
         answer = _signed_post(guarded, json.dumps({"ImageUrl": f"{site}/card.jpg"}).encode())
     assert _error_code(answer) == codes.DOWNLOAD_ERROR and "loopback" in answer["Error"]["Message"]
+
+
+def test_a_request_answered_try_again_may_be_resent_as_is() -> None:
+    with serving(ServeSettings(rate_per_appid=2.0, burst_per_appid=1)) as limited:
+        first = _signed_post(limited, b'{"ImageBase64": "aGk="}')
+        assert _error_code(first) == codes.IMAGE_DECODE_FAILED
+        client = V3Client(limited.base_url, secret_id=SECRET_ID, secret_key=SECRET_KEY)
+        body = b'{"ImageBase64": "aGVsbG8="}'
+        headers = client.signed_headers(body, timestamp=int(time.time()))
+        headers.pop("Host")
+        client.close()
+        throttled = limited.client.post("/", content=body, headers=headers).json()["Response"]
+        assert _error_code(throttled) == codes.REQUEST_LIMIT_EXCEEDED
+        time.sleep(0.6)
+        resent = limited.client.post("/", content=body, headers=headers).json()["Response"]
+        assert _error_code(resent) == codes.IMAGE_DECODE_FAILED, "a throttled request is not a replay"

@@ -28,7 +28,7 @@ import binascii
 import json
 import time
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
 import anyio
 from pydantic import ValidationError
@@ -44,7 +44,7 @@ from worker.api.server.telemetry import record_request, server_metrics
 from worker.api.v3 import codes
 from worker.api.v3.errors import V3Error
 from worker.api.v3.schema import ACTION, VERSION, BankCardOcrRequest, BankCardOcrResponse, error_envelope
-from worker.api.v3.tc3 import SignedRequest, parse_authorization
+from worker.api.v3.tc3 import REPLAY_MESSAGE, SignedRequest, parse_authorization
 from worker.observability import get_logger
 
 log = get_logger("server.v3")
@@ -63,11 +63,21 @@ def _as_v3(error: ApiError) -> V3Error:
     return V3Error(codes.INTERNAL_ERROR, error.message)
 
 
+@dataclass
+class _Trace:
+    """What the request log line reports, and the signature to forget after a "try again" answer."""
+
+    appid: str | None = None
+    body_bytes: int = 0
+    images: int = 0
+    signature: str | None = None
+
+
 async def handle_v3(request: Request, state: ServerState) -> JSONResponse:
     """Answer one API 3.0 request with the success or the error envelope."""
     request_id = str(uuid.uuid4())
     started = time.perf_counter()
-    trace: dict[str, Any] = {"appid": None, "body_bytes": 0, "images": 0, "signature": None}
+    trace = _Trace()
     state.pending += 1
     try:
         if state.pending > state.settings.max_pending_requests:
@@ -88,17 +98,17 @@ async def handle_v3(request: Request, state: ServerState) -> JSONResponse:
         payload = error_envelope(codes.INTERNAL_ERROR, codes.message_for(codes.INTERNAL_ERROR), request_id)
     finally:
         state.pending -= 1
-    if trace["signature"] and isinstance(code, str) and codes.disposition_of(code) is legacy_codes.Disposition.RETRY:
-        state.tc3.replays.forget(trace["signature"])
-    record_request(appid=trace["appid"], answer_codes=[code], encoding="v3", status=200,
-                   latency_s=time.perf_counter() - started, body_bytes=trace["body_bytes"], images=trace["images"],
+    if trace.signature and isinstance(code, str) and codes.disposition_of(code) is legacy_codes.Disposition.RETRY:
+        state.tc3.replays.forget(trace.signature)
+    record_request(appid=trace.appid, answer_codes=[code], encoding="v3", status=200,
+                   latency_s=time.perf_counter() - started, body_bytes=trace.body_bytes, images=trace.images,
                    reason=reason)
     return JSONResponse(payload, status_code=200)
 
 
 def _public_message(error: V3Error) -> str:
     """Signature failures answer with the published message only: the details would help a forger."""
-    if error.code.startswith("AuthFailure") and "replay" not in error.message:
+    if error.code.startswith("AuthFailure") and error.message != REPLAY_MESSAGE:
         return codes.message_for(error.code)
     return error.message
 
@@ -156,7 +166,7 @@ def _decode_image(text: str) -> bytes:
         raise V3Error(codes.IMAGE_DECODE_FAILED, "ImageBase64 is not valid base64") from None
 
 
-async def _answer(request: Request, state: ServerState, request_id: str, trace: dict[str, Any]) -> BankCardOcrResponse:
+async def _answer(request: Request, state: ServerState, request_id: str, trace: _Trace) -> BankCardOcrResponse:
     if not state.ready:
         raise V3Error(codes.INTERNAL_ERROR, "the recognizer is not loaded yet")
     _check_action(request)
@@ -164,13 +174,13 @@ async def _answer(request: Request, state: ServerState, request_id: str, trace: 
     timestamp = state.tc3.parse_timestamp(request.headers.get("x-tc-timestamp"))
     state.tc3.credential_for(parsed)
     body = await _read_body(request, state)
-    trace["body_bytes"] = len(body)
+    trace.body_bytes = len(body)
     headers = {name.lower(): value for name, value in request.headers.items()}
     signed = SignedRequest(method=request.method, uri=request.url.path or "/", query=request.url.query,
                            headers=headers, payload=body)
     credential = state.tc3.verify(signed, parsed, timestamp)
-    trace["signature"] = parsed.signature
-    trace["appid"] = credential.appid
+    trace.signature = parsed.signature
+    trace.appid = credential.appid
     state.limits.admit(credential.appid)
     options = _parse_request(body)
     if options.ImageUrl:
@@ -180,7 +190,7 @@ async def _answer(request: Request, state: ServerState, request_id: str, trace: 
         image = _decode_image(options.ImageBase64)
     else:
         raise V3Error(codes.MISSING_PARAMETER, "one of ImageBase64 or ImageUrl is required")
-    trace["images"] = 1
+    trace.images = 1
     return await _recognize(image, options, state, request_id)
 
 

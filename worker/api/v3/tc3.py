@@ -45,6 +45,8 @@ ALGORITHM = "TC3-HMAC-SHA256"
 MAX_CLOCK_SKEW_S = 300
 #: Headers every signature must cover.
 REQUIRED_SIGNED_HEADERS = ("content-type", "host")
+#: The answer to a replayed signature: unlike other signature failures it says why, since it helps no forger.
+REPLAY_MESSAGE = "this signature was already used: the request is a replay"
 #: How many signatures the built-in replay guard remembers (a signature is useless after the window anyway).
 REPLAY_MEMORY = 1_000_000
 
@@ -263,5 +265,5 @@ class Tc3Verifier:
                    for lower in (False, True)):
             raise V3Error(codes.AUTH_SIGNATURE_FAILURE)
         if not self.replays.first_use(parsed.signature):
-            raise V3Error(codes.AUTH_SIGNATURE_FAILURE, "this signature was already used: the request is a replay")
+            raise V3Error(codes.AUTH_SIGNATURE_FAILURE, REPLAY_MESSAGE)
         return credential
