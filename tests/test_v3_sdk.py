@@ -137,13 +137,18 @@ def test_every_code_we_emit_is_the_sdks_or_a_published_common_code() -> None:
     assert set(codes.MESSAGES) == defined
 
 
+def _headers_for(server: Server, body: bytes, *, timestamp: int | None = None,
+                 secret: tuple[str, str] = (SECRET_ID, SECRET_KEY)) -> dict[str, str]:
+    """The headers our client signs ``body`` with for ``server`` (httpx supplies the Host it signed)."""
+    with V3Client(server.base_url, secret_id=secret[0], secret_key=secret[1], region=REGION) as client:
+        signed = client.signed_headers(body, timestamp=int(time.time()) if timestamp is None else timestamp)
+    signed.pop("Host")
+    return signed
+
+
 def _signed_post(server: Server, body: bytes, *, headers: dict[str, str] | None = None,
                  timestamp: int | None = None, secret: tuple[str, str] = (SECRET_ID, SECRET_KEY)) -> dict[str, Any]:
-    client = V3Client(server.base_url, secret_id=secret[0], secret_key=secret[1], region=REGION)
-    signed = client.signed_headers(body, timestamp=int(time.time()) if timestamp is None else timestamp)
-    signed.pop("Host")
-    signed.update(headers or {})
-    client.close()
+    signed = {**_headers_for(server, body, timestamp=timestamp, secret=secret), **(headers or {})}
     response = server.client.post("/", content=body, headers=signed)
     assert response.status_code == 200, response.text
     document = response.json()
@@ -190,10 +195,7 @@ def test_a_timestamp_outside_five_minutes_is_signature_expire(server: Server) ->
 
 def test_a_replayed_request_is_refused(server: Server) -> None:
     body = b'{"ImageBase64": "aGVsbG8="}'
-    client = V3Client(server.base_url, secret_id=SECRET_ID, secret_key=SECRET_KEY)
-    headers = client.signed_headers(body, timestamp=int(time.time()))
-    headers.pop("Host")
-    client.close()
+    headers = _headers_for(server, body)
     first = server.client.post("/", content=body, headers=headers).json()["Response"]
     assert _error_code(first) == codes.IMAGE_DECODE_FAILED
     replay = server.client.post("/", content=body, headers=headers).json()["Response"]
@@ -253,11 +255,8 @@ def test_a_request_answered_try_again_may_be_resent_as_is() -> None:
     with serving(ServeSettings(rate_per_appid=2.0, burst_per_appid=1)) as limited:
         first = _signed_post(limited, b'{"ImageBase64": "aGk="}')
         assert _error_code(first) == codes.IMAGE_DECODE_FAILED
-        client = V3Client(limited.base_url, secret_id=SECRET_ID, secret_key=SECRET_KEY)
         body = b'{"ImageBase64": "aGVsbG8="}'
-        headers = client.signed_headers(body, timestamp=int(time.time()))
-        headers.pop("Host")
-        client.close()
+        headers = _headers_for(limited, body)
         throttled = limited.client.post("/", content=body, headers=headers).json()["Response"]
         assert _error_code(throttled) == codes.REQUEST_LIMIT_EXCEEDED
         time.sleep(0.6)
