@@ -29,6 +29,7 @@ from rich.console import Console
 from worker.api.errors import CardpipeError, ConfigError
 from worker.broker import BrokerUnavailable
 from worker.config import load_config
+from worker.jobs.grants import apply_grants
 from worker.jobs.run_source import EXIT_INCOMPLETE, RunRequest, allow_source_folder, run_source
 from worker.outcomes import open_outcomes
 from worker.progress import RunProgress, RunTally, summary_json, summary_table
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         settings = load_config(args.config)
         source = open_source(args.source, settings.storage)
         allow_source_folder(settings, source)
+        apply_grants(settings)
         outcomes = open_outcomes(settings.outcomes, settings.storage)
     except CardpipeError as exc:
         print(f"cardpipe run: {exc}", file=sys.stderr)
