@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import kombu
 
-from tests.test_run import ROOT, _cardpipe, _env
+from tests.test_run import ROOT, _cardpipe, _env, _folder
 from worker.queues import QueueSettings, backstop_queue, connection, task_queue
 
 
@@ -76,3 +80,30 @@ def env_for(upstream_url: str, **extra: str) -> dict[str, str]:
     env.setdefault("PYTHONPATH", str(ROOT))
     return env
 
+
+
+@dataclass
+class RabbitCase:
+    """A test's own RabbitMQ queues, a folder of images and a config that uses them."""
+
+    folder: Path
+    images: list[bytes]
+    config: Path
+    settings: QueueSettings
+
+    def env(self, upstream_url: str, **extra: str) -> dict[str, str]:
+        """The environment of a cardpipe command: the fake upstream, the image folder readable."""
+        return env_for(upstream_url, CARDPIPE_STORAGE__LOCAL_ROOTS=json.dumps([str(self.folder)]), **extra)
+
+
+@contextmanager
+def rabbit_case(tmp_path: Path, rabbitmq_url: str, name: str, *, images: int,
+                quorum: bool = True) -> Iterator[RabbitCase]:
+    """A :class:`RabbitCase` whose queues are deleted afterwards."""
+    folder, data = _folder(tmp_path, images)
+    case = RabbitCase(folder, data, rabbit_config(tmp_path, rabbitmq_url, name, quorum=quorum),
+                      queue_settings(rabbitmq_url, name, quorum=quorum))
+    try:
+        yield case
+    finally:
+        delete_queues(case.settings)

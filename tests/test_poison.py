@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
-from tests.reliability import cardpipe, delete_queues, depth, env_for, publish_raw, queue_settings, rabbit_config
-from tests.test_run import _folder, _outcome_ids
+from tests.reliability import cardpipe, delete_queues, depth, publish_raw, queue_settings, rabbit_case
+from tests.test_run import _outcome_ids
 from worker.consumer import EXIT_OK, QueueConsumer, WorkerSettings
 from worker.outcomes import LocalOutcomeStore
 from worker.pipeline import Pipeline
@@ -40,21 +40,17 @@ POISON: list[str | bytes] = [
 @pytest.mark.timeout(180)
 def test_poison_messages_become_one_bad_message_each_and_the_worker_goes_on(
         tmp_path: Path, rabbitmq_url: str, unique_name: str) -> None:
-    folder, images = _folder(tmp_path, 20)
-    config = rabbit_config(tmp_path, rabbitmq_url, unique_name)
-    settings = queue_settings(rabbitmq_url, unique_name)
-    try:
-        with FakeUpstream() as fake:
-            env = env_for(fake.url, CARDPIPE_STORAGE__LOCAL_ROOTS=json.dumps([str(folder)]))
-            publish_raw(settings, POISON[:5])
-            enqueued, _ = cardpipe(config, "enqueue", str(folder), env=env)
-            assert enqueued.returncode == 0, enqueued.stderr
-            publish_raw(settings, POISON[5:])
-            worked, elapsed = cardpipe(config, "worker", "--until-empty", "--concurrency", "4", env=env)
-            assert worked.returncode == 0, worked.stderr
-            assert "Traceback" not in worked.stderr
-            assert elapsed < 90
-            assert fake.total_calls == 20 and all(fake.calls_for(image) == 1 for image in images)
+    with rabbit_case(tmp_path, rabbitmq_url, unique_name, images=20) as case, FakeUpstream() as fake:
+        env = case.env(fake.url)
+        publish_raw(case.settings, POISON[:5])
+        enqueued, _ = cardpipe(case.config, "enqueue", str(case.folder), env=env)
+        assert enqueued.returncode == 0, enqueued.stderr
+        publish_raw(case.settings, POISON[5:])
+        worked, elapsed = cardpipe(case.config, "worker", "--until-empty", "--concurrency", "4", env=env)
+        assert worked.returncode == 0, worked.stderr
+        assert "Traceback" not in worked.stderr
+        assert elapsed < 90
+        assert fake.total_calls == 20 and all(fake.calls_for(image) == 1 for image in case.images)
         results, dead = _outcome_ids(tmp_path)
         assert len(results) == 20
         assert len(dead) == len(POISON)
@@ -64,9 +60,7 @@ def test_poison_messages_become_one_bad_message_each_and_the_worker_goes_on(
             "a dead letter keeps a bounded excerpt, not the message"
         assert any("1000" in letter["message_excerpt"] and "bytes in all" in letter["message_excerpt"]
                    for letter in letters)
-        assert depth(settings) == 0 and depth(settings, backstop_queue(settings)) == 0
-    finally:
-        delete_queues(settings)
+        assert depth(case.settings) == 0 and depth(case.settings, backstop_queue(case.settings)) == 0
 
 
 class _Exploding:
@@ -117,45 +111,39 @@ def test_an_unexpected_exception_is_that_messages_internal_error_never_a_halt(
 @pytest.mark.timeout(120)
 def test_the_brokers_backstop_is_declared_and_taken_in_as_delivery_limit(
         tmp_path: Path, rabbitmq_url: str, unique_name: str) -> None:
-    folder, images = _folder(tmp_path, 3)
-    config = rabbit_config(tmp_path, rabbitmq_url, unique_name)
-    settings = queue_settings(rabbitmq_url, unique_name)
-    try:
-        with FakeUpstream() as fake:
-            env = env_for(fake.url, CARDPIPE_STORAGE__LOCAL_ROOTS=json.dumps([str(folder)]))
-            enqueued, _ = cardpipe(config, "enqueue", str(folder), env=env)
-            assert enqueued.returncode == 0, enqueued.stderr
-            # A worker that dies holding a message, over and over: the broker gives up after delivery_limit.
-            with connection(settings) as conn:
-                queue = task_queue(settings)(conn.channel())
-                first = queue.get(no_ack=False)
-                assert first is not None
-                victim = first.body
-                first.requeue()
-                for _ in range(4):
-                    message = queue.get(no_ack=False)
-                    if message is None or message.body != victim:
-                        if message is not None:
-                            message.requeue()
-                        continue
-                    message.requeue()
-            assert depth(settings, backstop_queue(settings)) == 1, "the broker dead-lettered into our backstop"
-            stats, _ = cardpipe(config, "dlq", "stats", env=env)
-            assert stats.returncode == 0, stats.stderr
-            assert "took in 1 message(s)" in stats.stderr and "delivery_limit" in stats.stdout
-            assert depth(settings, backstop_queue(settings)) == 0
-            redriven, _ = cardpipe(config, "dlq", "redrive", "--code", "delivery_limit", env=env)
-            assert redriven.returncode == 0 and "redrove 1 task(s)" in redriven.stdout, redriven.stderr
-            worked, _ = cardpipe(config, "worker", "--until-empty", env=env)
-            assert worked.returncode == 0, worked.stderr
-            assert fake.total_calls == 3 and all(fake.calls_for(image) == 1 for image in images)
-        results, dead = _outcome_ids(tmp_path)
-        assert len(results) == 3 and dead == []
-        results_dir = tmp_path / "conf/var/outcomes/results"
-        history = [json.loads(p.read_text())["task"]["history"] for p in results_dir.glob("*.json")]
-        assert sorted(len(h) for h in history) == [0, 0, 1]
-        assert next(h for h in history if h)[0]["code"] == "delivery_limit"
-    finally:
-        delete_queues(settings)
+    with rabbit_case(tmp_path, rabbitmq_url, unique_name, images=3) as case, FakeUpstream() as fake:
+        settings, config, env = case.settings, case.config, case.env(fake.url)
+        enqueued, _ = cardpipe(config, "enqueue", str(case.folder), env=env)
+        assert enqueued.returncode == 0, enqueued.stderr
+        # A worker that dies holding a message, over and over: the broker gives up after delivery_limit.
+        with connection(settings) as conn:
+            queue = task_queue(settings)(conn.channel())
+            first = queue.get(no_ack=False)
+            assert first is not None
+            victim = first.body
+            first.requeue()
+            for _ in range(4):
+                message = queue.get(no_ack=False)
+                if message is None or message.body != victim:
+                    if message is not None:
+                        message.requeue()
+                    continue
+                message.requeue()
+        assert depth(settings, backstop_queue(settings)) == 1, "the broker dead-lettered into our backstop"
+        stats, _ = cardpipe(config, "dlq", "stats", env=env)
+        assert stats.returncode == 0, stats.stderr
+        assert "took in 1 message(s)" in stats.stderr and "delivery_limit" in stats.stdout
+        assert depth(settings, backstop_queue(settings)) == 0
+        redriven, _ = cardpipe(config, "dlq", "redrive", "--code", "delivery_limit", env=env)
+        assert redriven.returncode == 0 and "redrove 1 task(s)" in redriven.stdout, redriven.stderr
+        worked, _ = cardpipe(config, "worker", "--until-empty", env=env)
+        assert worked.returncode == 0, worked.stderr
+        assert fake.total_calls == 3 and all(fake.calls_for(image) == 1 for image in case.images)
+    results, dead = _outcome_ids(tmp_path)
+    assert len(results) == 3 and dead == []
+    results_dir = tmp_path / "conf/var/outcomes/results"
+    history = [json.loads(p.read_text())["task"]["history"] for p in results_dir.glob("*.json")]
+    assert sorted(len(h) for h in history) == [0, 0, 1]
+    assert next(h for h in history if h)[0]["code"] == "delivery_limit"
 
 
