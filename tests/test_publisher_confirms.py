@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
-from tests.reliability import cardpipe, depth, rabbit_case
+from tests.reliability import cardpipe, delete_queues, depth, queue_settings, rabbit_case
+from worker.queues import TaskPublisher, connection, task_queue
+from worker.tasks import Task
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -49,3 +52,24 @@ def test_enqueue_with_confirms_publishes_every_task(tmp_path: Path, rabbitmq_url
         assert done.returncode == 0, done.stderr
         assert "enqueued 250" in done.stdout
         assert depth(case.settings) == 250
+
+
+@pytest.mark.timeout(120)
+def test_a_connection_lost_mid_batch_publishes_the_unconfirmed_tasks_again(
+        rabbitmq_url: str, unique_name: str) -> None:
+    settings = queue_settings(rabbitmq_url, unique_name, quorum=False).model_copy(update={"confirm_batch": 100})
+    tasks = [Task.for_location(f"s3://cards/{unique_name}/{index}.jpg") for index in range(20)]
+    try:
+        with TaskPublisher(settings) as publisher:
+            for task in tasks[:10]:
+                publisher.publish_task(task.to_json())
+            publisher.conn.connection.sock.shutdown(socket.SHUT_RDWR)  # the broker connection drops mid-batch
+            for task in tasks[10:]:
+                publisher.publish_task(task.to_json())
+            publisher.flush()
+        with connection(settings) as conn:
+            queue = task_queue(settings)(conn.default_channel)
+            ids = [json.loads(m.body)["id"] for m in iter(lambda: queue.get(no_ack=True), None)]
+        assert set(ids) == {task.id for task in tasks}, "every task reached the queue (duplicates are harmless)"
+    finally:
+        delete_queues(settings)
