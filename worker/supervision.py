@@ -246,21 +246,22 @@ def run_children(command: list[str], count: int, *, env: dict[str, str],
         threading.Thread(target=_read_lines, args=(index, child.stdout, lines), daemon=True,
                          name=f"cardpipe-child-{index}").start()
     result = ChildrenReport()
+    stopped_at: list[float] = []
 
     def stop_all(reason: str) -> None:
         if not result.stopping:
             result.stopping.append(reason)
+            stopped_at.append(time.monotonic())
             for child in children:
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)
 
     open_streams = len(children)
-    stopped_at: float | None = None
     while open_streams:
-        if stop.is_set() and stopped_at is None:
-            stopped_at = time.monotonic()
+        if stop.is_set():
             stop_all("stopped by a signal")
-        if stopped_at is not None and time.monotonic() - stopped_at > grace_s + 5:
+        if stopped_at and time.monotonic() - stopped_at[0] > grace_s + 5:
+            # Past the grace the children were given: what is still running is stuck, not draining.
             for child in children:
                 if child.poll() is None:
                     child.kill()
