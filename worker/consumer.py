@@ -4,8 +4,10 @@ Why two kinds of thread: the API is I/O-bound, so ``concurrency`` threads call i
 connection is not thread-safe and needs heartbeats. So only the drain thread talks to the broker: it receives
 messages (at most ``prefetch`` unacknowledged), hands each to the pool, and takes completions back through a
 queue to ack them. A message is acked only after its outcome is written; a message whose task was not finished
-(outage, shutdown) is rejected with requeue; on :class:`~worker.pipeline.HaltError` the consumer stops, puts
-back every message it holds, and reports why.
+(outage, shutdown) is rejected with requeue; an unexpected exception is that message's ``internal_error`` dead
+letter, never a stop; on :class:`~worker.pipeline.HaltError` (a condition every message would meet) the
+consumer stops, puts back every message it holds, and reports why with the condition's exit code. The broker
+connection is opened through :func:`worker.broker.connect`: bounded in time, a refused login told apart.
 
 >>> consumer = QueueConsumer(queue_settings, pipeline, WorkerSettings(concurrency=8))  # doctest: +SKIP
 >>> report = consumer.run(until_empty=True)  # doctest: +SKIP
