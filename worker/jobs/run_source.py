@@ -4,8 +4,8 @@ Resumable: interrupted, even by ``kill -9``, the same run finishes the rest, and
 one outcome. The embedded SQLite queue loses unacknowledged messages on a crash and keeps delivered rows
 forever, so with it a run owns the queue: it takes out the messages still pending (tasks redriven or enqueued
 by hand: they go back, with the source's tasks, so nothing queued is dropped), purges the rest before
-enqueueing (the re-enqueue of every task without an outcome is the reconciliation) and purges again after a
-complete run. Shared brokers are never purged.
+enqueueing (the re-enqueue of every task without an outcome is the reconciliation), and deletes the rows of
+delivered messages after a complete run. Shared brokers are never purged.
 
 A run holds its lock file (see :mod:`worker.supervision`) exclusively while it purges and enqueues, then
 shared while its workers consume, so a resumed run never overlaps the still-draining workers of a killed one.
@@ -31,7 +31,7 @@ from worker.observability import get_logger
 from worker.outcomes import OutcomeStore
 from worker.pipeline import Outcome
 from worker.progress import RunProgress, RunTally
-from worker.queues import TaskPublisher, purge_embedded_queue, take_pending_embedded
+from worker.queues import TaskPublisher, forget_delivered, purge_embedded_queue, take_pending_embedded
 from worker.sources import FolderSource, ListFileSource, SingleFileSource, Source
 from worker.supervision import RUN_LOCK_ENV, RunLock, run_children, worker_command
 from worker.tasks import BadMessage, Task
@@ -121,8 +121,10 @@ def run_source(settings: Settings, request: RunRequest, outcomes: OutcomeStore, 
                         note="re-enqueueing tasks that have no outcome")
             with TaskPublisher(settings.queue) as publisher:
                 enqueued = enqueue_source(_Ids(request.source, result.missing), outcomes, publisher, keep_ids=True)
-        if not result.missing and settings.queue.is_embedded and result.exit_code == EXIT_OK:
-            purge_embedded_queue(settings.queue)  # drop the delivered rows the SQLite transport keeps
+        if settings.queue.is_embedded and result.exit_code == EXIT_OK:
+            # Drop the delivered rows the SQLite transport keeps; a task queued meanwhile (enqueue, redrive)
+            # stays, so this never purges.
+            forget_delivered(settings.queue)
     finally:
         lock.release()
     if result.exit_code == EXIT_OK and result.missing:
