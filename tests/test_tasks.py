@@ -18,6 +18,7 @@ def test_task_json_round_trip_keeps_every_field() -> None:
     assert Task.from_json(task.to_json()) == task
     assert Task.from_json(task.to_json().encode()) == task
 
+
 def test_ids_are_stable_and_32_hex() -> None:
     first = Task.for_location("/data/cards/a.jpg")
     again = Task.for_location("file:///data/cards/a.jpg")
@@ -27,9 +28,11 @@ def test_ids_are_stable_and_32_hex() -> None:
     assert task_id_for("s3://b/k.jpg", "e1") != task_id_for("s3://b/k.jpg", "e2"), "a changed object is a new task"
     assert task_id_for("s3://b/k.jpg", "e1", "ver") == task_id_for("s3://b/k.jpg", "e2", "ver"), "version wins"
 
+
 def test_relative_paths_normalise_to_the_same_id(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert Task.for_location("a.jpg").id == Task.for_location(str(tmp_path / "a.jpg")).id
+
 
 @pytest.mark.parametrize(("body", "why"), [
     (b"not json at all", "not JSON"),
@@ -44,9 +47,11 @@ def test_bad_messages_say_why(body: bytes, why: str) -> None:
     with pytest.raises(BadMessage, match=why):
         Task.from_json(body)
 
+
 def test_a_task_without_id_gets_its_stable_id() -> None:
     task = Task.from_json('{"location": "s3://b/k.jpg", "etag": "e"}')
     assert task.id == task_id_for("s3://b/k.jpg", "e")
+
 
 def test_result_and_dead_letter_round_trip() -> None:
     task = Task.for_location("/x.jpg")
@@ -57,6 +62,7 @@ def test_result_and_dead_letter_round_trip() -> None:
     dead = DeadLetter(task_id=task.id, task=task, code="-1102", reason="not an image", attempts=1,
                       first_attempt_at=now, last_attempt_at=now, worker="h:1")
     assert DeadLetter.model_validate_json(dead.model_dump_json()) == dead
+
 
 def test_s3_event_keys_are_unquoted_and_test_events_ignored() -> None:
     event = {"Records": [
@@ -73,11 +79,13 @@ def test_s3_event_keys_are_unquoted_and_test_events_ignored() -> None:
     test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "cards"}
     assert is_event(test_event) and tasks_from_event(test_event) == []
 
+
 def test_sns_wrapped_s3_event() -> None:
     inner = {"Records": [{"eventName": "ObjectCreated:Put",
                           "s3": {"bucket": {"name": "b"}, "object": {"key": "k.jpg", "eTag": "e"}}}]}
     wrapped = {"Type": "Notification", "Message": json.dumps(inner)}
     assert [t.location for t in tasks_from_event(wrapped)] == ["s3://b/k.jpg"]
+
 
 def test_cos_event_key_drops_appid_and_bucket() -> None:
     event = {"Records": [{
@@ -91,6 +99,7 @@ def test_cos_event_key_drops_appid_and_bucket() -> None:
     assert [t.location for t in tasks] == ["cos://cards-1250000000/2026/a b.jpg"]
     assert tasks[0].etag == "m5" and tasks[0].metadata["event_time"] == 1763942400
 
+
 @pytest.mark.parametrize("event", [
     {"Records": "nope"},
     {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {}}}]},
@@ -99,6 +108,7 @@ def test_cos_event_key_drops_appid_and_bucket() -> None:
 def test_malformed_events_are_bad_messages(event: dict) -> None:
     with pytest.raises(BadMessage):
         tasks_from_event(event)
+
 
 @pytest.mark.parametrize(("body", "says"), [
     ('{"v":1,"location":12345}', "location: a string is required, got int"),
@@ -117,8 +127,8 @@ def test_a_task_of_the_wrong_shape_is_a_bad_message_saying_why(body: str | bytes
         Task.from_json(body)
     assert says in str(raised.value)
 
-def test_a_redriven_task_carries_its_dead_letters_in_its_history() -> None:
 
+def test_a_redriven_task_carries_its_dead_letters_in_its_history() -> None:
     task = Task.for_location("/data/a.jpg")
     at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
     first = DeadLetter(task_id=task.id, task=task, code="-1102", reason="undecodable", attempts=1,
