@@ -113,3 +113,19 @@ def test_worker_processes_drain_on_sigterm_and_die_on_sigkill(tmp_path: Path) ->
         assert finished.returncode == 0, finished.stderr
     assert _done_count(tmp_path) == count, "the killed worker's children gave back what they had not started"
     assert [fake.calls_for(image) for image in images] == [1] * count
+
+
+@pytest.mark.parametrize(("codes", "reports", "stopping", "expected"), [
+    ([0, 0], {}, [], (0, "")),
+    ([4, 130], {0: {"reason": "the broker at amqp://... is unreachable"}}, ["the broker"], (4, "the broker at")),
+    ([130, 6], {1: {"reason": "the shared rate limiter's Redis at ..."}}, ["x"], (6, "the shared rate limiter")),
+    ([130, -signal.SIGTERM], {}, ["stopped by a signal"], (130, "stopped by a signal")),
+    ([0, -signal.SIGKILL], {}, [], (1, "a worker process was killed by SIGKILL")),
+])
+def test_the_first_worker_that_failed_on_its_own_gives_the_exit_code_and_reason(
+        codes: list[int], reports: dict, stopping: list[str], expected: tuple[int, str]) -> None:  # type: ignore[type-arg]
+    from worker.supervision import ChildrenReport
+
+    report = ChildrenReport(codes=codes, reports=reports, stopping=stopping)
+    assert report.exit_code == expected[0]
+    assert expected[1] in report.reason

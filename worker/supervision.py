@@ -202,8 +202,10 @@ class ChildrenReport:
         index, code = self._first_failure()
         if code == EXIT_OK:
             return ""
+        raw = self.codes[index]
+        how = f"was killed by {signal.Signals(-raw).name}" if raw < 0 else f"exited with {raw}"
         return self.reports.get(index, {}).get("reason") or (self.stopping[0] if self.stopping else
-                                                             f"a worker process exited with {code}")
+                                                             f"a worker process {how}")
 
     def _first_failure(self) -> tuple[int, int]:
         failed = [(i, code) for i, code in enumerate(self.codes) if code != EXIT_OK]
