@@ -53,6 +53,7 @@ class WorkerSettings(BaseModel):
         outage_exit_s: with ``--until-empty``, give up when the upstream circuit stays open this long.
         reconnect_attempts: broker reconnection attempts before giving up (0 = keep trying).
         shutdown_grace_s: on SIGINT/SIGTERM, how long to let in-flight tasks finish.
+        metrics_port: serve Prometheus metrics of the whole worker on this port (None or 0: no endpoint).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -63,6 +64,7 @@ class WorkerSettings(BaseModel):
     outage_exit_s: float = Field(default=600.0, gt=0)
     reconnect_attempts: int = Field(default=10, ge=0)
     shutdown_grace_s: float = Field(default=60.0, ge=0)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
 
 @dataclass

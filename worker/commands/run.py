@@ -195,7 +195,7 @@ def _process(settings: Settings, args: argparse.Namespace, tally: RunTally, prog
 
 
 def _child_command(args: argparse.Namespace) -> list[str]:
-    command = [sys.executable, "-m", "worker", "--log-level", args.log_level]
+    command = [sys.executable, "-m", "worker", "--log-level", args.log_level, "--log-format", args.log_format]
     if args.config:
         command += ["--config", str(args.config)]
     command += ["worker", "--until-empty", "--progress-jsonl"]

@@ -30,6 +30,7 @@ from typing import Any
 from worker.api.errors import ConfigError
 from worker.config import Settings, load_config
 from worker.consumer import ConsumerReport, QueueConsumer
+from worker.metrics import worker_endpoint
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStoreError, open_outcomes
 from worker.pipeline import Outcome, Pipeline
@@ -49,6 +50,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="threads calling the pipeline at once (default: worker.concurrency)")
     parser.add_argument("--until-empty", action="store_true", help="exit once the queue is drained")
     parser.add_argument("--progress-jsonl", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve Prometheus metrics on this port (default: worker.metrics_port; 0: none)")
 
 
 def worker_id() -> str:
@@ -157,8 +160,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     try:
-        report = consume(settings, concurrency=args.concurrency, until_empty=args.until_empty,
-                         on_settled=emit if args.progress_jsonl else None)
+        with worker_endpoint(settings, args.metrics_port):
+            report = consume(settings, concurrency=args.concurrency, until_empty=args.until_empty,
+                             on_settled=emit if args.progress_jsonl else None)
     except (ConfigError, OutcomeStoreError) as exc:
         print(f"cardpipe worker: {exc}", file=sys.stderr)
         return EXIT_CONFIG
