@@ -119,3 +119,31 @@ def test_log_format_console_is_readable_lines(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, env=_env("local://"))
     assert done.returncode == 0, done.stderr
     assert "consumer.started" in done.stderr and not done.stderr.lstrip().startswith("{")
+
+
+def test_log_lines_print_above_the_progress_bar_not_onto_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from rich.console import Console
+
+    import worker.observability as observability
+    from worker.progress import RunProgress, RunTally
+
+    terminal = io.StringIO()
+    console = Console(file=terminal, force_terminal=True, width=100)
+    monkeypatch.setattr(observability, "stderr_console", lambda: console)
+    monkeypatch.setattr("worker.progress.stderr_console", lambda: console)
+    observability.configure_logging("INFO", log_format="console")
+    tally = RunTally()
+    with RunProgress(tally) as progress:
+        progress.processing(10)
+        tally.add("ok", "0")
+        progress.update()
+        observability.get_logger("test").warning("broker.lost", error="connection reset")
+        tally.add("ok", "0")
+        progress.update()
+    ansi = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+    # As a terminal shows it: a carriage return (after which rich erases the line) starts the line afresh.
+    lines = re.split(r"[\r\n]", ansi.sub("", terminal.getvalue()))
+    logged = [line for line in lines if "broker.lost" in line]
+    assert logged and all("━" not in line and "processing" not in line for line in logged), lines

@@ -105,8 +105,10 @@ def metric_names(registry: CollectorRegistry | None = None) -> set[str]:
     WorkerMetrics(registry)
     names = {family.name for family in _endpoint_families()}
     for family in registry.collect():
-        names.add(family.name)
-        names |= {sample.name for sample in family.samples}
+        # A labelled family has no samples before its first use: name them from its type.
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}.get(family.type, ("",))
+        names |= {family.name + suffix for suffix in suffixes}
+        names |= {sample.name for sample in family.samples if not sample.name.endswith("_created")}
     return names
 
 
