@@ -147,3 +147,20 @@ def test_log_lines_print_above_the_progress_bar_not_onto_it(monkeypatch) -> None
     lines = re.split(r"[\r\n]", ansi.sub("", terminal.getvalue()))
     logged = [line for line in lines if "broker.lost" in line]
     assert logged and all("━" not in line and "processing" not in line for line in logged), lines
+
+
+def test_threads_per_process_share_the_cores_for_the_local_recognizer(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    monkeypatch.chdir(tmp_path)  # the built-in defaults, not a pipeline.yaml that happens to be here
+
+    from worker.commands.worker import threads_per_process
+    from worker.config import load_config
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
+    local = load_config(None, environ={})
+    assert [threads_per_process(local, p) for p in (1, 2, 4, 8)] == [4, 2, 1, 1]
+    chosen = load_config(None, environ={"CARDPIPE_WORKER__CONCURRENCY": "3"})
+    assert threads_per_process(chosen, 2) == 3, "a configured concurrency is kept"
+    http = load_config(None, environ={"CARDPIPE_UPSTREAM__URL": "http://api.example/ocr/bankcard"})
+    assert threads_per_process(http, 2) == http.worker.concurrency == 4, "network-bound calls keep the default"

@@ -39,7 +39,7 @@ from rich.console import Console
 
 from worker.api.errors import CardpipeError, ConfigError
 from worker.commands.enqueue import EnqueueReport, enqueue_source
-from worker.commands.worker import consume, stop_on_signals
+from worker.commands.worker import consume, stop_on_signals, threads_per_process
 from worker.config import Settings, load_config
 from worker.consumer import EXIT_OK
 from worker.observability import get_logger
@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         if args.processes < 1 or (args.concurrency is not None and args.concurrency < 1):
             raise ConfigError("--processes and --concurrency must be >= 1")
         settings = load_config(args.config)
+        args.concurrency = args.concurrency or threads_per_process(settings, args.processes)
         source = open_source(args.source, settings.storage)
         _allow_source_folder(settings, source)
         outcomes = open_outcomes(settings.outcomes, settings.storage)
