@@ -80,17 +80,22 @@ def _check_counts(samples: Samples, count: int, calls: int, started: float) -> N
     assert _value(samples, "cardpipe_ratelimit_rate", backend="none") == 10
 
 
-def test_one_worker_process_serves_its_metrics_while_it_runs(tmp_path: Path) -> None:
-    count = 12
+def _enqueue(tmp_path: Path, fake: FakeUpstream, count: int) -> tuple[Path, dict[str, str]]:
+    """``count`` tasks on the embedded queue (one transient then read, one permanent failure); config and env."""
     folder, images = _folder(tmp_path, count)
     config = _config(tmp_path)
+    _script(fake, images)
+    env = {**_env(fake.url), "CARDPIPE_STORAGE__LOCAL_ROOTS": f'["{folder}"]'}
+    subprocess.run(_cardpipe(config, "enqueue", str(folder)), env=env, check=True, capture_output=True, timeout=60)
+    return config, env
+
+
+def test_one_worker_process_serves_its_metrics_while_it_runs(tmp_path: Path) -> None:
+    count = 12
     port = _free_port()
     started = time.time()
     with FakeUpstream(default=Reply(delay=0.05)) as fake:
-        _script(fake, images)
-        env = {**_env(fake.url), "CARDPIPE_STORAGE__LOCAL_ROOTS": f'["{folder}"]'}
-        subprocess.run(_cardpipe(config, "enqueue", str(folder)), env=env, check=True, capture_output=True,
-                       timeout=60)
+        config, env = _enqueue(tmp_path, fake, count)
         worker = subprocess.Popen(_cardpipe(config, "worker", "--metrics-port", str(port), "--concurrency", "2"),
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
@@ -108,15 +113,10 @@ def test_one_worker_process_serves_its_metrics_while_it_runs(tmp_path: Path) -> 
 
 def test_two_worker_processes_share_one_endpoint(tmp_path: Path) -> None:
     count = 16
-    folder, images = _folder(tmp_path, count)
-    config = _config(tmp_path)
     port = _free_port()
     started = time.time()
     with FakeUpstream(default=Reply(delay=0.05)) as fake:
-        _script(fake, images)
-        base_env = {**_env(fake.url), "CARDPIPE_STORAGE__LOCAL_ROOTS": f'["{folder}"]'}
-        subprocess.run(_cardpipe(config, "enqueue", str(folder)), env=base_env, check=True, capture_output=True,
-                       timeout=60)
+        config, base_env = _enqueue(tmp_path, fake, count)
         settings = load_config(config)
         with multiprocess_metrics() as shared, worker_endpoint(settings, port):
             env = {**base_env, **{k: v for k, v in os.environ.items() if k not in base_env}}

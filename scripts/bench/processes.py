@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.bench.pipeline import cardpipe_run  # noqa: E402
-from scripts.bench.report import markdown_table, write_section  # noqa: E402
+from scripts.bench.report import load_note, markdown_table, write_section  # noqa: E402
 
 #: What ``one`` sets: the library thread pools of a worker process, one thread each.
 ONE_THREAD_ENV = {"OPENCV_FOR_THREADS_NUM": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -139,9 +139,8 @@ def main() -> int:
                      f"{cpu_per_image / baseline_cpu:.2f}"])
     body = (
         f"**{count} generated cards (mixed levels), `cardpipe run` with the local recognizer "
-        f"({args.threads} onnxruntime thread per recognition), {args.repeat} interleaved round(s).** Load average "
-        f"(1/5/15 min) before: {' / '.join(f'{x:.2f}' for x in load_before)}, after: "
-        f"{' / '.join(f'{x:.2f}' for x in load_after)} — the machine is shared, so read the ratios.\n\n"
+        f"({args.threads} onnxruntime thread per recognition), {args.repeat} interleaved round(s).** "
+        f"{load_note(load_before, load_after)} The machine is shared: read the ratios and the CPU time.\n\n"
         + markdown_table(["setting", "wall s per round", "median s", "img/s", "speed-up (wall)",
                           "CPU s per image", "CPU vs baseline"], rows)
     )

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts.bench.report import markdown_table, write_section  # noqa: E402
+from scripts.bench.report import load_note, markdown_table, write_section  # noqa: E402
 
 LIBRARY_THREAD_VARS = ("OPENCV_FOR_THREADS_NUM", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 
@@ -111,8 +111,7 @@ def main() -> int:
                      int(runs[setting][0]["os_threads"])])
     body = (
         f"**{len(paths)} generated cards, one process per setting, {args.repeat} interleaved round(s) (the "
-        f"lowest figure of each is shown).** Load average (1/5/15 min) before: "
-        f"{' / '.join(f'{x:.2f}' for x in load_before)}, after: {' / '.join(f'{x:.2f}' for x in load_after)}.\n\n"
+        f"lowest figure of each is shown).** {load_note(load_before, load_after)}\n\n"
         + markdown_table(["library threads", "start-up CPU s (imports + models)", "CPU s / image, 1 thread",
                           "CPU s / image, 2 threads", "2 threads vs one", "OS threads"], rows)
     )
