@@ -52,3 +52,17 @@ def test_huge_values_are_truncated_with_their_full_size_noted() -> None:
     bounded = bound_text(text, 1000)
     assert len(bounded) < 1100 and "100000 chars" in bounded
     assert bound_text("short", 1000) == "short"
+
+
+def test_a_huge_value_makes_a_bounded_log_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from worker.observability import configure_logging, get_logger
+
+    configure_logging("INFO", log_format="json")
+    location = "s3://bucket/" + "x" * 8_000_000
+    get_logger("test").warning("task.bad", location=location, nested={"body": ["y" * 100_000]})
+    line = capsys.readouterr().err
+    assert len(line) < 20_000
+    event = json.loads(line)
+    assert event["location"].endswith(f"[truncated: {len(location)} chars]")
