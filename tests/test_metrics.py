@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -111,24 +112,45 @@ def test_one_worker_process_serves_its_metrics_while_it_runs(tmp_path: Path) -> 
     assert sorted(map(len, _outcome_ids(tmp_path))) == [1, count - 1]
 
 
+def _wait_for_line(stream: IO[str], needle: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if needle in line:
+            return
+        if not line:
+            break
+    raise AssertionError(f"never saw {needle!r}")
+
+
 def test_two_worker_processes_share_one_endpoint(tmp_path: Path) -> None:
     count = 16
     port = _free_port()
     started = time.time()
-    with FakeUpstream(default=Reply(delay=0.05)) as fake:
-        config, base_env = _enqueue(tmp_path, fake, count)
+    folder, images = _folder(tmp_path, count)
+    config = _config(tmp_path)
+    with FakeUpstream(default=Reply(delay=0.3)) as fake:
+        _script(fake, images)
+        base_env = {**_env(fake.url), "CARDPIPE_STORAGE__LOCAL_ROOTS": f'["{folder}"]'}
         settings = load_config(config)
         with multiprocess_metrics() as shared, worker_endpoint(settings, port):
             env = {**base_env, **{k: v for k, v in os.environ.items() if k not in base_env}}
             # Each child is told the same port: it must leave it to the parent rather than fail to bind.
-            workers = [subprocess.Popen(_cardpipe(config, "worker", "--until-empty", "--concurrency", "2",
-                                                  "--metrics-port", str(port)),
-                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                       for _ in range(2)]
+            command = [*_cardpipe(config, "--log-format", "json", "worker", "--concurrency", "2",
+                                  "--metrics-port", str(port))]
+            command[command.index("WARNING")] = "INFO"
+            workers = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        text=True) for _ in range(2)]
+            for worker in workers:  # both consume before the tasks arrive, so that both get some
+                assert worker.stderr is not None
+                _wait_for_line(worker.stderr, "consumer.started")
+            subprocess.run(_cardpipe(config, "enqueue", str(folder)), env=base_env, check=True,
+                           capture_output=True, timeout=60)
             samples = _scrape_until(port, lambda s: _value(s, "cardpipe_tasks_total") == count)
             for worker in workers:
+                worker.send_signal(signal.SIGTERM)
                 _, stderr = worker.communicate(timeout=60)
-                assert worker.returncode == 0, stderr
+                assert worker.returncode == 130, stderr
                 shared.process_exited(worker.pid)
             _check_counts(samples, count, fake.total_calls, started)
             by_process = {f.name.rsplit("_", 1)[-1] for f in shared.directory.glob("counter_*.db")}

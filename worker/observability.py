@@ -177,7 +177,7 @@ def wants_json(log_format: str = "auto") -> bool:
     return log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
 
 
-def configure_logging(level: str = "INFO", *, log_format: str = "auto") -> None:
+def configure_logging(level: str = "INFO", *, log_format: str = "auto", json: bool | None = None) -> None:
     """Route every logger of the process through cardpipe's processors and one renderer on stderr.
 
     Logs go to stderr so that commands which print results on stdout stay machine-readable. Calling it again
@@ -186,7 +186,10 @@ def configure_logging(level: str = "INFO", *, log_format: str = "auto") -> None:
     Parameters:
         level: DEBUG, INFO, WARNING or ERROR; per-request lines of HTTP and storage clients show only at DEBUG.
         log_format: ``console`` (readable), ``json`` (one object per line) or ``auto`` (console on a terminal).
+        json: True or False overrides ``log_format`` with ``json`` or ``console``.
     """
+    if json is not None:
+        log_format = "json" if json else "console"
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
