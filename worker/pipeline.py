@@ -27,9 +27,9 @@ from typing import Any, Protocol
 
 import tenacity
 
-from worker.api.codes import Disposition
 from worker.api.errors import ApiError, CardpipeError
-from worker.api.schema import BankCardResponse
+from worker.api.legacy.codes import Disposition
+from worker.api.legacy.schema import BankCardResponse
 from worker.metrics import metrics
 from worker.observability import get_logger, mask_digits_in_text
 from worker.outcomes import OutcomeStore, OutcomeStoreError
