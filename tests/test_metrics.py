@@ -172,3 +172,14 @@ def test_metric_names_follow_prometheus_conventions() -> None:
     for name in names:
         assert name.startswith("cardpipe_") and name == name.lower(), name
         assert "_total" not in name or name.endswith("_total"), name
+
+
+def test_a_configured_metrics_port_does_not_make_run_processes_fight_over_it(tmp_path: Path) -> None:
+    folder, _ = _folder(tmp_path, 6)
+    config = _config(tmp_path)
+    with FakeUpstream() as fake:
+        env = {**_env(fake.url), "CARDPIPE_WORKER__METRICS_PORT": str(_free_port())}
+        done = subprocess.run(_cardpipe(config, "run", str(folder), "--processes", "2", "--no-progress"), env=env,
+                              capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert sorted(map(len, _outcome_ids(tmp_path))) == [0, 6]

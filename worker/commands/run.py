@@ -199,7 +199,7 @@ def _child_command(args: argparse.Namespace) -> list[str]:
     command = [sys.executable, "-m", "worker", "--log-level", args.log_level, "--log-format", args.log_format]
     if args.config:
         command += ["--config", str(args.config)]
-    command += ["worker", "--until-empty", "--progress-jsonl"]
+    command += ["worker", "--until-empty", "--progress-jsonl", "--metrics-port", "0"]  # no endpoint per child
     if args.concurrency is not None:
         command += ["--concurrency", str(args.concurrency)]
     return command
