@@ -21,7 +21,7 @@ from worker.upstreams import UpstreamSettings, open_upstream
 
 FAST_RETRY = RetrySettings(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.02, max_elapsed_s=10,
                            circuit_threshold=50, circuit_cooldown_s=0.05)
-CARD = "6222020200112233445"
+CARD = "6222020200112233446"
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_permanent_code_becomes_a_dead_letter(tmp_path: Path, fake: FakeUpstream
     assert fake.calls_for(image) == 1, "permanent codes are not retried"
     dead = pipeline.outcomes.read_dead_letter(task.id)
     assert dead is not None and dead.code == "-9011" and dead.attempts == 1 and dead.task == task
-    assert CARD not in dead.model_dump_json() and "622202*********3445" in dead.reason
+    assert CARD not in dead.model_dump_json() and "622202*********3446" in dead.reason
 
 
 def test_auth_failure_halts_and_dead_letters_nothing(tmp_path: Path, fake: FakeUpstream) -> None:

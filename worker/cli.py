@@ -3,12 +3,16 @@
 Each subcommand lives in its own module under :mod:`worker.commands` and exposes ``configure(parser)`` and
 ``run(args) -> int``. Modules are imported only when their command runs, so ``cardpipe enqueue`` never pays
 for loading the OCR models and ``cardpipe --help`` stays instant.
+
+Output piped into a reader that stops early (``cardpipe dlq list | head``) ends the command quietly, as
+``cat`` does, rather than with a BrokenPipeError traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,17 +27,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dlq": ("dlq", "list, filter and redrive dead letters"),
 }
 
+#: Exit status of a command whose reader went away (128 + SIGPIPE), as shells report it.
+EXIT_BROKEN_PIPE = 141
+
 
 def _load(module_name: str):  # type: ignore[no-untyped-def]
     return importlib.import_module(f"worker.commands.{module_name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="cardpipe", description="Bank-card OCR at batch scale.")
     parser.add_argument("--config", default=None,
                         help="path to pipeline.yaml (default: ./pipeline.yaml when present, else built-in defaults)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--log-format", default="auto", choices=("auto", "console", "json"),
+                        help="log lines on stderr: console (readable), json (one object per line), "
+                             "auto (console on a terminal, json otherwise; the default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     wanted = next((a for a in args_list if a in COMMANDS), None)
     for name, (module_name, help_text) in COMMANDS.items():
@@ -43,12 +61,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     from worker.observability import configure_logging
 
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, log_format=args.log_format)
     module = _load(COMMANDS[args.command][0])
     try:
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, rather than at interpreter exit
+        return code
     except KeyboardInterrupt:
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ class WorkerSettings(BaseModel):
         reconnect_attempts: connection attempts in one broker outage before giving up (0: only
             ``queue.unreachable_exit_s`` bounds them).
         shutdown_grace_s: on SIGINT/SIGTERM, how long to let in-flight tasks finish.
+        metrics_port: serve Prometheus metrics of the whole worker on this port (None or 0: no endpoint).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -75,6 +76,7 @@ class WorkerSettings(BaseModel):
     outage_exit_s: float = Field(default=600.0, gt=0)
     reconnect_attempts: int = Field(default=0, ge=0)
     shutdown_grace_s: float = Field(default=60.0, ge=0)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
 
 @dataclass

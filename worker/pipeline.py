@@ -30,7 +30,8 @@ import tenacity
 from worker.api.errors import ApiError, CardpipeError
 from worker.api.legacy.codes import Disposition
 from worker.api.legacy.schema import BankCardResponse
-from worker.observability import get_logger, mask_digits_in_text, metrics
+from worker.metrics import metrics
+from worker.observability import get_logger, mask_digits_in_text
 from worker.outcomes import OutcomeStore, OutcomeStoreError
 from worker.ratelimit import RateLimitUnavailable
 from worker.retry import CircuitBreaker, RetrySettings, build_retrying
@@ -367,7 +368,7 @@ class Pipeline:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             code = _failure_code(exc) if exc else "unknown"
-            metrics().retries.labels(code=code).inc()
+            metrics().retries.labels(stage=stage, code=code).inc()
             log.info("task.retry", task_id=task.id, stage=stage, code=code, attempt=state.attempt_number,
                      wait_s=round(state.upcoming_sleep, 3), reason=_failure_reason(exc) if exc else "")
 
@@ -405,7 +406,7 @@ class Pipeline:
         try:
             response = self.upstream.recognize(image=image) if url is None else self.upstream.recognize(url=url)
         except ApiError as exc:
-            metrics().api_calls.labels(code=_failure_code(exc)).inc()
+            metrics().upstream_calls.labels(code=_failure_code(exc)).inc()
             disposition = exc.disposition
             if disposition is Disposition.HALT:
                 raise HaltError(str(exc.code), f"the upstream refused our credentials or configuration: "
@@ -416,9 +417,12 @@ class Pipeline:
                 self.breaker.record_success()
             raise
         finally:
-            metrics().latency.observe(time.monotonic() - called)
-        metrics().api_calls.labels(code="0").inc()
+            metrics().upstream_latency.observe(time.monotonic() - called)
+            metrics().circuit_open.set(self.breaker.in_outage)
+        metrics().upstream_calls.labels(code="0").inc()
         self.breaker.record_success()
+        metrics().circuit_open.set(0)
+        metrics().last_success.set_to_current_time()
         return response
 
     def _acquire(self) -> bool:
@@ -493,9 +497,7 @@ class Pipeline:
 
     def _report(self, outcome: Outcome) -> Outcome:
         for leaf in outcome.leaves():
-            metrics().tasks.labels(outcome=leaf.status.value).inc()
-            if leaf.status is OutcomeStatus.DEAD and leaf.code:
-                metrics().dead_letters.labels(code=leaf.code).inc()
+            metrics().tasks.labels(status=leaf.status.value, code=leaf.code or "").inc()
             # Dead letters are worth a line at INFO; the rest would drown a terminal on a large run.
             emit = log.info if leaf.status is OutcomeStatus.DEAD else log.debug
             emit("task.done", task_id=leaf.task_id, status=leaf.status.value, code=leaf.code,

@@ -16,10 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+from worker.observability import stderr_console
 
 
 @dataclass
@@ -60,7 +61,7 @@ class RunProgress:
 
     def __init__(self, tally: RunTally, *, enabled: bool = True) -> None:
         self.tally = tally
-        console = Console(stderr=True)
+        console = stderr_console()  # the log handler's console too: log lines print above the bar
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("ok {task.fields[ok]}  dead {task.fields[dead]}"), TimeElapsedColumn(),

@@ -217,9 +217,12 @@ class ChildrenReport:
         return index, code if code > 0 else (EXIT_STOPPED if self.stopping else EXIT_INCOMPLETE)
 
 
-def worker_command(global_args: list[str], *, concurrency: int | None, until_empty: bool) -> list[str]:
-    """The command line of one supervised ``cardpipe worker`` child."""
+def worker_command(global_args: list[str], *, concurrency: int | None, until_empty: bool,
+                   metrics_port: int | None = None) -> list[str]:
+    """The command line of one supervised ``cardpipe worker`` child (``metrics_port`` 0: it serves none)."""
     command = [sys.executable, "-m", "worker", *global_args, "worker", "--progress-jsonl"]
+    if metrics_port is not None:
+        command += ["--metrics-port", str(metrics_port)]
     if until_empty:
         command.append("--until-empty")
     if concurrency is not None:

@@ -58,3 +58,9 @@ def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def load_note(before: tuple[float, float, float], after: tuple[float, float, float]) -> str:
+    """The machine's load average around a benchmark, for the reader of a figure taken on a shared machine."""
+    return (f"Load average (1/5/15 min) before: {' / '.join(f'{x:.2f}' for x in before)}, after: "
+            f"{' / '.join(f'{x:.2f}' for x in after)}.")

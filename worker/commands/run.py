@@ -29,6 +29,7 @@ from rich.console import Console
 from worker.api.errors import CardpipeError, ConfigError
 from worker.broker import BrokerUnavailable
 from worker.config import load_config
+from worker.jobs.consume import threads_per_process
 from worker.jobs.grants import apply_grants
 from worker.jobs.run_source import EXIT_INCOMPLETE, RunRequest, allow_source_folder, run_source
 from worker.outcomes import open_outcomes
@@ -50,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def global_args(args: argparse.Namespace) -> list[str]:
     """The ``cardpipe`` options a child worker process is started with."""
-    options = ["--log-level", args.log_level]
+    options = ["--log-level", args.log_level, "--log-format", args.log_format]
     return [*options, "--config", str(args.config)] if args.config else options
 
 
@@ -69,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     tally = RunTally()
-    request = RunRequest(source, processes=args.processes, concurrency=args.concurrency,
+    concurrency = args.concurrency or threads_per_process(settings, args.processes)
+    request = RunRequest(source, processes=args.processes, concurrency=concurrency,
                          global_args=global_args(args))
     with RunProgress(tally, enabled=not args.no_progress) as progress:
         try:

@@ -28,8 +28,9 @@ import threading
 from worker.api.errors import ConfigError
 from worker.config import Settings, load_config
 from worker.consumer import ConsumerReport, QueueConsumer
-from worker.jobs.consume import consume, report_json, stop_on_signals
+from worker.jobs.consume import consume, report_json, stop_on_signals, threads_per_process
 from worker.jobs.grants import apply_grants
+from worker.metrics import multiprocess_metrics, worker_endpoint
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStoreError
 from worker.pipeline import Outcome
@@ -47,6 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (default 1); they stop with this one, whatever stops it")
     parser.add_argument("--until-empty", action="store_true", help="exit once the queue is drained")
     parser.add_argument("--progress-jsonl", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve Prometheus metrics of the whole worker (all its processes) on this port "
+                             "(default: worker.metrics_port; 0: none)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,18 +101,23 @@ def _consume_here(settings: Settings, args: argparse.Namespace) -> ConsumerRepor
             for leaf in outcome.leaves():
                 writer.write({"status": leaf.status.value, "code": leaf.code})
 
-    report = consume(settings, concurrency=args.concurrency, until_empty=args.until_empty,
-                     on_settled=emit if writer is not None else None, on_consumer=started)
+    with worker_endpoint(settings, args.metrics_port):
+        report = consume(settings, concurrency=args.concurrency, until_empty=args.until_empty,
+                         on_settled=emit if writer is not None else None, on_consumer=started)
     if writer is not None:
         writer.write({"report": report_json(report)})
     return report
 
 
 def _supervise(settings: Settings, args: argparse.Namespace) -> int:
-    options = ["--log-level", args.log_level, *(["--config", str(args.config)] if args.config else [])]
-    command = worker_command(options, concurrency=args.concurrency, until_empty=args.until_empty)
+    options = ["--log-level", args.log_level, "--log-format", args.log_format,
+               *(["--config", str(args.config)] if args.config else [])]
+    command = worker_command(options, concurrency=args.concurrency or threads_per_process(settings, args.processes),
+                             until_empty=args.until_empty)
     stop = threading.Event()
-    with stop_on_signals(lambda _reason: stop.set()):
+    # One endpoint for the whole worker: the children write their samples where this process reads them.
+    with stop_on_signals(lambda _reason: stop.set()), multiprocess_metrics(), \
+            worker_endpoint(settings, args.metrics_port):
         children = run_children(command, args.processes, env=dict(os.environ), on_outcome=lambda _event: None,
                                 stop=stop, grace_s=settings.worker.shutdown_grace_s)
     log.info("worker.stopped", processes=args.processes, exit_codes=children.codes, reason=children.reason)

@@ -27,6 +27,7 @@ from worker.retry import CircuitBreaker
 from worker.storage import open_storage
 from worker.supervision import RUN_LOCK_ENV, shared_lock
 from worker.upstreams import open_upstream
+from worker.upstreams.settings import LOCAL_URL
 
 log = get_logger("jobs.consume")
 
@@ -76,6 +77,21 @@ def report_json(report: ConsumerReport) -> dict[str, Any]:
             "exit_code": report.exit_code, "reason": report.reason}
 
 
+def threads_per_process(settings: Settings, processes: int = 1) -> int:
+    """Pipeline threads for each of ``processes`` worker processes when ``--concurrency`` is not given.
+
+    ``worker.concurrency`` when it is set. Otherwise, for the CPU-bound local recognizer, the cores shared out
+    among the processes: a recognition spends most of its time in onnxruntime without the GIL, so one
+    process already keeps a thread per core busy, and more threads than cores only make recognitions wait
+    for each other (see docs/benchmarks.md, "Worker processes"). An HTTP upstream keeps the built-in
+    default, because its calls wait on the network rather than on a core.
+    """
+    if "concurrency" in settings.worker.model_fields_set or settings.upstream.url != LOCAL_URL:
+        return settings.worker.concurrency
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // max(1, processes))
+
+
 def consume(settings: Settings, *, concurrency: int | None, until_empty: bool,
             on_settled: Callable[[Outcome], None] | None = None,
             on_consumer: Callable[[QueueConsumer], None] | None = None) -> ConsumerReport:
@@ -83,13 +99,13 @@ def consume(settings: Settings, *, concurrency: int | None, until_empty: bool,
 
     Parameters:
         settings: loaded configuration.
-        concurrency: threads calling the pipeline (``worker.concurrency`` when None).
+        concurrency: threads calling the pipeline (:func:`threads_per_process` when None).
         until_empty: return once the queue is drained.
         on_settled: called with each outcome once its message is acknowledged (progress).
         on_consumer: called with the consumer before it starts (so a watcher can stop it).
     """
-    worker_settings = settings.worker if concurrency is None else \
-        settings.worker.model_copy(update={"concurrency": concurrency})
+    worker_settings = settings.worker.model_copy(
+        update={"concurrency": concurrency or threads_per_process(settings)})
     pipeline = build_pipeline(settings, stop_event=threading.Event())
     consumer = QueueConsumer(settings.queue, pipeline, worker_settings,
                              publish_outcomes=settings.outcomes.publish_results, on_settled=on_settled)

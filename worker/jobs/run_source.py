@@ -212,7 +212,9 @@ def _process(settings: Settings, request: RunRequest, tally: RunTally, progress:
         progress.update()
 
     stop = threading.Event()
-    command = worker_command(request.global_args, concurrency=request.concurrency, until_empty=True)
+    # The run's children never open a metrics endpoint: with worker.metrics_port set they would race for it.
+    command = worker_command(request.global_args, concurrency=request.concurrency, until_empty=True,
+                             metrics_port=0)
     with stop_on_signals(lambda _reason: stop.set()):
         children = run_children(command, request.processes, env=child_environment(settings, request.processes),
                                 on_outcome=child_outcome, stop=stop, grace_s=settings.worker.shutdown_grace_s)
