@@ -183,3 +183,22 @@ def test_a_configured_metrics_port_does_not_make_run_processes_fight_over_it(tmp
                               capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     assert sorted(map(len, _outcome_ids(tmp_path))) == [0, 6]
+
+
+def test_worker_processes_serve_one_endpoint_for_the_whole_worker(tmp_path: Path) -> None:
+    count = 12
+    port = _free_port()
+    started = time.time()
+    with FakeUpstream(default=Reply(delay=0.2)) as fake:
+        config, env = _enqueue(tmp_path, fake, count)
+        parent = subprocess.Popen(_cardpipe(config, "worker", "--processes", "2", "--concurrency", "2",
+                                            "--metrics-port", str(port)),
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            samples = _scrape_until(port, lambda s: _value(s, "cardpipe_tasks_total") == count)
+        finally:
+            parent.send_signal(signal.SIGTERM)
+            _, stderr = parent.communicate(timeout=90)
+        _check_counts(samples, count, fake.total_calls, started)
+    assert parent.returncode in (0, 130), stderr
+    assert sorted(map(len, _outcome_ids(tmp_path))) == [1, count - 1]
