@@ -154,8 +154,8 @@ def test_threads_per_process_share_the_cores_for_the_local_recognizer(monkeypatc
 
     monkeypatch.chdir(tmp_path)  # the built-in defaults, not a pipeline.yaml that happens to be here
 
-    from worker.jobs.consume import threads_per_process
     from worker.config import load_config
+    from worker.jobs.consume import threads_per_process
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
     local = load_config(None, environ={})
