@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recognize": ("recognize", "recognize bank-card images locally and print the API's JSON answer"),
     "serve": ("serve", "serve the legacy bank-card API (POST /ocr/bankcard) over HTTP"),
     "dlq": ("dlq", "list, filter and redrive dead letters"),
+    "show": ("show", "print the outcome of one image, by location or task id prefix"),
+    "runs": ("runs", "list the runs recorded in the outcome store, with their counts"),
+    "export": ("export", "export outcomes as a table: CSV, JSON lines or Parquet"),
 }
 
 

@@ -10,14 +10,19 @@ old outcome and skip it. If publishing fails, the dead letter is written back, s
 Example::
 
     cardpipe dlq list --code -9011
-    cardpipe dlq show 3f2a...
+    cardpipe dlq show 3f2a
     cardpipe dlq redrive --code retries_exhausted
-    cardpipe dlq redrive 3f2a... 9b1c...
+    cardpipe dlq redrive 3f2a 9b1c
+
+Every command takes a task id or a prefix of one (4 hex digits or more, as long as it names one dead letter).
+``list`` prints each dead letter's full id and location (a card number in a path is masked on screen),
+newest last, the same order in the table and ``--json``; ``--limit N`` keeps the newest N.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import sys
 from collections import Counter
@@ -28,8 +33,10 @@ from rich.table import Table
 
 from worker.api.errors import CardpipeError, ConfigError
 from worker.config import load_config
+from worker.observability import mask_digits_in_text
 from worker.outcomes import OutcomeStore, open_outcomes
 from worker.queues import TaskPublisher
+from worker.results.lookup import OutcomeNotFound, resolve_id
 from worker.tasks import DeadLetter
 
 EXIT_FAILED = 1
@@ -40,13 +47,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list dead letters (newest last)")
     listing.add_argument("--code", help="only this code, or this code family (e.g. retries_exhausted)")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many rows (0: all)")
+    listing.add_argument("--limit", type=int, default=50, help="the newest N dead letters (0: all; default 50)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     actions.add_parser("stats", help="count dead letters by code")
     show = actions.add_parser("show", help="print one dead letter as JSON")
-    show.add_argument("task_id")
+    show.add_argument("task_id", help="a task id or a prefix of one")
     redrive = actions.add_parser("redrive", help="re-enqueue dead-lettered tasks and remove their dead letters")
-    redrive.add_argument("task_ids", nargs="*", metavar="TASK_ID", help="these tasks (default: all matching --code)")
+    redrive.add_argument("task_ids", nargs="*", metavar="TASK_ID",
+                         help="these tasks, by id or id prefix (default: all matching --code)")
     redrive.add_argument("--code", help="only dead letters with this code or code family")
     redrive.add_argument("--all", action="store_true", help="every dead letter (required when no id or code is given)")
     redrive.add_argument("--dry-run", action="store_true", help="say what would be redriven, change nothing")
@@ -61,18 +69,27 @@ def matching(store: OutcomeStore, code: str | None) -> Iterator[DeadLetter]:
     return (dead for dead in store.iter_dead_letters() if code_matches(dead.code, code))
 
 
-def _print_table(dead_letters: Iterable[DeadLetter], limit: int, console: Console) -> int:
-    table = Table("task id", "code", "attempts", "last attempt", "location", "reason", show_lines=False)
-    shown = 0
-    for dead in sorted(dead_letters, key=lambda d: d.last_attempt_at):
-        if limit and shown >= limit:
-            break
-        location = dead.task.location if dead.task else "(unreadable message)"
-        table.add_row(dead.task_id, dead.code, str(dead.attempts),
-                      dead.last_attempt_at.strftime("%Y-%m-%d %H:%M:%S"), location, dead.reason)
-        shown += 1
-    console.print(table)
-    return shown
+def newest_last(dead_letters: Iterable[DeadLetter], limit: int) -> list[DeadLetter]:
+    """The newest ``limit`` dead letters (all when 0), oldest first: what ``list`` prints, table or JSON.
+
+    Keeps only ``limit`` entries in memory while it reads a large dead-letter store.
+    """
+    def key(dead: DeadLetter) -> tuple[object, str]:
+        return dead.last_attempt_at, dead.task_id
+
+    if limit:
+        return sorted(heapq.nlargest(limit, dead_letters, key=key), key=key)
+    return sorted(dead_letters, key=key)
+
+
+def _print_entries(dead_letters: list[DeadLetter]) -> None:
+    """One block per dead letter, never cut whatever the terminal width: the full id and location."""
+    for dead in dead_letters:
+        location = mask_digits_in_text(dead.location) if dead.location else "(not a task: unreadable message)"
+        print(f"{dead.task_id}  {dead.code}  {dead.attempts} attempt(s)  "
+              f"{dead.last_attempt_at.strftime('%Y-%m-%d %H:%M:%S')} UTC")
+        print(f"    location: {location}")
+        print(f"    reason:   {dead.reason}")
 
 
 def redrive(store: OutcomeStore, publisher: TaskPublisher, dead_letters: Iterable[DeadLetter], *,
@@ -106,14 +123,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         store = open_outcomes(settings.outcomes, settings.storage)
         if args.action == "list":
-            selected = matching(store, args.code)
+            selected = newest_last(matching(store, args.code), args.limit)
             if args.json:
-                for shown, dead in enumerate(selected):
-                    if args.limit and shown >= args.limit:
-                        break
+                for dead in selected:
                     print(dead.model_dump_json())
             else:
-                _print_table(selected, args.limit, console)
+                _print_entries(selected)
+                print(f"{len(selected)} dead letter(s), newest last, in {store.location}; "
+                      "details: cardpipe dlq show ID_PREFIX", file=sys.stderr)
             return 0
         if args.action == "stats":
             counts = Counter(dead.code for dead in store.iter_dead_letters())
@@ -124,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"{sum(counts.values())} dead letter(s) in {store.location}")
             return 0
         if args.action == "show":
-            dead = store.read_dead_letter(args.task_id)
+            dead = store.read_dead_letter(resolve_id(store, args.task_id, dead_letters_only=True).task_id)
             if dead is None:
                 print(f"cardpipe dlq: no dead letter with id {args.task_id}", file=sys.stderr)
                 return EXIT_FAILED
@@ -136,12 +153,19 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
+def _dead_letter_named(store: OutcomeStore, id_or_prefix: str) -> DeadLetter | None:
+    try:
+        return store.read_dead_letter(resolve_id(store, id_or_prefix, dead_letters_only=True).task_id)
+    except OutcomeNotFound:
+        return None  # reported with the other unknown ids; an ambiguous prefix raises and says so
+
+
 def _redrive_command(args: argparse.Namespace, store: OutcomeStore, settings) -> int:  # type: ignore[no-untyped-def]
     if not (args.task_ids or args.code or args.all):
         print("cardpipe dlq redrive: name task ids, a --code, or --all", file=sys.stderr)
         return EXIT_CONFIG
     if args.task_ids:
-        found = [store.read_dead_letter(task_id) for task_id in args.task_ids]
+        found = [_dead_letter_named(store, task_id) for task_id in args.task_ids]
         missing = [tid for tid, dead in zip(args.task_ids, found, strict=True) if dead is None]
         if missing:
             print(f"cardpipe dlq redrive: no dead letter with id {', '.join(missing)}", file=sys.stderr)

@@ -15,9 +15,13 @@ Example::
     cardpipe run ./samples
     cardpipe run s3://cards/2026-11/ --concurrency 8 --processes 2
 
+Each run has a run id: its tasks carry it into their outcomes, and its run record (source, start and end,
+counts) is written next to the outcomes (``cardpipe runs`` lists them).
+
 Exit codes: 0 every image has an outcome (dead letters included); 1 some have none (lost, or stopped);
 2 bad configuration or source; 3 halted (credentials/configuration refused, outcome store unusable);
-4 broker unreachable; 5 upstream failing for too long; 130 interrupted.
+4 broker unreachable; 5 upstream failing for too long; 6 the source holds no images (empty or mistyped);
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -47,12 +51,14 @@ from worker.outcomes import OutcomeStore, open_outcomes
 from worker.pipeline import Outcome
 from worker.progress import RunProgress, RunTally, summary_json, summary_table
 from worker.queues import TaskPublisher, purge_embedded_queue
+from worker.results.recording import NoImagesFound, RunRecorder, no_images_message, tally_counts
 from worker.sources import FolderSource, ListFileSource, SingleFileSource, Source, open_source
 
 log = get_logger("run")
 
 EXIT_INCOMPLETE = 1
 EXIT_CONFIG = 2
+EXIT_NO_IMAGES = 6
 #: Rounds of re-enqueueing tasks still without an outcome after a clean drain (messages lost in transit).
 MAX_ROUNDS = 2
 
@@ -82,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
         source = open_source(args.source, settings.storage)
         _allow_source_folder(settings, source)
         outcomes = open_outcomes(settings.outcomes, settings.storage)
+        recorder = RunRecorder(outcomes, settings, source)
+        recorder.begin()
+        source = recorder.stamp(source)
     except CardpipeError as exc:
         print(f"cardpipe run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -93,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     with RunProgress(tally, enabled=not args.no_progress) as progress:
         try:
             enqueued = _enqueue(settings, source, outcomes, progress, tally)
+            if not enqueued.enqueued and not enqueued.skipped:
+                raise NoImagesFound(no_images_message(source))
             missing = set(enqueued.task_ids)
             for _ in range(MAX_ROUNDS):
                 progress.processing(tally.finished + len(enqueued.task_ids))
@@ -105,22 +116,32 @@ def run(args: argparse.Namespace) -> int:
                 log.warning("run.reconcile", missing=len(missing), note="re-enqueueing tasks that have no outcome")
                 with TaskPublisher(settings.queue) as publisher:
                     enqueued = enqueue_source(_Ids(source, missing), outcomes, publisher, keep_ids=True)
+        except NoImagesFound as exc:
+            print(f"cardpipe run: {exc}", file=sys.stderr)
+            recorder.finish(exit_code=EXIT_NO_IMAGES, reason=str(exc), counts={}, dead_by_code={})
+            return EXIT_NO_IMAGES
         except (CardpipeError, OSError, kombu.exceptions.OperationalError) as exc:
             print(f"cardpipe run: {exc}", file=sys.stderr)
+            recorder.finish(exit_code=EXIT_INCOMPLETE, reason=str(exc), counts=tally_counts(tally, len(missing)),
+                            dead_by_code=tally.dead_by_code)
             return EXIT_INCOMPLETE
     if not missing and settings.queue.is_embedded and outcome.exit_code == EXIT_OK:
         purge_embedded_queue(settings.queue)  # drop the delivered rows the SQLite transport keeps
     wall_s = time.monotonic() - started
+    code = _exit_code(outcome, missing)
+    recorder.finish(exit_code=code, reason=outcome.reason, counts=tally_counts(tally, len(missing)),
+                    dead_by_code=tally.dead_by_code)
     if args.json:
         print(json.dumps({**summary_json(tally, wall_s=wall_s, processing_s=processing_s, missing=len(missing)),
-                          "exit_code": _exit_code(outcome, missing), "reason": outcome.reason}))
+                          "exit_code": code, "reason": outcome.reason, "run_id": recorder.run_id,
+                          "outcomes": outcomes.location}))
     else:
         console = Console()
         if not console.is_terminal:
             console.width = max(console.width, 120)  # a pipe or a file: do not truncate paths to 80 columns
         console.print(summary_table(tally, wall_s=wall_s, processing_s=processing_s, missing=len(missing),
                                       source=source.description, outcomes=outcomes.location))
-    code = _exit_code(outcome, missing)
+        console.print(recorder.where_to_look(), markup=False, highlight=False)
     if code != 0:
         reason = outcome.reason if outcome.exit_code != EXIT_OK else \
             f"{len(missing)} image(s) have no outcome; run the same command again to finish them"
