@@ -47,7 +47,7 @@ from worker.commands.worker import consume, stop_on_signals
 from worker.config import Settings, load_config
 from worker.consumer import EXIT_OK
 from worker.observability import get_logger
-from worker.outcomes import OutcomeStore, open_outcomes
+from worker.outcomes import OutcomeStore, OutcomeStoreError, open_outcomes
 from worker.pipeline import Outcome
 from worker.progress import RunProgress, RunTally, summary_json, summary_table
 from worker.queues import TaskPublisher, purge_embedded_queue
@@ -110,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
                 began = time.monotonic()
                 outcome = _process(settings, args, tally, progress)
                 processing_s += time.monotonic() - began
-                missing = _without_outcome(outcomes, missing)
+                try:
+                    missing = _without_outcome(outcomes, missing)
+                except OutcomeStoreError:
+                    if outcome.exit_code == EXIT_OK:
+                        raise
+                    break  # the round stopped on the same store; its reason says so
                 if outcome.exit_code != EXIT_OK or not missing:
                     break
                 log.warning("run.reconcile", missing=len(missing), note="re-enqueueing tasks that have no outcome")
