@@ -18,13 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from worker.api.errors import CardpipeError, ConfigError
-from worker.config import load_config
+from worker.api.errors import CardpipeError
+from worker.commands._reading import EXIT_FAILED, open_for_reading
 from worker.results.runs import list_runs
-from worker.results.sinks import open_sink
-
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,15 +30,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_config(args.config)
-        store = open_sink(settings, args.sink)
-    except ConfigError as exc:
-        print(f"cardpipe runs: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except CardpipeError as exc:
-        print(f"cardpipe runs: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    opened = open_for_reading("runs", args.config, args.sink)
+    if isinstance(opened, int):
+        return opened
+    _, store = opened
     try:
         records = list_runs(store)
     except CardpipeError as exc:

@@ -19,13 +19,10 @@ import argparse
 import json
 import sys
 
-from worker.api.errors import CardpipeError, ConfigError
-from worker.config import load_config
+from worker.api.errors import CardpipeError
+from worker.commands._reading import EXIT_FAILED as EXIT_NOT_FOUND
+from worker.commands._reading import open_for_reading
 from worker.results.lookup import find_outcomes, load
-from worker.results.sinks import open_sink
-
-EXIT_NOT_FOUND = 1
-EXIT_CONFIG = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,15 +31,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_config(args.config)
-        store = open_sink(settings, args.sink)
-    except ConfigError as exc:
-        print(f"cardpipe show: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except CardpipeError as exc:
-        print(f"cardpipe show: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
+    opened = open_for_reading("show", args.config, args.sink)
+    if isinstance(opened, int):
+        return opened
+    _, store = opened
     try:
         found = find_outcomes(store, args.wanted)
         shown = 0

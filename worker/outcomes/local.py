@@ -49,19 +49,11 @@ class LocalOutcomeStore(OutcomeStore):
         final = self._path(folder, task_id)
         directory = final.parent
         try:
-            fd, temp_name = tempfile.mkstemp(prefix=f".{task_id}.", suffix=".tmp", dir=directory)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(payload)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+            with _durable_temp_file(directory, task_id, payload) as temp_name:
                 try:
                     os.link(temp_name, final)
                 except FileExistsError:
                     return False
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp_name)
             _fsync_directory(directory)
         except OSError as exc:
             raise OutcomeStoreError(f"cannot write {final}: {exc}") from exc
@@ -102,16 +94,8 @@ class LocalOutcomeStore(OutcomeStore):
         directory = self.root / RUNS_DIR
         try:
             directory.mkdir(exist_ok=True)
-            fd, temp_name = tempfile.mkstemp(prefix=f".{run_id}.", suffix=".tmp", dir=directory)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(payload)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+            with _durable_temp_file(directory, run_id, payload) as temp_name:
                 os.replace(temp_name, directory / f"{run_id}.json")  # a run record is rewritten, never raced
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp_name)
         except OSError as exc:
             raise OutcomeStoreError(f"cannot write the run record {directory / run_id}.json: {exc}") from exc
 
@@ -122,6 +106,21 @@ class LocalOutcomeStore(OutcomeStore):
         for path in sorted(directory.glob("*.json")):
             with contextlib.suppress(FileNotFoundError):
                 yield path.read_bytes()
+
+
+@contextlib.contextmanager
+def _durable_temp_file(directory: Path, name: str, payload: bytes) -> Iterator[str]:
+    """A hidden temporary file in ``directory`` holding ``payload``, fsynced; removed on exit unless renamed."""
+    fd, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        yield temp_name
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
 
 
 def _fsync_directory(directory: Path) -> None:
