@@ -111,6 +111,15 @@ def test_readers_filter_in_sql_and_find_by_prefix_and_location(postgres_url: str
     store.close()
 
 
+def test_listing_needs_one_connection_only(postgres_url: str) -> None:
+    store = PostgresOutcomeStore(postgres_url, pool_size=1, timeout_s=2)
+    for index in range(3):
+        store.write_dead_letter(_dead(Task.for_location(f"/cards/{index}.jpg")))
+    assert len(list(store.iter_dead_letters())) == 3
+    assert list(store.iter_results()) == []
+    store.close()
+
+
 def test_an_unreachable_database_is_an_outcome_store_error() -> None:
     with pytest.raises(OutcomeStoreError, match="cannot connect"):
         PostgresOutcomeStore("postgresql://nobody@127.0.0.1:1/none", timeout_s=1)

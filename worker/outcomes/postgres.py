@@ -227,6 +227,15 @@ class PostgresOutcomeStore(OutcomeStore):
         for kind, task_id, body in self._stream("read outcomes", sql, params):
             yield _FOLDER_OF_KIND[kind], task_id, body.encode("utf-8")
 
+    def iter_results(self) -> Iterator[Result]:
+        # One streamed query, not a read per id: a listing must not need a second pooled connection.
+        for _, _, raw in self.raw_outcomes((RESULTS_DIR,)):
+            yield Result.model_validate_json(raw)
+
+    def iter_dead_letters(self) -> Iterator[DeadLetter]:
+        for _, _, raw in self.raw_outcomes((DEAD_DIR,)):
+            yield DeadLetter.model_validate_json(raw)
+
     def ids_with_prefix(self, prefix: str, limit: int = 20) -> list[tuple[str, str]]:
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self._run("find outcomes", "SELECT kind, task_id FROM cardpipe_outcomes WHERE task_id LIKE %s "
