@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -14,6 +15,7 @@ import pytest
 
 from worker.cli import main
 from worker.config import load_config
+from worker.observability import configure_logging
 from worker.outcomes import OutcomeStore, open_outcomes
 from worker.results.runs import RunRecord, list_runs, save_run
 from worker.tasks import DeadLetter, Result, Task
@@ -41,6 +43,14 @@ def _dead(location: str, run_id: str | None, at: dt.datetime, code: str = "-1102
     task = Task.for_location(location).model_copy(update={"run_id": run_id})
     return DeadLetter(task_id=task.id, task=task, code=code, reason="decode failed", attempts=2,
                       first_attempt_at=at, last_attempt_at=at, worker="test:1")
+
+
+@pytest.fixture(autouse=True)
+def logging_on_a_lasting_stream() -> Iterator[None]:
+    """``main()`` points structlog at the stderr of the moment (capsys's, closed after the test): point it back
+    at the session's stream so that later tests can still log."""
+    yield
+    configure_logging("INFO")
 
 
 @pytest.fixture

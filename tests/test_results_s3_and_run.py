@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.test_results import T0, _dead, _result
+from tests.test_results import T0, _dead, _result, logging_on_a_lasting_stream  # noqa: F401 - autouse
 from tests.test_run import _cardpipe, _config, _env, _folder
 from worker.outcomes import OutcomeSettings, open_outcomes
 from worker.outcomes.s3 import S3OutcomeStore
