@@ -97,30 +97,11 @@ def export_once(sink: Path, fmt: str, target: Path) -> dict:
     return {"seconds": elapsed, "rows": rows, "rss_mib": usage.ru_maxrss / 1024, "bytes": target.stat().st_size}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs=2, default=[100_000, 1_000_000], metavar=("SMALL", "LARGE"))
-    parser.add_argument("--work", type=Path, default=None, help="where to generate (default: a temporary folder)")
-    parser.add_argument("--no-write", action="store_true", help="print the figures only")
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="cardpipe-export-bench-", dir=args.work))
-    figures: dict[tuple[int, str], dict] = {}
-    generated: dict[int, float] = {}
-    try:
-        for size in args.sizes:
-            sink = work / f"outcomes-{size}"
-            generated[size] = generate(sink, size)
-            print(f"generated {size} outcomes in {generated[size]:.0f} s", file=sys.stderr)
-            for fmt in ("csv", "parquet"):
-                figures[size, fmt] = export_once(sink, fmt, work / f"export-{size}.{fmt}")
-                print(size, fmt, json.dumps(figures[size, fmt]), file=sys.stderr)
-            shutil.rmtree(sink)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-    small, large = args.sizes
+def report(figures: dict[tuple[int, str], dict], sizes: list[int]) -> str:
+    """The Markdown section: each export's figures, then large against small."""
+    small, large = sizes
     rows = []
-    for size in args.sizes:
+    for size in sizes:
         for fmt in ("csv", "parquet"):
             f = figures[size, fmt]
             rows.append([f"{size:,}", fmt, f"{f['rows']:,}", f"{f['seconds']:.1f}", f"{f['rows'] / f['seconds']:,.0f}",
@@ -130,16 +111,40 @@ def main() -> None:
         a, b = figures[small, fmt], figures[large, fmt]
         ratios.append([fmt, f"{(b['rows'] / b['seconds']) / (a['rows'] / a['seconds']):.2f}",
                        f"{b['rss_mib'] / a['rss_mib']:.2f}"])
-    body = (
+    return (
         f"Outcomes generated into a local sink ({100 // DEAD_EVERY} % dead letters), then exported by "
         f"`cardpipe export SINK --format F -o FILE` in a fresh process each; peak RSS from `wait4`.\n\n"
         + markdown_table(["outcomes", "format", "rows", "wall s", "rows/s", "peak RSS MiB", "file MiB"], rows)
         + f"\n\nLarge ({large:,}) against small ({small:,}), same run (1.00 = rows/s unchanged, memory flat):\n\n"
         + markdown_table(["format", "rows/s ratio", "peak RSS ratio"], ratios)
     )
-    print(body)
-    if not args.no_write:
-        write_section("export", "Export: outcomes to CSV and Parquet (`cardpipe export`)", body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs=2, default=[100_000, 1_000_000], metavar=("SMALL", "LARGE"))
+    parser.add_argument("--work", type=Path, default=None, help="where to generate (default: a temporary folder)")
+    parser.add_argument("--no-write", action="store_true", help="print the figures only")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cardpipe-export-bench-", dir=args.work))
+    figures: dict[tuple[int, str], dict] = {}
+    sinks = []
+    try:
+        for size in args.sizes:
+            sink = work / f"outcomes-{size}"
+            sinks.append(sink)
+            seconds = generate(sink, size)
+            print(f"generated {size} outcomes in {seconds:.0f} s", file=sys.stderr)
+            for fmt in ("csv", "parquet"):
+                figures[size, fmt] = export_once(sink, fmt, work / f"export-{size}.{fmt}")
+                print(size, fmt, json.dumps(figures[size, fmt]), file=sys.stderr)
+        body = report(figures, args.sizes)
+        print(body)
+        if not args.no_write:
+            write_section("export", "Export: outcomes to CSV and Parquet (`cardpipe export`)", body)
+    finally:
+        print(f"removing {work} (a million files take a while)", file=sys.stderr)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
