@@ -120,6 +120,20 @@ def test_listing_needs_one_connection_only(postgres_url: str) -> None:
     store.close()
 
 
+def test_a_dropped_connection_is_replaced_without_an_error(postgres_url: str, postgres_server: str) -> None:
+    store = PostgresOutcomeStore(postgres_url, pool_size=1)
+    first, second = Task.for_location("/cards/1.jpg"), Task.for_location("/cards/2.jpg")
+    assert store.write_result(_result(first))
+    database = postgres_url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                               (database,)).fetchone()
+    assert killed == (1,)
+    assert store.write_result(_result(second)), "a server restart or an idle cut is not an unusable store"
+    assert store.kind_of(first.id) is OutcomeKind.RESULT
+    store.close()
+
+
 def test_an_unreachable_database_is_an_outcome_store_error() -> None:
     with pytest.raises(OutcomeStoreError, match="cannot connect"):
         PostgresOutcomeStore("postgresql://nobody@127.0.0.1:1/none", timeout_s=1)

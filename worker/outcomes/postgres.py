@@ -12,7 +12,9 @@ such as ``SELECT count(*) FROM cardpipe_outcomes WHERE run_id = ... AND kind = '
 The schema is versioned in ``cardpipe_schema``; the first store opened against a database creates or migrates
 it, under an advisory lock so that ten workers starting at once migrate once.
 
-Connections come from a psycopg_pool pool (checked before use). When the server goes away every call raises
+Connections come from a psycopg_pool pool. A statement that fails on a broken connection (the server restarted,
+a proxy dropped an idle one) is tried once more on a fresh one, rather than checking every connection with a
+round trip before use; when the server is really gone the retry cannot connect either, and the call raises
 :class:`OutcomeStoreError`, which stops the worker with the message unacknowledged.
 """
 
@@ -94,8 +96,7 @@ class PostgresOutcomeStore(OutcomeStore):
         if password:
             connect_args["password"] = password
         self.pool = ConnectionPool(url, min_size=1, max_size=max(1, pool_size), kwargs=connect_args,
-                                   timeout=timeout_s, open=False, check=ConnectionPool.check_connection,
-                                   name="cardpipe-outcomes")
+                                   timeout=timeout_s, open=False, name="cardpipe-outcomes")
         try:
             self.pool.open(wait=True, timeout=timeout_s)
         except (PoolTimeout, psycopg.Error) as exc:
@@ -109,17 +110,32 @@ class PostgresOutcomeStore(OutcomeStore):
     # --- plumbing -----------------------------------------------------------------------------------------------
 
     def _run(self, action: str, sql: str, params: Iterable[Any] = (), *, fetch: str = "none") -> Any:
-        """Execute one statement on a pooled connection; every database failure is an OutcomeStoreError."""
-        try:
-            with self.pool.connection() as conn:
-                cursor = conn.execute(sql, tuple(params))
-                if fetch == "one":
-                    return cursor.fetchone()
-                if fetch == "all":
-                    return cursor.fetchall()
-                return cursor.rowcount
-        except (PoolTimeout, psycopg.Error) as exc:
-            raise OutcomeStoreError(f"cannot {action} in {self.location}: {type(exc).__name__}: {exc}") from exc
+        """Execute one statement on a pooled connection; every database failure is an OutcomeStoreError.
+
+        A broken connection is discarded by the pool and the statement tried once more on a fresh one. Were the
+        lost statement an INSERT that did commit, the retry finds the row and reports "not created": the
+        outcome is stored either way.
+        """
+        values = tuple(params)
+        for last_try in (False, True):
+            try:
+                with self.pool.connection() as conn:
+                    cursor = conn.execute(sql, values)
+                    if fetch == "one":
+                        return cursor.fetchone()
+                    if fetch == "all":
+                        return cursor.fetchall()
+                    return cursor.rowcount
+            except psycopg.OperationalError as exc:
+                if last_try:
+                    raise self._unusable(action, exc) from exc
+                log.warning("outcomes.reconnect", database=self.location, error=str(exc).strip().splitlines()[0])
+            except (PoolTimeout, psycopg.Error) as exc:
+                raise self._unusable(action, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unusable(self, action: str, exc: Exception) -> OutcomeStoreError:
+        return OutcomeStoreError(f"cannot {action} in {self.location}: {type(exc).__name__}: {exc}")
 
     def _stream(self, action: str, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows through a server-side cursor, ``STREAM_BATCH`` at a time: constant memory for any table size."""
@@ -130,7 +146,7 @@ class PostgresOutcomeStore(OutcomeStore):
                 cursor.execute(sql, tuple(params))
                 yield from cursor
         except (PoolTimeout, psycopg.Error) as exc:
-            raise OutcomeStoreError(f"cannot {action} in {self.location}: {type(exc).__name__}: {exc}") from exc
+            raise self._unusable(action, exc) from exc
 
     def _migrate(self) -> None:
         try:
