@@ -264,3 +264,23 @@ def test_the_hmac_key_is_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     settings = load_config(config)
     assert settings.outcomes.card_number_key.get_secret_value() == "a-key-of-32-bytes-for-the-hmac!!"
     assert "a-key-of-32" not in json.dumps(settings.redacted())
+
+
+def test_api_3_answers_are_protected_and_exported_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.results.rows import result_row
+
+    monkeypatch.setenv("CARDPIPE_OUTCOMES__CARD_NUMBER", "masked")
+    monkeypatch.setenv("CARDPIPE_OUTCOMES__SINK", str(tmp_path / "out"))
+    outcomes = open_outcomes(load_config(None).outcomes)
+    answer = {"CardNo": NUMBER, "BankInfo": "招商银行(03080000)", "ValidDate": "08/2028", "CardType": "借记卡",
+              "CardName": "一卡通", "CardNoImage": "base64-of-the-number-line", "BorderCutImage": "base64-card",
+              "RequestId": "r-1"}
+    result = Result(task=Task.for_location("/cards/v3.jpg"), response=answer, attempts=1, started_at=T0,
+                    finished_at=T0, duration_s=0.1, worker="test:1")
+    assert outcomes.write_result(result)
+    stored = outcomes.read_result(result.task_id)
+    assert stored.response["CardNo"] == "622202*********3445"
+    assert "CardNoImage" not in stored.response and "BorderCutImage" not in stored.response
+    row = result_row(stored)
+    assert (row["card_number"], row["bank"], row["institution_code"], row["expiry"], row["card_kind"]) == \
+        ("622202*********3445", "招商银行", "03080000", "08/2028", "借记卡")

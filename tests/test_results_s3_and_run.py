@@ -1,6 +1,6 @@
 """Results on S3 (server-side encryption asked for on every object, export and show from the bucket) and what
 ``cardpipe run`` leaves behind: run ids in outcomes, the run record, the summary naming the outcome folder,
-and an empty or mistyped source said as such (exit 6)."""
+and an empty or mistyped source said as such (exit 7)."""
 
 from __future__ import annotations
 
@@ -98,9 +98,9 @@ def test_an_empty_source_says_where_it_looked(tmp_path: Path, aws_env: str, uniq
            "CARDPIPE_STORAGE__S3__ADDRESSING_STYLE": "path"}
     config = _config(tmp_path)
     done = subprocess.run(_cardpipe(config, "run", str(empty)), env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 6
+    assert done.returncode == 7
     assert f"no images found in {empty} (looked for every file under it, e.g. .jpg .jpeg .png" in done.stderr
     typo = subprocess.run(_cardpipe(config, "run", f"s3://{unique_name}/cardz/"), env=env, capture_output=True,
                           text=True, timeout=60)
-    assert typo.returncode == 6
+    assert typo.returncode == 7
     assert f"no images found in s3://{unique_name}/cardz/" in typo.stderr and "prefix spelling" in typo.stderr

@@ -71,6 +71,8 @@ class OutcomeSettings(BaseModel):
         password: the Postgres password (environment or ``password_file``), rather than in the URL.
         s3: server-side encryption for an S3 sink.
         postgres: pool settings for a Postgres sink.
+        run_id: recorded in every outcome this process writes; ``cardpipe run`` sets it for its workers, and
+            a long-running ``cardpipe worker`` may be given one to label its outcomes.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -82,6 +84,7 @@ class OutcomeSettings(BaseModel):
     password: SecretStr | None = None
     s3: OutcomeS3Settings = Field(default_factory=OutcomeS3Settings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    run_id: str | None = Field(default=None, pattern=r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,79}$")
 
     @field_validator("sink")
     @classmethod
@@ -139,4 +142,5 @@ def open_outcomes(settings: OutcomeSettings, storage: StorageSettings | None = N
     else:
         store = LocalOutcomeStore(settings.sink.removeprefix("file://"))
     store.card_numbers = settings.protector()
+    store.run_id = settings.run_id
     return store

@@ -17,11 +17,13 @@ import abc
 import enum
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from worker.api.errors import CardpipeError
 from worker.outcomes.cardnumbers import KEEP_FULL, CardNumberProtector
 from worker.tasks import DeadLetter, Result, normalize_location, task_id_for
+
+OutcomeT = TypeVar("OutcomeT", Result, DeadLetter)
 
 RESULTS_DIR = "results"
 DEAD_DIR = "dead"
@@ -44,6 +46,9 @@ class OutcomeStore(abc.ABC):
     location: str
     #: How card numbers are kept at rest (``outcomes.card_number``); applied by :meth:`write_result`.
     card_numbers: CardNumberProtector = KEEP_FULL
+    #: The run this process works for (``outcomes.run_id``, set by ``cardpipe run`` for its workers): every
+    #: outcome written here records it, whichever run enqueued the task (that one stays in ``task.run_id``).
+    run_id: str | None = None
 
     @abc.abstractmethod
     def _exists(self, folder: str, task_id: str) -> bool: ...
@@ -95,14 +100,23 @@ class OutcomeStore(abc.ABC):
         """
         if self._exists(DEAD_DIR, result.task_id):
             return False
-        result = self.card_numbers.protect(result)
+        result = self.as_stored(result)
         return self._create(RESULTS_DIR, result.task_id, _encode(result.model_dump(mode="json")))
 
     def write_dead_letter(self, dead_letter: DeadLetter) -> bool:
         """Store a dead letter once; False when the task already had an outcome (see :meth:`write_result`)."""
         if self._exists(RESULTS_DIR, dead_letter.task_id):
             return False
+        dead_letter = self.as_stored(dead_letter)
         return self._create(DEAD_DIR, dead_letter.task_id, _encode(dead_letter.model_dump(mode="json")))
+
+    def as_stored(self, outcome: OutcomeT) -> OutcomeT:
+        """``outcome`` as this store keeps it: stamped with its run, card number protected."""
+        if self.run_id is not None and outcome.run_id != self.run_id:
+            outcome = outcome.model_copy(update={"run_id": self.run_id})
+        if isinstance(outcome, Result):
+            return self.card_numbers.protect(outcome)  # type: ignore[return-value]
+        return outcome
 
     def read_result(self, task_id: str) -> Result | None:
         raw = self._read(RESULTS_DIR, task_id)

@@ -5,6 +5,9 @@ keeps the first 6 and last 4 digits (the issuer and the tail a person recognises
 and adds HMAC-SHA256 of the digits under ``outcomes.card_number_key``, so equal numbers still join across
 runs and tables while the key stays with its owner. ``full`` stores the API's answer as it came.
 
+Both answer shapes are covered: the legacy API's 卡号 item, and API 3.0's ``CardNo``, whose pictures of the
+card (``CardNoImage``, ``BorderCutImage``) show the number too and are dropped unless the policy is ``full``.
+
 The protection is idempotent: an already masked number (it holds ``*``) is left as it is, so a store written
 ``masked`` exports ``masked`` whatever the exporter's policy, and a ``full`` store exported ``hmac`` gets its
 hashes then.
@@ -25,7 +28,7 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING, Any
 
-from worker.api.schema import CardField
+from worker.api.legacy.schema import CardField
 from worker.observability import mask_card_number
 
 if TYPE_CHECKING:
@@ -72,9 +75,14 @@ class CardNumberProtector:
         return masked, (self.digest(digits) if self.policy is CardNumberPolicy.HMAC else None)
 
     def protect_response(self, response: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-        """A copy of an API answer with its 卡号 item protected, and the number's HMAC (or None)."""
+        """A copy of an API answer with its card number protected, and the number's HMAC (or None)."""
         if self.policy is CardNumberPolicy.FULL:
             return response, None
+        if "CardNo" in response:
+            stored, digest = self.protect_number(str(response.get("CardNo") or ""))
+            protected = {k: v for k, v in response.items() if k not in _PICTURES_OF_THE_NUMBER}
+            protected["CardNo"] = stored
+            return protected, digest
         items = (response.get("data") or {}).get("items") or []
         index = next((i for i, item in enumerate(items)
                       if isinstance(item, dict) and item.get("item") == CardField.CARD_NUMBER.value), None)
@@ -90,11 +98,14 @@ class CardNumberProtector:
         if self.policy is CardNumberPolicy.FULL:
             return result
         response, digest = self.protect_response(result.response)
-        if response is result.response:
+        if response == result.response:
             return result
         return result.model_copy(update={"response": response,
                                          "card_number_hmac": digest or result.card_number_hmac})
 
+
+#: API 3.0 answer fields that picture the card, number included.
+_PICTURES_OF_THE_NUMBER = frozenset({"CardNoImage", "BorderCutImage"})
 
 #: Stores opened without settings keep numbers as the API answered them.
 KEEP_FULL = CardNumberProtector(CardNumberPolicy.FULL)

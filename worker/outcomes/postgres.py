@@ -177,11 +177,12 @@ class PostgresOutcomeStore(OutcomeStore):
 
     def write_result(self, result: Result) -> bool:
         """One INSERT: the primary key refuses any second outcome, of either kind (no check first)."""
-        result = self.card_numbers.protect(result)
+        result = self.as_stored(result)
         return self._insert(RESULTS_DIR, result.task_id, result.location, result.run_id, str(result.code),
                             result.processed_at, result.model_dump_json())
 
     def write_dead_letter(self, dead_letter: DeadLetter) -> bool:
+        dead_letter = self.as_stored(dead_letter)
         return self._insert(DEAD_DIR, dead_letter.task_id, dead_letter.location, dead_letter.run_id,
                             dead_letter.code, dead_letter.processed_at, dead_letter.model_dump_json())
 

@@ -1,16 +1,19 @@
-"""What ``cardpipe run`` does to leave a trace: a run id on every task it enqueues, and its run record.
+"""What ``cardpipe run`` does to leave a trace: its run id on every outcome it makes, and its run record.
 
-:class:`RunRecorder` is the whole hook: ``begin()`` writes the record as running, ``stamp(source)`` makes
-every task carry the run id (and so every outcome), ``finish(...)`` rewrites the record with the counts.
-It also names the sources that held nothing, so an empty or mistyped source is said as such.
+:class:`RunRecorder` is the whole hook: ``begin()`` writes the record as running and makes this process and
+its worker processes write the run id into every outcome (``outcomes.run_id``, also through the environment
+for the children), ``stamp(source)`` makes every task it enqueues carry it too (a task enqueued by a killed
+run and finished by the next keeps the first in ``task.run_id``; the outcome names the run that made it),
+``finish(...)`` rewrites the record with the counts. It also names the sources that held nothing, so an empty
+or mistyped source is said as such.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from worker.api.errors import CardpipeError
 from worker.config import Settings
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStore, OutcomeStoreError
@@ -20,12 +23,10 @@ from worker.tasks import Task
 
 log = get_logger("results.recording")
 
+#: How the run id reaches worker processes (they load their settings from the environment).
+RUN_ID_VARIABLE = "CARDPIPE_OUTCOMES__RUN_ID"
 #: What a folder source holds, for "no images found" (it takes every regular file, these are the usual ones).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
-
-
-class NoImagesFound(CardpipeError):
-    """The source enumerated nothing: an empty folder or list, a mistyped prefix."""
 
 
 class RunStampedSource(Source):
@@ -51,13 +52,18 @@ class RunRecorder:
         self.store = store
         self.record = RunRecord.start(source.description, store.location,
                                       settings_digest=settings_digest(settings.redacted()))
+        self._previous_variable: str | None = None
 
     @property
     def run_id(self) -> str:
         return self.record.run_id
 
-    def begin(self) -> None:
+    def begin(self, settings: Settings) -> None:
         save_run(self.store, self.record)
+        settings.outcomes.run_id = self.run_id
+        self.store.run_id = self.run_id
+        self._previous_variable = os.environ.get(RUN_ID_VARIABLE)
+        os.environ[RUN_ID_VARIABLE] = self.run_id  # the worker processes inherit it; finish() restores it
         log.info("run.started", run_id=self.run_id, outcomes=self.store.location)
 
     def stamp(self, source: Source) -> Source:
@@ -73,6 +79,10 @@ class RunRecorder:
     def finish(self, *, exit_code: int, reason: str, counts: Mapping[str, int],
                dead_by_code: Mapping[str, int]) -> None:
         """Rewrite the record with the end state; a store that fails now is logged (the outcomes are safe)."""
+        if self._previous_variable is None:
+            os.environ.pop(RUN_ID_VARIABLE, None)
+        else:
+            os.environ[RUN_ID_VARIABLE] = self._previous_variable
         self.record = self.record.finish(exit_code=exit_code, reason=reason, counts=counts, dead_by_code=dead_by_code)
         try:
             save_run(self.store, self.record)

@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from worker.api.schema import CardField
+from worker.api.legacy.schema import CardField
 from worker.tasks import DeadLetter, Result
 
 #: The export's columns, in order.
@@ -43,6 +43,8 @@ def _items(response: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def result_row(result: Result) -> dict[str, Any]:
+    if "CardNo" in result.response:
+        return _v3_result_row(result)
     items = _items(result.response)
 
     def text(name: CardField) -> str:
@@ -64,6 +66,22 @@ def result_row(result: Result) -> dict[str, Any]:
         "expiry_conf": conf(CardField.EXPIRY),
         "attempts": result.attempts, "worker": result.worker, "processed_at": result.processed_at,
     }
+
+
+def _v3_result_row(result: Result) -> dict[str, Any]:
+    """An API 3.0 answer (``upstream.protocol: v3``): the same fields, no per-field confidence."""
+    answer = result.response
+    bank, institution = split_bank_info(str(answer.get("BankInfo") or ""))
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update({
+        "location": result.location, "task_id": result.task_id, "run_id": result.run_id, "status": "ok",
+        "code": str(result.code), "reason": "", "card_number": str(answer.get("CardNo") or ""),
+        "card_number_hmac": result.card_number_hmac, "bank": bank, "institution_code": institution,
+        "card_name": str(answer.get("CardName") or ""), "card_kind": str(answer.get("CardType") or ""),
+        "expiry": str(answer.get("ValidDate") or ""), "attempts": result.attempts, "worker": result.worker,
+        "processed_at": result.processed_at,
+    })
+    return row
 
 
 def dead_letter_row(dead: DeadLetter) -> dict[str, Any]:

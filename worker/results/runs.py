@@ -73,7 +73,7 @@ class RunRecord(BaseModel):
 
     def finish(self, *, exit_code: int, reason: str, counts: Mapping[str, int],
                dead_by_code: Mapping[str, int]) -> RunRecord:
-        status = {0: "complete", 1: "incomplete", 6: "empty", 130: "interrupted"}.get(exit_code, "halted")
+        status = {0: "complete", 1: "incomplete", 7: "empty", 130: "interrupted"}.get(exit_code, "halted")
         return self.model_copy(update={"finished_at": utc_now(), "status": status, "exit_code": exit_code,
                                        "reason": reason, "counts": dict(counts), "dead_by_code": dict(dead_by_code)})
 
