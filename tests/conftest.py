@@ -89,3 +89,28 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, moto_server: str) -> str:
 def unique_name() -> str:
     """A name no other test uses: for buckets, queues and prefixes on shared peers."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+POSTGRES_ADMIN_URL = os.environ.get("CARDPIPE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin URL of the loopback PostgreSQL (skip, or fail under CARDPIPE_REQUIRE_SERVICES, when absent)."""
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database for one test (dropped after): parallel runs never share tables."""
+    import psycopg
+
+    name = f"cardpipe_t{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')

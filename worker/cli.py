@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "serve the bank-card API over HTTP: legacy POST /ocr/bankcard and API 3.0 POST /"),
     "sign": ("sign", "print a signed Authorization header (legacy, or API 3.0 with --v3) for calling the API by hand"),
     "dlq": ("dlq", "list, filter and redrive dead letters"),
+    "show": ("show", "print the outcome of one image, by location or task id prefix"),
+    "runs": ("runs", "list the runs recorded in the outcome store, with their counts"),
+    "export": ("export", "export outcomes as a table: CSV, JSON lines or Parquet"),
 }
 
 #: Exit status of a command whose reader went away (128 + SIGPIPE), as shells report it.

@@ -50,7 +50,7 @@ DEFAULT_CONFIG_NAME = "pipeline.yaml"
 #: Keys whose values are secrets: refused in pipeline.yaml, accepted from the environment or ``<key>_file``.
 SECRET_KEYS = frozenset({
     "secret_id", "secret_key", "access_key_id", "secret_access_key", "aws_access_key_id",
-    "aws_secret_access_key", "session_token", "aws_session_token", "password", "token",
+    "aws_secret_access_key", "session_token", "aws_session_token", "password", "token", "card_number_key",
 })
 
 
@@ -285,7 +285,7 @@ def _resolve_paths(settings: Settings, base_dir: Path) -> None:
         if db and db != ":memory:" and not Path(db).is_absolute():
             queue.url = "sqla+sqlite:///" + str(base_dir / db)
     sink = settings.outcomes.sink
-    if not settings.outcomes.is_s3:
+    if settings.outcomes.is_local:
         local = Path(sink.removeprefix("file://")).expanduser()
         settings.outcomes.sink = str(local if local.is_absolute() else base_dir / local)
     _resolve_model_paths(settings, base_dir)

@@ -34,7 +34,7 @@ import os
 import urllib.parse
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from worker.api.errors import CardpipeError
 
@@ -129,6 +129,8 @@ class Task(BaseModel):
         history: the dead letters it had before each redrive, oldest first.
         metadata: free-form context from the source (event name, size, ...), carried into the outcome.
         enqueued_at: when the task was created.
+        run_id: the ``cardpipe run`` that enqueued it (None for ``cardpipe enqueue`` and event notifications);
+            copied into the outcome so that one run's outcomes can be told from another's.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -142,6 +144,7 @@ class Task(BaseModel):
     history: tuple[PriorOutcome, ...] = ()
     metadata: dict[str, Any] = Field(default_factory=dict)
     enqueued_at: dt.datetime = Field(default_factory=utc_now)
+    run_id: str | None = None
 
     @field_validator("location")
     @classmethod
@@ -215,7 +218,14 @@ class Task(BaseModel):
 
 
 class Result(BaseModel):
-    """A successful recognition: the API's answer (code 0, with the full card number) and how it was obtained."""
+    """A successful recognition: the API's answer (code 0) and how it was obtained.
+
+    ``location``, ``run_id`` and ``processed_at`` repeat the task's location, the run that made the outcome and
+    when, at the top level, so that a reader (``cardpipe show``, ``export``, a SQL query) needs no nesting;
+    they are filled from ``task`` and ``finished_at`` when not given (outcomes written before they existed).
+    The card number in ``response`` is full, masked or masked plus ``card_number_hmac`` according to
+    ``outcomes.card_number`` (see :mod:`worker.outcomes.cardnumbers`).
+    """
 
     model_config = ConfigDict(extra="ignore")
 
@@ -229,6 +239,17 @@ class Result(BaseModel):
     finished_at: dt.datetime
     duration_s: float
     worker: str
+    location: str = ""
+    run_id: str | None = None
+    processed_at: dt.datetime | None = None
+    card_number_hmac: str | None = None
+
+    @model_validator(mode="after")
+    def _trace_from_task(self) -> Result:
+        self.location = self.location or self.task.location
+        self.run_id = self.run_id or self.task.run_id
+        self.processed_at = self.processed_at or self.finished_at
+        return self
 
     @property
     def task_id(self) -> str:
@@ -240,6 +261,7 @@ class DeadLetter(BaseModel):
 
     ``task`` is None when the message could not be read as a task; ``message_excerpt`` then holds the start
     of the raw body (masked) and ``task_id`` a hash of the body, so the same bad message maps to one entry.
+    ``location`` (None for such a message), ``run_id`` and ``processed_at`` are filled as for :class:`Result`.
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -255,6 +277,17 @@ class DeadLetter(BaseModel):
     first_attempt_at: dt.datetime
     last_attempt_at: dt.datetime
     worker: str
+    location: str | None = None
+    run_id: str | None = None
+    processed_at: dt.datetime | None = None
+
+    @model_validator(mode="after")
+    def _trace_from_task(self) -> DeadLetter:
+        if self.task is not None:
+            self.location = self.location or self.task.location
+            self.run_id = self.run_id or self.task.run_id
+        self.processed_at = self.processed_at or self.last_attempt_at
+        return self
 
 
 def message_excerpt(body: bytes) -> str:

@@ -13,15 +13,20 @@ in what the broker dead-lettered into its backstop queue (code ``delivery_limit`
 Example::
 
     cardpipe dlq list --code -9011
-    cardpipe dlq show 3f2a...
+    cardpipe dlq show 3f2a
     cardpipe dlq redrive --code retries_exhausted
-    cardpipe dlq redrive 3f2a... 9b1c...
+    cardpipe dlq redrive 3f2a 9b1c
     cardpipe dlq backstop
+
+Every command takes a task id or a prefix of one (4 hex digits or more, as long as it names one dead letter).
+``list`` prints each dead letter's full id and location (a card number in a path is masked on screen),
+newest last, the same order in the table and ``--json``; ``--limit N`` keeps the newest N.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import sys
 from collections import Counter
@@ -35,8 +40,10 @@ from worker.broker import BrokerUnavailable
 from worker.config import Settings, load_config
 from worker.jobs.backstop import BackstopReport, absorb_backstop
 from worker.jobs.redrive import code_matches, matching, redrive
+from worker.observability import mask_digits_in_text
 from worker.outcomes import OutcomeStore, open_outcomes
 from worker.queues import TaskPublisher
+from worker.results.lookup import OutcomeNotFound, resolve_id
 from worker.tasks import DeadLetter
 
 EXIT_FAILED = 1
@@ -47,31 +54,41 @@ def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list dead letters (newest last)")
     listing.add_argument("--code", help="only this code, or this code family (e.g. retries_exhausted)")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many rows (0: all)")
+    listing.add_argument("--limit", type=int, default=50, help="the newest N dead letters (0: all; default 50)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     actions.add_parser("stats", help="count dead letters by code")
     show = actions.add_parser("show", help="print one dead letter as JSON")
-    show.add_argument("task_id")
+    show.add_argument("task_id", help="a task id or a prefix of one")
     redrive = actions.add_parser("redrive", help="re-enqueue dead-lettered tasks and remove their dead letters")
-    redrive.add_argument("task_ids", nargs="*", metavar="TASK_ID", help="these tasks (default: all matching --code)")
+    redrive.add_argument("task_ids", nargs="*", metavar="TASK_ID",
+                         help="these tasks, by id or id prefix (default: all matching --code)")
     redrive.add_argument("--code", help="only dead letters with this code or code family")
     redrive.add_argument("--all", action="store_true", help="every dead letter (required when no id or code is given)")
     redrive.add_argument("--dry-run", action="store_true", help="say what would be redriven, change nothing")
     actions.add_parser("backstop", help="turn what the broker dead-lettered (quorum queues) into dead letters")
 
 
-def _print_table(dead_letters: Iterable[DeadLetter], limit: int, console: Console) -> int:
-    table = Table("task id", "code", "attempts", "last attempt", "location", "reason", show_lines=False)
-    shown = 0
-    for dead in sorted(dead_letters, key=lambda d: d.last_attempt_at):
-        if limit and shown >= limit:
-            break
-        location = dead.task.location if dead.task else "(unreadable message)"
-        table.add_row(dead.task_id, dead.code, str(dead.attempts),
-                      dead.last_attempt_at.strftime("%Y-%m-%d %H:%M:%S"), location, dead.reason)
-        shown += 1
-    console.print(table)
-    return shown
+def newest_last(dead_letters: Iterable[DeadLetter], limit: int) -> list[DeadLetter]:
+    """The newest ``limit`` dead letters (all when 0), oldest first: what ``list`` prints, table or JSON.
+
+    Keeps only ``limit`` entries in memory while it reads a large dead-letter store.
+    """
+    def key(dead: DeadLetter) -> tuple[object, str]:
+        return dead.last_attempt_at, dead.task_id
+
+    if limit:
+        return sorted(heapq.nlargest(limit, dead_letters, key=key), key=key)
+    return sorted(dead_letters, key=key)
+
+
+def _print_entries(dead_letters: list[DeadLetter]) -> None:
+    """One block per dead letter, never cut whatever the terminal width: the full id and location."""
+    for dead in dead_letters:
+        location = mask_digits_in_text(dead.location) if dead.location else "(not a task: unreadable message)"
+        print(f"{dead.task_id}  {dead.code}  {dead.attempts} attempt(s)  "
+              f"{dead.last_attempt_at.strftime('%Y-%m-%d %H:%M:%S')} UTC")
+        print(f"    location: {location}")
+        print(f"    reason:   {dead.reason}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,14 +115,14 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "backstop":
             return 0
         if args.action == "list":
-            selected = matching(store, args.code)
+            selected = newest_last(matching(store, args.code), args.limit)
             if args.json:
-                for shown, dead in enumerate(selected):
-                    if args.limit and shown >= args.limit:
-                        break
+                for dead in selected:
                     print(dead.model_dump_json())
             else:
-                _print_table(selected, args.limit, console)
+                _print_entries(selected)
+                print(f"{len(selected)} dead letter(s), newest last, in {store.location}; "
+                      "details: cardpipe dlq show ID_PREFIX", file=sys.stderr)
             return 0
         if args.action == "stats":
             counts = Counter(dead.code for dead in store.iter_dead_letters())
@@ -116,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"{sum(counts.values())} dead letter(s) in {store.location}")
             return 0
         if args.action == "show":
-            dead = store.read_dead_letter(args.task_id)
+            dead = store.read_dead_letter(resolve_id(store, args.task_id, dead_letters_only=True).task_id)
             if dead is None:
                 print(f"cardpipe dlq: no dead letter with id {args.task_id}", file=sys.stderr)
                 return EXIT_FAILED
@@ -131,12 +148,19 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
+def _dead_letter_named(store: OutcomeStore, id_or_prefix: str) -> DeadLetter | None:
+    try:
+        return store.read_dead_letter(resolve_id(store, id_or_prefix, dead_letters_only=True).task_id)
+    except OutcomeNotFound:
+        return None  # reported with the other unknown ids; an ambiguous prefix raises and says so
+
+
 def _redrive_command(args: argparse.Namespace, store: OutcomeStore, settings: Settings) -> int:
     if not (args.task_ids or args.code or args.all):
         print("cardpipe dlq redrive: name task ids, a --code, or --all", file=sys.stderr)
         return EXIT_CONFIG
     if args.task_ids:
-        found = [store.read_dead_letter(task_id) for task_id in args.task_ids]
+        found = [_dead_letter_named(store, task_id) for task_id in args.task_ids]
         missing = [tid for tid, dead in zip(args.task_ids, found, strict=True) if dead is None]
         if missing:
             print(f"cardpipe dlq redrive: no dead letter with id {', '.join(missing)}", file=sys.stderr)

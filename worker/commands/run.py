@@ -10,10 +10,13 @@ Example::
     cardpipe run ./samples
     cardpipe run s3://cards/2026-11/ --concurrency 8 --processes 2
 
+Each run has a run id: its tasks carry it into their outcomes, and its run record (source, start and end,
+counts) is written next to the outcomes (``cardpipe runs`` lists them).
+
 Exit codes: 0 every image has an outcome (dead letters included); 1 some have none (lost, or stopped);
 2 bad configuration or source; 3 halted (credentials/configuration refused, outcome store unusable);
 4 broker unreachable or refusing our login; 5 upstream failing for too long; 6 the shared rate limiter's
-Redis unreachable; 130 interrupted.
+Redis unreachable; 7 the source holds no images (empty or mistyped); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -32,11 +35,14 @@ from worker.config import load_config
 from worker.jobs.consume import threads_per_process
 from worker.jobs.grants import apply_grants
 from worker.jobs.run_source import EXIT_INCOMPLETE, RunRequest, allow_source_folder, run_source
-from worker.outcomes import open_outcomes
+from worker.outcomes import OutcomeStoreError, open_outcomes
 from worker.progress import RunProgress, RunTally, summary_json, summary_table
+from worker.results.recording import RunRecorder, no_images_message, tally_counts
 from worker.sources import open_source
 
 EXIT_CONFIG = 2
+EXIT_HALTED = 3
+EXIT_NO_IMAGES = 7
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         allow_source_folder(settings, source)
         apply_grants(settings)
         outcomes = open_outcomes(settings.outcomes, settings.storage)
+        recorder = RunRecorder(outcomes, settings, source)
+        recorder.begin(settings)
+        source = recorder.stamp(source)
     except CardpipeError as exc:
         print(f"cardpipe run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -78,21 +87,36 @@ def run(args: argparse.Namespace) -> int:
             result = run_source(settings, request, outcomes, progress, tally)
         except BrokerUnavailable as exc:
             print(f"cardpipe run: {exc}", file=sys.stderr)
+            recorder.finish(exit_code=exc.exit_code, reason=str(exc), counts=tally_counts(tally, 0),
+                            dead_by_code=tally.dead_by_code)
             return exc.exit_code
         except (CardpipeError, OSError, kombu.exceptions.OperationalError) as exc:
-            print(f"cardpipe run: {exc}", file=sys.stderr)
-            return EXIT_INCOMPLETE
+            code, reason = (EXIT_HALTED, f"the outcome store is unusable: {exc}") \
+                if isinstance(exc, OutcomeStoreError) else (EXIT_INCOMPLETE, str(exc))
+            print(f"cardpipe run: {reason}", file=sys.stderr)
+            recorder.finish(exit_code=code, reason=reason, counts=tally_counts(tally, 0),
+                            dead_by_code=tally.dead_by_code)
+            return code
+    if result.exit_code == 0 and not tally.enqueued and not tally.already_done:
+        result.exit_code, result.reason = EXIT_NO_IMAGES, no_images_message(source)
     wall_s = time.monotonic() - started
     missing = len(result.missing)
+    recorder.finish(exit_code=result.exit_code, reason=result.reason, counts=tally_counts(tally, missing),
+                    dead_by_code=tally.dead_by_code)
+    if result.exit_code == EXIT_NO_IMAGES:
+        print(f"cardpipe run: {result.reason}", file=sys.stderr)
+        return EXIT_NO_IMAGES
     if args.json:
         print(json.dumps({**summary_json(tally, wall_s=wall_s, processing_s=result.processing_s, missing=missing),
-                          "exit_code": result.exit_code, "reason": result.reason}))
+                          "exit_code": result.exit_code, "reason": result.reason, "run_id": recorder.run_id,
+                          "outcomes": outcomes.location}))
     else:
         console = Console()
         if not console.is_terminal:
             console.width = max(console.width, 120)  # a pipe or a file: do not truncate paths to 80 columns
         console.print(summary_table(tally, wall_s=wall_s, processing_s=result.processing_s, missing=missing,
                                     source=source.description, outcomes=outcomes.location))
+        print(recorder.where_to_look())  # plain: a long path must stay whole for copy and paste
     if result.exit_code != 0:
         print(f"cardpipe run: {result.reason}", file=sys.stderr)
     return result.exit_code

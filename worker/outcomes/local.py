@@ -14,9 +14,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from worker.outcomes.base import DEAD_DIR, RESULTS_DIR, OutcomeStore, OutcomeStoreError
+from worker.outcomes.base import DEAD_DIR, RESULTS_DIR, RUNS_DIR, OutcomeStore, OutcomeStoreError
 
 _TASK_ID = re.compile(r"^[0-9a-f]{8,64}$")
+_RUN_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,79}$")
 
 
 class LocalOutcomeStore(OutcomeStore):
@@ -48,19 +49,11 @@ class LocalOutcomeStore(OutcomeStore):
         final = self._path(folder, task_id)
         directory = final.parent
         try:
-            fd, temp_name = tempfile.mkstemp(prefix=f".{task_id}.", suffix=".tmp", dir=directory)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(payload)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+            with _durable_temp_file(directory, task_id, payload) as temp_name:
                 try:
                     os.link(temp_name, final)
                 except FileExistsError:
                     return False
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp_name)
             _fsync_directory(directory)
         except OSError as exc:
             raise OutcomeStoreError(f"cannot write {final}: {exc}") from exc
@@ -85,6 +78,49 @@ class LocalOutcomeStore(OutcomeStore):
             names = sorted(e.name for e in entries if e.name.endswith(".json") and not e.name.startswith("."))
         for name in names:
             yield name[: -len(".json")]
+
+
+    def _scan_ids(self, folder: str) -> Iterator[str]:
+        # Streamed, unsorted: sorting ten million names would hold them all in memory (export, lookups).
+        with os.scandir(self.root / folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.endswith(".json") and not name.startswith("."):
+                    yield name[: -len(".json")]
+
+    def _put_run(self, run_id: str, payload: bytes) -> None:
+        if not _RUN_ID.match(run_id):
+            raise OutcomeStoreError(f"not a run id: {run_id!r}")
+        directory = self.root / RUNS_DIR
+        try:
+            directory.mkdir(exist_ok=True)
+            with _durable_temp_file(directory, run_id, payload) as temp_name:
+                os.replace(temp_name, directory / f"{run_id}.json")  # a run record is rewritten, never raced
+        except OSError as exc:
+            raise OutcomeStoreError(f"cannot write the run record {directory / run_id}.json: {exc}") from exc
+
+    def _run_payloads(self) -> Iterator[bytes]:
+        directory = self.root / RUNS_DIR
+        if not directory.is_dir():
+            return
+        for path in sorted(directory.glob("*.json")):
+            with contextlib.suppress(FileNotFoundError):
+                yield path.read_bytes()
+
+
+@contextlib.contextmanager
+def _durable_temp_file(directory: Path, name: str, payload: bytes) -> Iterator[str]:
+    """A hidden temporary file in ``directory`` holding ``payload``, fsynced; removed on exit unless renamed."""
+    fd, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        yield temp_name
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
 
 
 def _fsync_directory(directory: Path) -> None:

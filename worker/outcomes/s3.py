@@ -3,6 +3,9 @@
 Create-once uses S3's conditional write (``If-None-Match: *``), so two workers racing on one task cannot
 overwrite each other's outcome; stores that do not implement it fall back to check-then-put, which is still
 safe for the usual case (a redelivery after the first outcome is written).
+
+Server-side encryption (``outcomes.s3.sse``: ``AES256`` or ``aws:kms`` with ``kms_key_id``) is asked for on
+every object written, outcomes and run records alike.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from worker.outcomes.base import OutcomeStore, OutcomeStoreError
+from worker.outcomes.base import RUNS_DIR, OutcomeStore, OutcomeStoreError
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _CONDITION_FAILED = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
@@ -35,14 +38,30 @@ def split_s3_url(url: str) -> tuple[str, str]:
     return bucket, (prefix + "/" if prefix else "")
 
 
+def sse_arguments(sse: str | None, kms_key_id: str | None = None) -> dict[str, str]:
+    """PutObject arguments for server-side encryption.
+
+    >>> sse_arguments("aws:kms", "alias/cards")
+    {'ServerSideEncryption': 'aws:kms', 'SSEKMSKeyId': 'alias/cards'}
+    """
+    if not sse:
+        return {}
+    arguments = {"ServerSideEncryption": sse}
+    if sse == "aws:kms" and kms_key_id:
+        arguments["SSEKMSKeyId"] = kms_key_id
+    return arguments
+
+
 class S3OutcomeStore(OutcomeStore):
     """Results and dead letters as objects under a prefix, through a boto3 S3 client."""
 
-    def __init__(self, client: Any, url: str) -> None:
+    def __init__(self, client: Any, url: str, *, sse: str | None = None, kms_key_id: str | None = None) -> None:
         self.client = client
         self.bucket, self.prefix = split_s3_url(url)
         self.location = f"s3://{self.bucket}/{self.prefix}"
         self._conditional_put = True
+        #: Extra PutObject arguments that ask the store to encrypt at rest.
+        self.encryption: dict[str, str] = sse_arguments(sse, kms_key_id)
 
     def _key(self, folder: str, task_id: str) -> str:
         return f"{self.prefix}{folder}/{task_id}.json"
@@ -60,7 +79,7 @@ class S3OutcomeStore(OutcomeStore):
 
     def _create(self, folder: str, task_id: str, payload: bytes) -> bool:
         request = {"Bucket": self.bucket, "Key": self._key(folder, task_id), "Body": payload,
-                   "ContentType": "application/json"}
+                   "ContentType": "application/json", **self.encryption}
         try:
             if self._conditional_put:
                 try:
@@ -111,6 +130,24 @@ class S3OutcomeStore(OutcomeStore):
                         yield name[: -len(".json")]
         except (ClientError, BotoCoreError) as exc:
             raise OutcomeStoreError(f"cannot list s3://{self.bucket}/{prefix}: {exc}") from exc
+
+    def _put_run(self, run_id: str, payload: bytes) -> None:
+        key = f"{self.prefix}{RUNS_DIR}/{run_id}.json"
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=payload, ContentType="application/json",
+                                   **self.encryption)
+        except (ClientError, BotoCoreError) as exc:
+            raise OutcomeStoreError(f"cannot write the run record s3://{self.bucket}/{key}: {exc}") from exc
+
+    def _run_payloads(self) -> Iterator[bytes]:
+        prefix = f"{self.prefix}{RUNS_DIR}/"
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    if obj["Key"].endswith(".json"):
+                        yield self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise OutcomeStoreError(f"cannot read the run records under s3://{self.bucket}/{prefix}: {exc}") from exc
 
     def _error(self, action: str, folder: str, task_id: str, exc: Exception) -> OutcomeStoreError:
         return OutcomeStoreError(f"cannot {action} s3://{self.bucket}/{self._key(folder, task_id)}: {exc}")
