@@ -71,7 +71,7 @@ class _Exploding:
 
     def fetch(self, location: str) -> object:
         if location == self.poison:
-            raise RuntimeError("unexpected state while reading card 6225760000000000")
+            raise RuntimeError("unexpected state while reading card 6225760000000005")
         return self.inner.fetch(location)  # type: ignore[attr-defined]
 
 
@@ -102,7 +102,7 @@ def test_an_unexpected_exception_is_that_messages_internal_error_never_a_halt(
         assert report.counts["ok"] == 7 and dict(report.dead_by_code) == {"internal_error": 1}
         dead = store.read_dead_letter(tasks[3].id)
         assert dead is not None and dead.task == tasks[3]
-        assert dead.reason.startswith("RuntimeError: unexpected state") and "6225760000000000" not in dead.reason
+        assert dead.reason.startswith("RuntimeError: unexpected state") and "6225760000000005" not in dead.reason
         assert depth(settings) == 0
     finally:
         delete_queues(settings)
