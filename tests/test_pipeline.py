@@ -9,6 +9,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+import structlog
+import structlog.testing
 
 from tests.fakes.upstream import FakeUpstream, Reply
 from worker.outcomes import LocalOutcomeStore
@@ -80,6 +82,19 @@ def test_permanent_code_becomes_a_dead_letter(tmp_path: Path, fake: FakeUpstream
     dead = pipeline.outcomes.read_dead_letter(task.id)
     assert dead is not None and dead.code == "-9011" and dead.attempts == 1 and dead.task == task
     assert CARD not in dead.model_dump_json() and "622202*********3446" in dead.reason
+
+
+def test_each_task_done_line_names_the_image(tmp_path: Path, fake: FakeUpstream) -> None:
+    ok, ok_image = _image(tmp_path, "named.jpg")
+    dead, dead_image = _image(tmp_path, "refused.jpg")
+    fake.script(ok_image, [Reply(number=CARD)])
+    fake.script(dead_image, [Reply(code=-9011)])
+    pipeline = _pipeline(tmp_path, fake.url)
+    with structlog.testing.capture_logs() as lines:
+        pipeline.process(ok)
+        pipeline.process(dead)
+    done = {line["task_id"]: line["location"] for line in lines if line["event"] == "task.done"}
+    assert done == {ok.id: ok.location, dead.id: dead.location}
 
 
 def test_auth_failure_halts_and_dead_letters_nothing(tmp_path: Path, fake: FakeUpstream) -> None:

@@ -122,6 +122,8 @@ class Outcome:
     reason: str = ""
     attempts: int = 0
     parts: tuple[Outcome, ...] = field(default_factory=tuple)
+    #: The image's location, so that a log line can be matched to its image (masked in logs like all text).
+    location: str | None = None
 
     def leaves(self) -> tuple[Outcome, ...]:
         """The per-task outcomes: this one, or its parts for a multi-record event."""
@@ -327,7 +329,8 @@ class Pipeline:
         """Take ``task`` to its one outcome (or raise :class:`HaltError`); see the module docstring."""
         try:
             if self.outcomes.exists(task.id):
-                return self._report(Outcome(OutcomeStatus.SKIPPED, task.id, reason="outcome already stored"))
+                return self._report(Outcome(OutcomeStatus.SKIPPED, task.id, location=task.location,
+                                            reason="outcome already stored"))
             return self._report(self._process_new(task))
         except OutcomeStoreError as exc:
             raise HaltError("outcome_store", f"the outcome store is unusable: {exc}") from exc
@@ -346,7 +349,8 @@ class Pipeline:
                 else:
                     response = self._recognize(task, self._fetch(task, attempts), attempts)
             except _Interrupted:
-                return Outcome(OutcomeStatus.REQUEUE, task.id, reason="shutting down", attempts=attempts.count)
+                return Outcome(OutcomeStatus.REQUEUE, task.id, location=task.location,
+                               reason="shutting down", attempts=attempts.count)
             except HaltError:
                 raise
             except Exception as exc:  # every failure below ends as one dead letter (or a requeue)
@@ -356,9 +360,10 @@ class Pipeline:
         result = Result(task=task, response=response.to_wire(), attempts=attempts.count, started_at=started,
                         finished_at=utc_now(), duration_s=round(time.monotonic() - clock, 6), worker=self.worker_id)
         if not self.outcomes.write_result(result):
-            return Outcome(OutcomeStatus.SKIPPED, task.id, reason="another worker stored the outcome first",
+            return Outcome(OutcomeStatus.SKIPPED, task.id, location=task.location,
+                           reason="another worker stored the outcome first",
                            attempts=attempts.count)
-        return Outcome(OutcomeStatus.OK, task.id, code="0", attempts=attempts.count)
+        return Outcome(OutcomeStatus.OK, task.id, location=task.location, code="0", attempts=attempts.count)
 
     def _retrying(self, task: Task, stage: str) -> tenacity.Retrying:
         def sleep(seconds: float) -> None:
@@ -455,7 +460,8 @@ class Pipeline:
             # An outage or our own quota, never this image's fault: put the task back rather than dead-letter it.
             log.warning("task.requeue", task_id=task.id, code=code, reason=reason,
                           circuit_open=self.breaker.in_outage)
-            return Outcome(OutcomeStatus.REQUEUE, task.id, code=code, reason=f"{reason} (returned to the queue)",
+            return Outcome(OutcomeStatus.REQUEUE, task.id, location=task.location,
+                           code=code, reason=f"{reason} (returned to the queue)",
                            attempts=attempts.count)
         if _is_transient(exc):
             return self._dead(task, f"{RETRIES_EXHAUSTED}:{code}",
@@ -472,9 +478,11 @@ class Pipeline:
                                  attempts=attempts.count, first_attempt_at=attempts.first_at or now,
                                  last_attempt_at=attempts.last_at or now, worker=self.worker_id)
         if not self.outcomes.write_dead_letter(dead_letter):
-            return Outcome(OutcomeStatus.SKIPPED, task.id, reason="another worker stored the outcome first",
+            return Outcome(OutcomeStatus.SKIPPED, task.id, location=task.location,
+                           reason="another worker stored the outcome first",
                            attempts=attempts.count)
-        return Outcome(OutcomeStatus.DEAD, task.id, code=code, reason=dead_letter.reason, attempts=attempts.count)
+        return Outcome(OutcomeStatus.DEAD, task.id, location=task.location,
+                       code=code, reason=dead_letter.reason, attempts=attempts.count)
 
     def _bad_message(self, body: bytes, reason: str) -> Outcome:
         try:
@@ -500,8 +508,8 @@ class Pipeline:
             metrics().tasks.labels(status=leaf.status.value, code=leaf.code or "").inc()
             # Dead letters are worth a line at INFO; the rest would drown a terminal on a large run.
             emit = log.info if leaf.status is OutcomeStatus.DEAD else log.debug
-            emit("task.done", task_id=leaf.task_id, status=leaf.status.value, code=leaf.code,
-                 attempts=leaf.attempts, reason=leaf.reason or None)
+            emit("task.done", task_id=leaf.task_id, location=leaf.location, status=leaf.status.value,
+                 code=leaf.code, attempts=leaf.attempts, reason=leaf.reason or None)
             if self.on_outcome is not None:
                 self.on_outcome(leaf)
         return outcome
