@@ -13,7 +13,7 @@ from worker.outcomes import LocalOutcomeStore, OutcomeKind, OutcomeSettings, Out
 from worker.tasks import DeadLetter, Result, Task, utc_now
 
 
-def _result(task: Task, number: str = "6222020200112233445") -> Result:
+def _result(task: Task, number: str = "6222020200112233446") -> Result:
     now = utc_now()
     return Result(task=task, response={"code": 0, "data": {"items": [{"item": "卡号", "itemstring": number}]}},
                   attempts=1, started_at=now, finished_at=now, duration_s=0.1, worker="test:1")
@@ -31,7 +31,7 @@ def _exercise(store: OutcomeStore) -> None:
     assert store.write_result(_result(ok_task)) is True
     assert store.write_result(_result(ok_task, number="6222020200112233999")) is False, "create-once"
     assert store.write_dead_letter(_dead(ok_task)) is False, "one outcome per task, whatever its kind"
-    assert store.read_result(ok_task.id).response["data"]["items"][0]["itemstring"] == "6222020200112233445"
+    assert store.read_result(ok_task.id).response["data"]["items"][0]["itemstring"] == "6222020200112233446"
     assert store.kind_of(ok_task.id) is OutcomeKind.RESULT
     assert store.write_dead_letter(_dead(bad_task)) is True
     assert store.kind_of(bad_task.id) is OutcomeKind.DEAD_LETTER

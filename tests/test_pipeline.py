@@ -85,16 +85,16 @@ def test_permanent_code_becomes_a_dead_letter(tmp_path: Path, fake: FakeUpstream
 
 
 def test_each_task_done_line_names_the_image(tmp_path: Path, fake: FakeUpstream) -> None:
-    ok, ok_image = _image(tmp_path, "named.jpg")
-    dead, dead_image = _image(tmp_path, "refused.jpg")
-    fake.script(ok_image, [Reply(number=CARD)])
-    fake.script(dead_image, [Reply(code=-9011)])
+    unreadable, unreadable_image = _image(tmp_path, "unreadable.jpg")
+    refused, refused_image = _image(tmp_path, "refused.jpg")
+    fake.script(unreadable_image, [Reply(code=-1102)])
+    fake.script(refused_image, [Reply(code=-9011)])
     pipeline = _pipeline(tmp_path, fake.url)
     with structlog.testing.capture_logs() as lines:
-        pipeline.process(ok)
-        pipeline.process(dead)
+        pipeline.process(unreadable)
+        pipeline.process(refused)
     done = {line["task_id"]: line["location"] for line in lines if line["event"] == "task.done"}
-    assert done == {ok.id: ok.location, dead.id: dead.location}
+    assert done == {unreadable.id: unreadable.location, refused.id: refused.location}
 
 
 def test_auth_failure_halts_and_dead_letters_nothing(tmp_path: Path, fake: FakeUpstream) -> None:

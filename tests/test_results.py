@@ -20,7 +20,7 @@ from worker.outcomes import OutcomeStore, open_outcomes
 from worker.results.runs import RunRecord, list_runs, save_run
 from worker.tasks import DeadLetter, Result, Task
 
-NUMBER = "6222020200112233445"
+NUMBER = "6222020200112233446"
 T0 = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)
 
 
@@ -152,7 +152,7 @@ def test_export_applies_the_card_number_policy(config_path: Path, store: Outcome
                                                capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = _cli(config_path, capsys, "export", "--card-number", "masked", "--status", "ok")
-    assert code == 0 and NUMBER not in out and "622202*********3445" in out
+    assert code == 0 and NUMBER not in out and "622202*********3446" in out
     monkeypatch.setenv("CARDPIPE_OUTCOMES__CARD_NUMBER_KEY", "k" * 32)
     code, out, _ = _cli(config_path, capsys, "export", "--card-number", "hmac", "--status", "ok")
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -203,7 +203,7 @@ def test_dlq_list_shows_full_ids_and_locations_newest_last_masked(config_path: P
     for index, location in enumerate(locations):
         outcomes.write_dead_letter(_dead(location, None, T0 + dt.timedelta(minutes=(index * 7) % 5)))
     code, table, _ = _cli(config_path, capsys, "dlq", "list", "--limit", "3")
-    assert code == 0 and NUMBER not in table and "/uploads/622202*********3445.jpg" in table
+    assert code == 0 and NUMBER not in table and "/uploads/622202*********3446.jpg" in table
     code, as_json, _ = _cli(config_path, capsys, "dlq", "list", "--limit", "3", "--json")
     listed = [json.loads(line) for line in as_json.splitlines()]
     stamps = [entry["last_attempt_at"] for entry in listed]
@@ -242,7 +242,7 @@ def test_card_numbers_at_rest_are_never_full(tmp_path: Path, policy: str, monkey
     first, second = _result("/cards/1.jpg", None, T0), _result("/cards/2.jpg", None, T0)
     assert outcomes.write_result(first) and outcomes.write_result(second)
     on_disk = (tmp_path / "out" / "results" / f"{first.task_id}.json").read_text(encoding="utf-8")
-    assert NUMBER not in on_disk and "622202*********3445" in on_disk
+    assert NUMBER not in on_disk and "622202*********3446" in on_disk
     hashes = {outcomes.read_result(r.task_id).card_number_hmac for r in (first, second)}
     assert hashes == ({None} if policy == "masked" else {next(iter(hashes))}) and len(hashes) == 1
     if policy == "hmac":
@@ -279,8 +279,8 @@ def test_api_3_answers_are_protected_and_exported_too(tmp_path: Path, monkeypatc
                     finished_at=T0, duration_s=0.1, worker="test:1")
     assert outcomes.write_result(result)
     stored = outcomes.read_result(result.task_id)
-    assert stored.response["CardNo"] == "622202*********3445"
+    assert stored.response["CardNo"] == "622202*********3446"
     assert "CardNoImage" not in stored.response and "BorderCutImage" not in stored.response
     row = result_row(stored)
     assert (row["card_number"], row["bank"], row["institution_code"], row["expiry"], row["card_kind"]) == \
-        ("622202*********3445", "招商银行", "03080000", "08/2028", "借记卡")
+        ("622202*********3446", "招商银行", "03080000", "08/2028", "借记卡")
