@@ -227,14 +227,19 @@ class FakeUpstream:
         default: the reply for any request with nothing (left) scripted.
         credentials: when given, requests must carry a valid signature by one of these; failures answer
             codes 4-14 with HTTP 200, as the real service does.
+        keep_requests: record every request in ``requests`` (off for long benchmark runs, where thousands of
+            images would otherwise be kept in memory).
 
     Attributes:
         url: ``http://127.0.0.1:PORT/ocr/bankcard``, set once started.
         requests: every request received, in arrival order.
     """
 
-    def __init__(self, *, default: Reply | None = None, credentials: list[Credential] | None = None) -> None:
+    def __init__(self, *, default: Reply | None = None, credentials: list[Credential] | None = None,
+                 keep_requests: bool = True) -> None:
         self.default = default or Reply()
+        self.keep_requests = keep_requests
+        self.answered = 0
         self.verifier = Verifier(credentials) if credentials else None
         self.requests: list[RecordedRequest] = []
         self._scripts: dict[bytes, deque[Reply]] = defaultdict(deque)
@@ -261,19 +266,22 @@ class FakeUpstream:
     @property
     def total_calls(self) -> int:
         with self._lock:
-            return len(self.requests)
+            return self.answered
 
     def _next_reply(self, key: bytes | None) -> Reply:
         with self._lock:
             if key is None:
                 return self.default
-            self._calls[key] += 1
+            if self.keep_requests:
+                self._calls[key] += 1
             queue = self._scripts.get(key)
             return queue.popleft() if queue else self.default
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
-            self.requests.append(request)
+            self.answered += 1
+            if self.keep_requests:
+                self.requests.append(request)
 
     def start(self) -> FakeUpstream:
         """Bind a free loopback port and serve from a daemon thread."""
@@ -400,3 +408,29 @@ def _code_in(payload: bytes) -> int | None:
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, int) else None
+
+
+def main() -> int:
+    """Serve a zero-latency fake in its own process (benchmarks: its CPU is then not the worker's): prints the
+    URL on stdout, serves until stdin closes.
+
+    ``python -m tests.fakes.upstream --appid 1250000000 --secret-id AKID... --secret-key ...``
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="a zero-latency fake bank-card OCR upstream on loopback")
+    parser.add_argument("--appid", default="")
+    parser.add_argument("--secret-id", default="")
+    parser.add_argument("--secret-key", default="")
+    args = parser.parse_args()
+    credentials = [Credential(args.appid, args.secret_id, args.secret_key)] if args.secret_key else None
+    with FakeUpstream(credentials=credentials, keep_requests=False) as fake:
+        print(fake.url, flush=True)
+        sys.stdin.read()
+        print(f"answered {fake.total_calls}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
