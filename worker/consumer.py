@@ -235,6 +235,11 @@ class QueueConsumer:
             self._done.put(_Done(message, halt=HaltError("internal_error", f"{type(exc).__name__}: {exc}")))
 
     def _handle_completions(self, *, block_s: float = 0.0) -> None:
+        """Settle every completion waiting; with ``block_s``, first wait up to that long for one to arrive.
+
+        Returns as soon as the waiting completions are settled: waiting out the whole deadline after some
+        arrived would hold freed prefetch slots idle (with a full window, every round trip).
+        """
         deadline = time.monotonic() + block_s
         while True:
             try:
@@ -242,6 +247,7 @@ class QueueConsumer:
                 done = self._done.get(timeout=remaining) if remaining > 0 else self._done.get_nowait()
             except stdlib_queue.Empty:
                 return
+            deadline = 0.0
             self._in_flight -= 1
             self._last_activity = time.monotonic()
             self._settle(done)
