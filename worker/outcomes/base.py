@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import abc
 import enum
-import json
 from collections.abc import Iterator
-from typing import Any
+
+from pydantic import BaseModel
 
 from worker.api.errors import CardpipeError
 from worker.tasks import DeadLetter, Result
@@ -74,13 +74,13 @@ class OutcomeStore(abc.ABC):
         """
         if self._exists(DEAD_DIR, result.task_id):
             return False
-        return self._create(RESULTS_DIR, result.task_id, _encode(result.model_dump(mode="json")))
+        return self._create(RESULTS_DIR, result.task_id, _encode(result))
 
     def write_dead_letter(self, dead_letter: DeadLetter) -> bool:
         """Store a dead letter once; False when the task already had an outcome (see :meth:`write_result`)."""
         if self._exists(RESULTS_DIR, dead_letter.task_id):
             return False
-        return self._create(DEAD_DIR, dead_letter.task_id, _encode(dead_letter.model_dump(mode="json")))
+        return self._create(DEAD_DIR, dead_letter.task_id, _encode(dead_letter))
 
     def read_result(self, task_id: str) -> Result | None:
         raw = self._read(RESULTS_DIR, task_id)
@@ -113,6 +113,11 @@ class OutcomeStore(abc.ABC):
                 yield dead_letter
 
 
-def _encode(data: dict[str, Any]) -> bytes:
-    # Indented for people who open the files; non-ASCII (the field names, bank names) kept readable.
-    return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+def _encode(record: BaseModel) -> bytes:
+    """Compact UTF-8 JSON, one line (non-ASCII field and bank names kept readable; ``jq`` indents on demand).
+
+    Why pydantic's serializer: it writes the bytes straight from the model in compiled code, where
+    ``json.dumps(indent=...)`` falls back to the pure-Python encoder, which cost more per outcome than the
+    rest of the outcome write's Python code.
+    """
+    return record.model_dump_json().encode("utf-8") + b"\n"

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from worker.outcomes.base import DEAD_DIR, RESULTS_DIR, OutcomeStore, OutcomeStoreError
 
 _TASK_ID = re.compile(r"^[0-9a-f]{8,64}$")
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
 class LocalOutcomeStore(OutcomeStore):
@@ -30,30 +31,38 @@ class LocalOutcomeStore(OutcomeStore):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.location = str(self.root)
+        # Plain strings on the per-task paths: pathlib's joins cost more than the system calls they wrap.
+        self._folders = {folder: os.path.join(self.location, folder) for folder in (RESULTS_DIR, DEAD_DIR)}
         try:
             for folder in (RESULTS_DIR, DEAD_DIR):
                 (self.root / folder).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutcomeStoreError(f"cannot create the outcome directory {self.root}: {exc}") from exc
 
-    def _path(self, folder: str, task_id: str) -> Path:
+    def _path(self, folder: str, task_id: str) -> str:
         if not _TASK_ID.match(task_id):
             raise OutcomeStoreError(f"not a task id: {task_id!r}")
-        return self.root / folder / f"{task_id}.json"
+        directory = self._folders.get(folder) or os.path.join(self.location, folder)
+        return f"{directory}{os.sep}{task_id}.json"
 
     def _exists(self, folder: str, task_id: str) -> bool:
-        return self._path(folder, task_id).exists()
+        return os.path.exists(self._path(folder, task_id))
 
     def _create(self, folder: str, task_id: str, payload: bytes) -> bool:
         final = self._path(folder, task_id)
-        directory = final.parent
+        directory = os.path.dirname(final)
+        # Unique to this process and thread, plus a random part for hosts sharing the directory; owner-only
+        # like mkstemp's, since results carry full card numbers.
+        unique = f"{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}"
+        temp_name = f"{directory}{os.sep}.{task_id}.{unique}.tmp"
         try:
-            fd, temp_name = tempfile.mkstemp(prefix=f".{task_id}.", suffix=".tmp", dir=directory)
+            fd = os.open(temp_name, _CREATE_FLAGS, 0o600)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(payload)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                try:
+                    _write_all(fd, payload)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
                 try:
                     os.link(temp_name, final)
                 except FileExistsError:
@@ -68,13 +77,13 @@ class LocalOutcomeStore(OutcomeStore):
 
     def _read(self, folder: str, task_id: str) -> bytes | None:
         try:
-            return self._path(folder, task_id).read_bytes()
+            return Path(self._path(folder, task_id)).read_bytes()
         except FileNotFoundError:
             return None
 
     def _delete(self, folder: str, task_id: str) -> bool:
         try:
-            self._path(folder, task_id).unlink()
+            os.unlink(self._path(folder, task_id))
         except FileNotFoundError:
             return False
         _fsync_directory(self.root / folder)
@@ -87,7 +96,13 @@ class LocalOutcomeStore(OutcomeStore):
             yield name[: -len(".json")]
 
 
-def _fsync_directory(directory: Path) -> None:
+def _write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _fsync_directory(directory: str | Path) -> None:
     """Make the new name itself durable (a crash right after the link must not lose the outcome)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
