@@ -30,6 +30,7 @@ import kombu.exceptions
 from kombu.message import Message
 from pydantic import BaseModel, ConfigDict, Field
 
+from worker.acks import AckBatcher
 from worker.observability import get_logger
 from worker.pipeline import HaltError, Outcome, OutcomeStatus, Pipeline
 from worker.queues import QueueSettings, connection, task_queue
@@ -113,6 +114,7 @@ class QueueConsumer:
         self._stop = threading.Event()
         self._in_flight = 0
         self._last_activity = time.monotonic()
+        self._acks = AckBatcher(batch=False)
         self.report = ConsumerReport()
 
     # --- control ----------------------------------------------------------------------------------------------
@@ -169,6 +171,7 @@ class QueueConsumer:
 
     def _consume(self, conn: kombu.Connection, pool: ThreadPoolExecutor, *, until_empty: bool) -> None:
         channel = conn.channel()
+        self._acks = AckBatcher(batch=self.queue_settings.is_amqp)  # delivery tags are per channel
         queue = task_queue(self.queue_settings)
         consumer = kombu.Consumer(channel, queues=[queue], on_message=lambda m: self._submit(pool, m),
                                   prefetch_count=self.prefetch, auto_declare=True)
@@ -218,6 +221,7 @@ class QueueConsumer:
     def _submit(self, pool: ThreadPoolExecutor, message: Message) -> None:
         self._in_flight += 1
         self._last_activity = time.monotonic()
+        self._acks.delivered(message)
         pool.submit(self._work, message)
 
     def _work(self, message: Message) -> None:
@@ -246,6 +250,7 @@ class QueueConsumer:
                 remaining = deadline - time.monotonic()
                 done = self._done.get(timeout=remaining) if remaining > 0 else self._done.get_nowait()
             except stdlib_queue.Empty:
+                self._acks.flush()
                 return
             deadline = 0.0
             self._in_flight -= 1
@@ -256,21 +261,25 @@ class QueueConsumer:
         if done.halt is not None:
             log.error("consumer.halt", code=done.halt.code, reason=done.halt.reason)
             self._finish(EXIT_HALTED, done.halt.reason)
-            _requeue(done.message)
+            self._requeue(done.message)
             return
         if not done.started or done.outcome is None:
-            _requeue(done.message)
+            self._requeue(done.message)
             return
         outcome = done.outcome
         if outcome.status is OutcomeStatus.REQUEUE:
-            _requeue(done.message)
+            self._requeue(done.message)
             return
         self.report.add(outcome)
         if self._producer is not None:
             self._publish(outcome)
-        done.message.ack()
+        self._acks.settled(done.message, ack=True)
         if self.on_settled is not None:
             self.on_settled(outcome)
+
+    def _requeue(self, message: Message) -> None:
+        _requeue(message)
+        self._acks.settled(message, ack=False)
 
     def _publish(self, outcome: Outcome) -> None:
         store = self.pipeline.outcomes
