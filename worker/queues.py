@@ -105,7 +105,10 @@ def connection(settings: QueueSettings) -> kombu.Connection:
             os.makedirs(db_path.parent if db_path.parent != Path("") else Path("."), exist_ok=True)
             options.setdefault("creator", functools.partial(_open_sqlite, str(db_path)))
     heartbeat = settings.heartbeat_s if settings.is_amqp else 0
-    conn = kombu.Connection(settings.url, transport_options=options, heartbeat=heartbeat or None)
+    transport: Any = None
+    if settings.scheme == "redis":
+        from worker.redis_transport import Transport as transport  # one Redis client per channel
+    conn = kombu.Connection(settings.url, transport=transport, transport_options=options, heartbeat=heartbeat or None)
     if settings.is_embedded and "polling_interval" not in options:
         # Not a transport option here: the SQLAlchemy transport would hand it to create_engine.
         conn.transport.polling_interval = EMBEDDED_POLLING_INTERVAL_S
