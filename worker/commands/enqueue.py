@@ -63,9 +63,10 @@ def enqueue_source(source: Source, outcomes: OutcomeStore, publisher: TaskPublis
         on_page: called after each page (progress).
     """
     report = EnqueueReport()
+    done = ids_with_an_outcome(outcomes) if skip_done else frozenset()
     for page in source.pages():
         for task in page:
-            if skip_done and outcomes.exists(task.id):
+            if task.id in done:
                 report.skipped += 1
                 continue
             publisher.publish_task(task.to_json())
@@ -76,6 +77,16 @@ def enqueue_source(source: Source, outcomes: OutcomeStore, publisher: TaskPublis
         if on_page is not None:
             on_page(report)
     return report
+
+
+def ids_with_an_outcome(outcomes: OutcomeStore) -> frozenset[str]:
+    """Every task id that has a result or a dead letter, from one listing of the store.
+
+    Why a listing: checking each task costs a request (S3) or a ``stat`` (local) per task, while a listing
+    costs one request per 1,000 outcomes, so a rerun over a finished source skips at listing speed. Outcomes
+    written after the listing are caught by the worker's own check before any paid call.
+    """
+    return frozenset(outcomes.result_ids()) | frozenset(outcomes.dead_letter_ids())
 
 
 def run(args: argparse.Namespace) -> int:
