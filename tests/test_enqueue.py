@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import boto3
+import kombu
 
 from worker.commands.enqueue import enqueue_source
 from worker.outcomes import LocalOutcomeStore
-from worker.queues import QueueSettings, TaskPublisher, pending_count
+from worker.queues import QueueSettings, TaskPublisher, pending_count, task_queue
 from worker.sources import ListFileSource
 from worker.tasks import DeadLetter, Task, utc_now
 
@@ -45,3 +56,44 @@ def test_a_rerun_skips_done_tasks_from_one_listing_not_one_check_per_task(tmp_pa
     assert (report.enqueued, report.skipped) == (600, 600)
     assert (store.checks, store.listings) == (0, 2)  # the results and dead-letter folders, once each
     assert pending_count(settings) == 600
+
+
+def test_an_s3_listing_killed_at_a_random_point_resumes_after_the_last_published_object(
+        tmp_path: Path, rabbitmq_url: str, aws_env: str, unique_name: str) -> None:
+    """kill -9 in the middle of a page, then the same command again: every object is on the queue, and at
+    most the one object published in the instant before the kill (not yet recorded) is on it twice."""
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    client.create_bucket(Bucket=unique_name)
+    keys = [f"cards/{index:05d}.jpg" for index in range(1500)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: client.put_object(Bucket=unique_name, Key=key, Body=b"x"), keys))
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(f"queue:\n  url: {rabbitmq_url}\n  tasks: {unique_name}\noutcomes:\n  sink: out\n",
+                      encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CARDPIPE_")},
+           "CARDPIPE_STORAGE__S3__ENDPOINT_URL": aws_env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-m", "worker", "--config", str(config), "--log-level", "WARNING", "enqueue",
+               f"s3://{unique_name}/cards/"]
+    settings = QueueSettings(url=rabbitmq_url, tasks=unique_name)
+    kill_at = random.randint(100, 1400)
+    try:
+        first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while (pending_count(settings) or 0) < kill_at and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        first.kill()
+        first.wait()
+        published_before_kill = pending_count(settings) or 0
+        assert 0 < published_before_kill < len(keys), "the kill was meant to land in the middle of the listing"
+        resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+        seen: Counter[str] = Counter()
+        with kombu.Connection(rabbitmq_url) as conn:
+            queue = task_queue(settings)(conn.default_channel)
+            while (message := queue.get(no_ack=True)) is not None:
+                seen[json.loads(message.body)["location"]] += 1
+    finally:
+        with kombu.Connection(rabbitmq_url) as conn:
+            task_queue(settings)(conn.default_channel).delete()
+    assert set(seen) == {f"s3://{unique_name}/{key}" for key in keys}
+    assert sum(seen.values()) - len(keys) <= 1, [location for location, n in seen.items() if n > 1]

@@ -52,7 +52,7 @@ def checkpoint_dir(settings: Settings) -> Path:
 
 def enqueue_source(source: Source, outcomes: OutcomeStore, publisher: TaskPublisher, *, skip_done: bool = True,
                    keep_ids: bool = False, on_page: Callable[[EnqueueReport], None] | None = None) -> EnqueueReport:
-    """Publish every task of ``source`` (those without an outcome, when ``skip_done``); checkpoint per page.
+    """Publish every task of ``source`` (those without an outcome, when ``skip_done``); checkpoint each task.
 
     Parameters:
         source: the tasks.
@@ -70,6 +70,7 @@ def enqueue_source(source: Source, outcomes: OutcomeStore, publisher: TaskPublis
                 report.skipped += 1
                 continue
             publisher.publish_task(task.to_json())
+            source.checkpoint_task(task)
             report.enqueued += 1
             if keep_ids:
                 report.task_ids.append(task.id)
