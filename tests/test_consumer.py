@@ -225,7 +225,7 @@ def test_a_worker_on_the_embedded_queue_sweeps_while_it_runs(tmp_path: Path) -> 
         assert _rows(db) == {}
 
 
-class _RecordingQueue(stdlib_queue.Queue):  # type: ignore[type-arg]
+class _RecordingQueue(stdlib_queue.SimpleQueue):  # type: ignore[type-arg]
     """A completion queue that records how long each ``get`` was allowed to wait."""
 
     def __init__(self) -> None:
