@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes import FakeUpstream, Reply
-from worker.api import codes
-from worker.api.client import LegacyClient, SignatureCache, interpret
 from worker.api.errors import ApiError
-from worker.api.signing import Credential, parse
+from worker.api.legacy import codes
+from worker.api.legacy.client import LegacyClient, SignatureCache, interpret
+from worker.api.legacy.signing import Credential, parse
 
 APPID, SECRET_ID, SECRET_KEY = "1250000000", "AKIDclienttest", "client-test-secret-key-0123456789"
 CREDENTIAL = Credential(APPID, SECRET_ID, SECRET_KEY)

@@ -208,7 +208,7 @@ def test_delivered_rows_of_the_embedded_queue_are_swept_and_pending_ones_kept(tm
 
 
 def test_a_worker_on_the_embedded_queue_sweeps_while_it_runs(tmp_path: Path) -> None:
-    from worker.commands.worker import sweeping_delivered_rows
+    from worker.jobs.consume import sweeping_delivered_rows
 
     db = tmp_path / "q.sqlite"
     settings = QueueSettings(url=f"sqla+sqlite:///{db}")

@@ -78,7 +78,7 @@ def test_dry_run_changes_nothing(config_path: Path) -> None:
 
 
 def test_failed_publish_puts_the_dead_letter_back(config_path: Path) -> None:
-    from worker.commands.dlq import redrive
+    from worker.jobs.redrive import redrive
 
     store = open_outcomes(load_config(config_path).outcomes)
     dead = _dead("/data/y.jpg", "retries_exhausted:15")

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from tests.fakes import FakeUpstream, Reply
-from worker.api import codes
-from worker.api.schema import FIELD_ORDER, BankCardResponse
-from worker.api.signing import Credential, sign
+from worker.api.legacy import codes
+from worker.api.legacy.schema import FIELD_ORDER, BankCardResponse
+from worker.api.legacy.signing import Credential, sign
 
 APPID, SECRET_ID, SECRET_KEY = "1250000000", "AKIDfakeupstream", "fake-upstream-secret-key"
 

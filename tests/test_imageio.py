@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.images import png_header_only
-from worker.api import codes
+from worker.api.legacy import codes
 from worker.recognizer.errors import ImageRejected, PreprocessFailed
 from worker.recognizer.imageio import decode_image, sniff_format
 

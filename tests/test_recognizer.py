@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from tests.images import png_header_only
-from worker.api import codes
-from worker.api.schema import FIELD_ORDER, BankCardResponse
+from worker.api.legacy import codes
+from worker.api.legacy.schema import FIELD_ORDER, BankCardResponse
 from worker.recognizer import Recognizer, RecognizerSettings, get_recognizer
 from worker.recognizer.bins import default_table
 

@@ -27,9 +27,9 @@ from tests.test_server_harness import (
     raw_post,
     serving,
 )
-from worker.api import codes
-from worker.api.serve_settings import ServeSettings
-from worker.api.signing import sign_plaintext
+from worker.api.legacy import codes
+from worker.api.legacy.signing import sign_plaintext
+from worker.api.server.settings import ServeSettings
 
 
 @pytest.fixture(scope="module")

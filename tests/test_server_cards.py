@@ -21,8 +21,8 @@ from tests.test_server_harness import (
     shared_recognizer,
     static_site,
 )
-from worker.api.schema import FIELD_ORDER, BankCardResponse
-from worker.api.serve_settings import ServeSettings
+from worker.api.legacy.schema import FIELD_ORDER, BankCardResponse
+from worker.api.server.settings import ServeSettings
 from worker.observability import configure_logging
 
 CARD_COUNT = 2

@@ -22,7 +22,7 @@ from tests.test_server_harness import (
     authorization,
     text_only_multipart,
 )
-from worker.api import codes
+from worker.api.legacy import codes
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,10 +25,10 @@ import uvicorn
 from PIL import Image
 from starlette.applications import Starlette
 
-from worker.api.schema import BankCardResponse
-from worker.api.serve_settings import ServeSettings
+from worker.api.legacy.schema import BankCardResponse
+from worker.api.legacy.signing import Credential, sign
 from worker.api.server import OCR_PATH, create_app
-from worker.api.signing import Credential, sign
+from worker.api.server.settings import ServeSettings
 
 APPID = "1252821871"
 SECRET_ID = "AKIDgaoOYh2kOmJfWVdH4lpfxScG2zPLPGoK"

@@ -25,11 +25,11 @@ from tests.test_server_harness import (
     shared_recognizer,
     static_site,
 )
-from worker.api import codes
-from worker.api.client import LegacyClient
 from worker.api.errors import ApiError
-from worker.api.serve_settings import ServeSettings
-from worker.api.signing import Credential
+from worker.api.legacy import codes
+from worker.api.legacy.client import LegacyClient
+from worker.api.legacy.signing import Credential
+from worker.api.server.settings import ServeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD_COUNT = 3

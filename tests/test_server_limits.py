@@ -18,9 +18,9 @@ from tests.test_server_harness import (
     serving,
     shared_recognizer,
 )
-from worker.api import codes
-from worker.api.schema import BankCardResponse
-from worker.api.serve_settings import ServeSettings
+from worker.api.legacy import codes
+from worker.api.legacy.schema import BankCardResponse
+from worker.api.server.settings import ServeSettings
 
 
 class GatedRecognizer:

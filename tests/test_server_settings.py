@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from worker.api.errors import ConfigError
-from worker.api.serve_settings import CREDENTIALS_ENV, ServeSettings, load_credentials
+from worker.api.legacy.signing import Credential
 from worker.api.server import create_app
-from worker.api.signing import Credential
+from worker.api.server.settings import CREDENTIALS_ENV, ServeSettings, load_credentials
 
 
 def test_environment_and_file_are_merged(tmp_path: Path) -> None:

@@ -19,9 +19,9 @@ from tests.test_server_harness import (
     serving,
     static_site,
 )
-from worker.api import codes
-from worker.api.serve_settings import ServeSettings
+from worker.api.legacy import codes
 from worker.api.server.fetch import refusal_reason
+from worker.api.server.settings import ServeSettings
 
 
 @pytest.fixture(scope="module")

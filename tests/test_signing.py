@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from worker.api import codes, signing
 from worker.api.errors import ApiError
+from worker.api.legacy import codes, signing
 
 KEY_A = "nwOKDouy5JctNOlnere4gkVoOUz5EYAb"
 KEY_B = "bLcPnl88WU30VY57ipRhSePfPdOfSruK"

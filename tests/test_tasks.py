@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -107,3 +108,34 @@ def test_cos_event_key_drops_appid_and_bucket() -> None:
 def test_malformed_events_are_bad_messages(event: dict) -> None:
     with pytest.raises(BadMessage):
         tasks_from_event(event)
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    ('{"v":1,"location":12345}', "location: a string is required, got int"),
+    ('{"v":1,"location":"/a.jpg","etag":7}', "etag: a string is required"),
+    ('{"v":1,"location":"/a.jpg","attempt":"x"}', "attempt"),
+    ('{"v":1,"location":"/a.jpg","attempt":-1}', "attempt"),
+    ('{"v":1,"location":"/a.jpg","metadata":[]}', "metadata"),
+    ('{"v":1,"location":"/a.jpg","shape":"round"}', "fields no task has: shape"),
+    ('{"v":1,"location":"/a.jpg","history":[{"code":1}]}', "history"),
+    ('{"v":1,"location":"' + "x" * 5000 + '"}', "at most 4096"),
+    ("[" * 50_000 + "]" * 50_000, "not JSON"),
+    (b"\xff\xfe", "not JSON"),
+])
+def test_a_task_of_the_wrong_shape_is_a_bad_message_saying_why(body: str | bytes, says: str) -> None:
+    with pytest.raises(BadMessage) as raised:
+        Task.from_json(body)
+    assert says in str(raised.value)
+
+
+def test_a_redriven_task_carries_its_dead_letters_in_its_history() -> None:
+    task = Task.for_location("/data/a.jpg")
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    first = DeadLetter(task_id=task.id, task=task, code="-1102", reason="undecodable", attempts=1,
+                       first_attempt_at=at, last_attempt_at=at, worker="w:1")
+    again = task.redriven(first)
+    second = first.model_copy(update={"task": again, "code": "retries_exhausted:15", "attempts": 5})
+    twice = again.redriven(second)
+    assert twice.attempt == 2 and twice.id == task.id
+    assert [(h.code, h.attempts) for h in twice.history] == [("-1102", 1), ("retries_exhausted:15", 5)]
+    assert Task.from_json(twice.to_json()) == twice

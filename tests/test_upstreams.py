@@ -10,9 +10,9 @@ from PIL import Image, ImageDraw, ImageFont
 from pydantic import SecretStr, ValidationError
 
 from tests.fakes import FakeUpstream, Reply
-from worker.api import codes
 from worker.api.errors import ApiError, ConfigError
-from worker.api.signing import Credential
+from worker.api.legacy import codes
+from worker.api.legacy.signing import Credential
 from worker.upstreams import UpstreamSettings, open_upstream
 from worker.upstreams.legacy import LegacyUpstream
 from worker.upstreams.local import LocalUpstream

@@ -18,7 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "enqueue": ("enqueue", "turn a folder, an S3/COS prefix or a list file into tasks on the queue"),
     "worker": ("worker", "consume tasks from the queue until stopped"),
     "recognize": ("recognize", "recognize bank-card images locally and print the API's JSON answer"),
-    "serve": ("serve", "serve the legacy bank-card API (POST /ocr/bankcard) over HTTP"),
+    "serve": ("serve", "serve the bank-card API over HTTP: legacy POST /ocr/bankcard and API 3.0 POST /"),
+    "sign": ("sign", "print a signed Authorization header (legacy, or API 3.0 with --v3) for calling the API by hand"),
     "dlq": ("dlq", "list, filter and redrive dead letters"),
 }
 

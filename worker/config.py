@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from worker.api.errors import ConfigError
-from worker.api.serve_settings import ServeSettings
+from worker.api.server.settings import ServeSettings
 from worker.consumer import WorkerSettings
 from worker.outcomes import OutcomeSettings
 from worker.queues import QueueSettings

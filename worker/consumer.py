@@ -4,8 +4,10 @@ Why two kinds of thread: the API is I/O-bound, so ``concurrency`` threads call i
 connection is not thread-safe and needs heartbeats. So only the drain thread talks to the broker: it receives
 messages (at most ``prefetch`` unacknowledged), hands each to the pool, and takes completions back through a
 queue to ack them. A message is acked only after its outcome is written; a message whose task was not finished
-(outage, shutdown) is rejected with requeue; on :class:`~worker.pipeline.HaltError` the consumer stops, puts
-back every message it holds, and reports why.
+(outage, shutdown) is rejected with requeue; an unexpected exception is that message's ``internal_error`` dead
+letter, never a stop; on :class:`~worker.pipeline.HaltError` (a condition every message would meet) the
+consumer stops, puts back every message it holds, and reports why with the condition's exit code. The broker
+connection is opened through :func:`worker.broker.connect`: bounded in time, a refused login told apart.
 
 >>> consumer = QueueConsumer(queue_settings, pipeline, WorkerSettings(concurrency=8))  # doctest: +SKIP
 >>> report = consumer.run(until_empty=True)  # doctest: +SKIP
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import queue as stdlib_queue
+import socket
 import threading
 import time
 from collections import Counter
@@ -26,22 +29,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kombu
-import kombu.exceptions
 from kombu.message import Message
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.acks import AckBatcher
+from worker.broker import (
+    EXIT_BROKER_DOWN,
+    BrokerUnavailable,
+    connect,
+    connection_errors,
+    describe,
+    is_login_refused,
+    masked_url,
+)
 from worker.observability import get_logger
-from worker.pipeline import HaltError, Outcome, OutcomeStatus, Pipeline
-from worker.queues import QueueSettings, connection, task_queue
+from worker.pipeline import EXIT_HALTED, EXIT_LIMITER_DOWN, HaltError, Outcome, OutcomeStatus, Pipeline
+from worker.queues import QueueSettings, connection, task_queue, task_queues
 
 log = get_logger("consumer")
 
 EXIT_OK = 0
-EXIT_HALTED = 3
-EXIT_BROKER_DOWN = 4
 EXIT_OUTAGE = 5
 EXIT_STOPPED = 130
+__all__ = ["EXIT_BROKER_DOWN", "EXIT_HALTED", "EXIT_LIMITER_DOWN", "EXIT_OK", "EXIT_OUTAGE", "EXIT_STOPPED",
+           "ConsumerReport", "QueueConsumer", "WorkerSettings"]
 
 
 class WorkerSettings(BaseModel):
@@ -52,7 +63,8 @@ class WorkerSettings(BaseModel):
         prefetch_multiplier: unacked messages per thread when ``queue.prefetch`` is not set.
         idle_exit_s: with ``--until-empty``, stop once the queue has been empty and idle this long.
         outage_exit_s: with ``--until-empty``, give up when the upstream circuit stays open this long.
-        reconnect_attempts: broker reconnection attempts before giving up (0 = keep trying).
+        reconnect_attempts: connection attempts in one broker outage before giving up (0: only
+            ``queue.unreachable_exit_s`` bounds them).
         shutdown_grace_s: on SIGINT/SIGTERM, how long to let in-flight tasks finish.
     """
 
@@ -62,7 +74,7 @@ class WorkerSettings(BaseModel):
     prefetch_multiplier: int = Field(default=2, ge=1, le=100)
     idle_exit_s: float = Field(default=1.0, ge=0)
     outage_exit_s: float = Field(default=600.0, gt=0)
-    reconnect_attempts: int = Field(default=10, ge=0)
+    reconnect_attempts: int = Field(default=0, ge=0)
     shutdown_grace_s: float = Field(default=60.0, ge=0)
 
 
@@ -136,46 +148,45 @@ class QueueConsumer:
     # --- the loop ---------------------------------------------------------------------------------------------
 
     def run(self, *, until_empty: bool = False) -> ConsumerReport:
-        """Consume until stopped (or drained, with ``until_empty``); returns the report (never raises on halt)."""
-        failures = 0
+        """Consume until stopped (or drained, with ``until_empty``); returns the report (never raises on halt).
+
+        A broker that cannot be reached, or refuses our login, ends the run with exit code 4 after
+        ``queue.unreachable_exit_s`` (at once for a refused login); a connection lost mid-run is reopened
+        within the same bound.
+        """
         with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="cardpipe-worker") as pool:
             while not self.stopping:
                 conn = connection(self.queue_settings)
-                lost = (OSError, kombu.exceptions.OperationalError, *conn.connection_errors)
+                try:
+                    if not connect(conn, timeout_s=self.queue_settings.unreachable_exit_s, stop=self._stop,
+                                   max_attempts=self.settings.reconnect_attempts):
+                        break
+                except BrokerUnavailable as exc:
+                    self._abandon_in_flight()
+                    self._finish(EXIT_BROKER_DOWN, str(exc))
+                    break
                 try:
                     with conn:
-                        self._connect(conn)
-                        failures = 0
                         self._consume(conn, pool, until_empty=until_empty)
-                except lost as exc:
-                    failures += 1
+                except connection_errors(conn) as exc:
                     self._abandon_in_flight()
-                    limit = self.settings.reconnect_attempts
-                    if limit and failures > limit:
-                        self._finish(EXIT_BROKER_DOWN, f"the broker is unreachable: {exc}")
+                    if is_login_refused(exc):
+                        self._finish(EXIT_BROKER_DOWN, str(BrokerUnavailable(self.queue_settings.url, describe(exc),
+                                                                             login_refused=True)))
                         break
-                    delay = min(30.0, 0.5 * 2 ** failures)
-                    log.warning("broker.lost", error=str(exc), retry_in_s=delay)
-                    self._stop.wait(delay)
+                    log.warning("broker.lost", url=masked_url(self.queue_settings.url), error=describe(exc))
                 else:
                     break
         return self.report
-
-    def _connect(self, conn: kombu.Connection) -> None:
-        attempts = self.settings.reconnect_attempts or None
-
-        def errback(exc: Exception, interval: float) -> None:
-            log.warning("broker.connect_failed", error=str(exc), retry_in_s=interval)
-
-        conn.ensure_connection(errback=errback, max_retries=attempts, interval_start=0.5, interval_step=1,
-                               interval_max=10)
 
     def _consume(self, conn: kombu.Connection, pool: ThreadPoolExecutor, *, until_empty: bool) -> None:
         channel = conn.channel()
         self._acks = AckBatcher(batch=self.queue_settings.is_amqp)  # delivery tags are per channel
         queue = task_queue(self.queue_settings)
+        for declared in task_queues(self.queue_settings):
+            declared(channel).declare()
         consumer = kombu.Consumer(channel, queues=[queue], on_message=lambda m: self._submit(pool, m),
-                                  prefetch_count=self.prefetch, auto_declare=True)
+                                  prefetch_count=self.prefetch, auto_declare=False)
         self._producer = kombu.Producer(channel) if self.publish_outcomes else None
         consumer.qos(prefetch_count=self.prefetch)
         consumer.consume()
@@ -185,11 +196,16 @@ class QueueConsumer:
         try:
             while not self.stopping:
                 if self._in_flight >= self.prefetch:
-                    # Prefetch is full: nothing can arrive until something is acked, so wait for completions.
+                    # Prefetch is full: the broker sends nothing more until something is acked, so mostly wait
+                    # for completions; but still read the socket briefly, or the broker's heartbeats go unread
+                    # and a long wait (an open circuit, a slow limiter) ends in "too many heartbeats missed".
                     self._handle_completions(block_s=0.05)
+                    if self.queue_settings.is_amqp:
+                        with contextlib.suppress(TimeoutError, socket.timeout):
+                            conn.drain_events(timeout=0.01)
                 else:
                     # Short timeouts while tasks run, so that finished ones are acked promptly.
-                    with contextlib.suppress(TimeoutError):
+                    with contextlib.suppress(TimeoutError, socket.timeout):
                         conn.drain_events(timeout=0.02 if self._in_flight else 0.25 if until_empty else 1.0)
                 conn.heartbeat_check()
                 self._handle_completions()
@@ -235,9 +251,17 @@ class QueueConsumer:
             self._done.put(_Done(message, outcome=outcome))
         except HaltError as exc:
             self._done.put(_Done(message, halt=exc))
-        except BaseException as exc:  # a bug must not lose the message: it goes back to the queue
-            log.exception("consumer.unexpected_error", error=str(exc))
-            self._done.put(_Done(message, halt=HaltError("internal_error", f"{type(exc).__name__}: {exc}")))
+        except Exception as exc:  # a bug is this message's dead letter, never a halt of the worker
+            try:
+                outcome = self.pipeline.internal_error(message.body, exc)
+                self._done.put(_Done(message, outcome=outcome))
+            except HaltError as halt:
+                self._done.put(_Done(message, halt=halt))
+            except Exception as again:  # the dead letter itself failed: the message goes back, the worker stops
+                self._done.put(_Done(message, halt=HaltError("internal_error", describe(again))))
+        except BaseException:  # SystemExit, KeyboardInterrupt: give the message back, then let it go
+            self._done.put(_Done(message, started=False))
+            raise
 
     def _handle_completions(self, *, block_s: float = 0.0) -> None:
         """Settle every completion waiting; with ``block_s``, first wait up to that long for one to arrive.
@@ -261,7 +285,7 @@ class QueueConsumer:
     def _settle(self, done: _Done) -> None:
         if done.halt is not None:
             log.error("consumer.halt", code=done.halt.code, reason=done.halt.reason)
-            self._finish(EXIT_HALTED, done.halt.reason)
+            self._finish(done.halt.exit_code, done.halt.reason)
             self._requeue(done.message)
             return
         if not done.started or done.outcome is None:
@@ -276,7 +300,10 @@ class QueueConsumer:
             self._publish(outcome)
         self._acks.settled(done.message, ack=True)
         if self.on_settled is not None:
-            self.on_settled(outcome)
+            try:
+                self.on_settled(outcome)
+            except Exception as exc:  # progress display only: never mistaken for a broker failure
+                log.warning("consumer.on_settled_failed", error=describe(exc))
 
     def _requeue(self, message: Message) -> None:
         _requeue(message)
@@ -324,7 +351,7 @@ class QueueConsumer:
             if done.outcome is not None and done.outcome.status is not OutcomeStatus.REQUEUE:
                 self.report.add(done.outcome)
             if done.halt is not None:
-                self._finish(EXIT_HALTED, done.halt.reason)
+                self._finish(done.halt.exit_code, done.halt.reason)
 
 
 def _requeue(message: Message) -> None:

@@ -27,9 +27,9 @@ from typing import Any, Protocol, TypeVar
 
 import tenacity
 
-from worker.api.codes import Disposition
 from worker.api.errors import ApiError, CardpipeError
-from worker.api.schema import BankCardResponse
+from worker.api.legacy.codes import Disposition
+from worker.api.legacy.schema import BankCardResponse
 from worker.observability import get_logger, mask_digits_in_text, metrics
 from worker.outcomes import OutcomeStore, OutcomeStoreError
 from worker.ratelimit import RateLimitUnavailable
@@ -37,6 +37,8 @@ from worker.retry import CircuitBreaker, RetrySettings, build_retrying
 from worker.storage import FetchError
 from worker.tasks import (
     BAD_MESSAGE,
+    INTERNAL_ERROR,
+    REASON_CHARS,
     RETRIES_EXHAUSTED,
     BadMessage,
     DeadLetter,
@@ -44,6 +46,7 @@ from worker.tasks import (
     Task,
     body_id,
     is_event,
+    message_excerpt,
     tasks_from_event,
     utc_now,
 )
@@ -52,20 +55,54 @@ log = get_logger("pipeline")
 
 _T = TypeVar("_T")
 
-#: Longest excerpt of a malformed message kept in its dead letter.
-EXCERPT_CHARS = 500
+#: The largest message read as a task; a larger one is a ``bad_message`` (a task is well under 1 KB).
+MAX_MESSAGE_BYTES = 256 * 1024
+
+#: Exit code of a worker halted because every message would fail (credentials refused, outcome store gone).
+EXIT_HALTED = 3
+#: Exit code of a worker whose shared rate limiter stayed unreachable.
+EXIT_LIMITER_DOWN = 6
 
 
 class HaltError(CardpipeError):
-    """Stop consuming: continuing would fail every message (bad credentials, outcome store gone).
+    """Stop consuming: continuing would fail every message (bad credentials, outcome store gone, no limiter).
 
     The message being processed is not dead-lettered and not acknowledged; it goes back to the queue.
+    ``exit_code`` is the worker's exit code for this condition.
     """
 
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: str, reason: str, *, exit_code: int = EXIT_HALTED) -> None:
         self.code = code
         self.reason = reason
+        self.exit_code = exit_code
         super().__init__(f"[{code}] {reason}")
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with its full length noted when it was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters in all)"
+
+
+class _Since:
+    """When a condition started, shared by every thread of a process (None while it does not hold)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: float | None = None
+
+    def holds(self) -> float:
+        """Mark the condition as holding; returns for how long it has held."""
+        with self._lock:
+            now = time.monotonic()
+            if self._since is None:
+                self._since = now
+            return now - self._since
+
+    def cleared(self) -> None:
+        with self._lock:
+            self._since = None
 
 
 class OutcomeStatus(enum.StrEnum):
@@ -101,6 +138,14 @@ class Outcome:
         status = OutcomeStatus.REQUEUE if any(o.status is OutcomeStatus.REQUEUE for o in outcomes) \
             else OutcomeStatus.OK
         return cls(status, parts=tuple(outcomes))
+
+
+def _raw_bytes(body: bytes | str | dict[str, Any]) -> bytes:
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8", "replace")
+    return json.dumps(body, sort_keys=True, default=str).encode("utf-8")
 
 
 class Fetched(Protocol):
@@ -199,12 +244,15 @@ class Pipeline:
         breaker: shared circuit breaker; one is made from ``retry_settings`` when omitted.
         stop_event: set on shutdown; waits (backoff, open circuit) end early and the task is requeued.
         acquire_timeout_s: longest wait for one rate-limit token before the attempt counts as transient.
+        limiter_unreachable_exit_s: how long the shared limiter may stay unreachable (tasks wait, no call is
+            made) before the worker halts with :data:`EXIT_LIMITER_DOWN`.
         on_outcome: called with each per-task outcome (progress bars, counters).
     """
 
     def __init__(self, storage: Storage, upstream: Upstream, limiter: RateLimiter, outcomes: OutcomeStore,
                  retry_settings: RetrySettings, worker_id: str, *, breaker: CircuitBreaker | None = None,
                  stop_event: threading.Event | None = None, acquire_timeout_s: float | None = 60.0,
+                 limiter_unreachable_exit_s: float = 30.0,
                  on_outcome: Callable[[Outcome], None] | None = None) -> None:
         self.storage = storage
         self.upstream = upstream
@@ -215,28 +263,66 @@ class Pipeline:
         self.breaker = breaker or CircuitBreaker.from_settings(retry_settings)
         self.stop_event = stop_event or threading.Event()
         self.acquire_timeout_s = acquire_timeout_s
+        self.limiter_unreachable_exit_s = limiter_unreachable_exit_s
         self.on_outcome = on_outcome
+        self._limiter_down = _Since()
 
     # --- entry points -----------------------------------------------------------------------------------------
 
     def process_message(self, body: bytes | str | dict[str, Any]) -> Outcome:
-        """Process one queue message: a Task, or an S3/COS event naming new objects. Never raises for bad input."""
-        raw_bytes = body if isinstance(body, bytes) else \
-            body.encode("utf-8", "replace") if isinstance(body, str) else \
-            json.dumps(body, sort_keys=True, default=str).encode("utf-8")
+        """Process one queue message: a Task, or an S3/COS event naming new objects.
+
+        Never raises for the message's sake: one that is not a task in any way is a ``bad_message`` dead
+        letter, and an unexpected exception while processing it is its ``internal_error`` dead letter. Only
+        :class:`HaltError` (a condition every message would hit) comes out.
+        """
+        raw_bytes = _raw_bytes(body)
         try:
-            parsed = body if isinstance(body, dict) else json.loads(raw_bytes)
-            if isinstance(parsed, dict) and is_event(parsed):
-                tasks = tasks_from_event(parsed)
-                if not tasks:
-                    return self._report(Outcome(OutcomeStatus.IGNORED, reason="the event names no new object"))
-                return Outcome.combine([self.process(task) for task in tasks])
-            task = Task.from_json(parsed if isinstance(parsed, dict) else raw_bytes)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return self._bad_message(raw_bytes, f"not JSON: {exc}")
+            tasks = self._read_message(body, raw_bytes)
         except BadMessage as exc:
             return self._bad_message(raw_bytes, str(exc))
-        return self.process(task)
+        except Exception as exc:  # a shape the parser did not foresee is still the message's fault
+            return self._bad_message(raw_bytes, f"unreadable message: {type(exc).__name__}: {exc}")
+        try:
+            if tasks is None:
+                return self._report(Outcome(OutcomeStatus.IGNORED, reason="the event names no new object"))
+            return Outcome.combine([self.process(task) for task in tasks])
+        except HaltError:
+            raise
+        except Exception as exc:
+            return self.internal_error(body, exc)
+
+    def _read_message(self, body: bytes | str | dict[str, Any], raw_bytes: bytes) -> list[Task] | None:
+        """The tasks a message asks for (None: an event asking for nothing); BadMessage when it is not one."""
+        if len(raw_bytes) > MAX_MESSAGE_BYTES:
+            raise BadMessage(f"the message is {len(raw_bytes)} bytes long (a task is at most {MAX_MESSAGE_BYTES})")
+        try:
+            parsed = body if isinstance(body, dict) else json.loads(raw_bytes)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise BadMessage(f"not JSON: {str(exc)[:200]}") from None
+        if isinstance(parsed, dict) and is_event(parsed):
+            return tasks_from_event(parsed) or None
+        return [Task.from_json(parsed if isinstance(parsed, dict) else raw_bytes)]
+
+    def internal_error(self, body: bytes | str | dict[str, Any], exc: BaseException) -> Outcome:
+        """The ``internal_error`` dead letter of a message whose processing raised ``exc`` unexpectedly.
+
+        A bug met by one message must not stop the worker (the message would come back and stop the next
+        one too); the dead letter keeps the exception's type and message (masked) for whoever fixes it.
+        """
+        log.exception("task.internal_error", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+        reason = f"{type(exc).__name__}: {exc}"
+        raw_bytes = _raw_bytes(body)
+        try:
+            tasks = self._read_message(body, raw_bytes)
+        except Exception:
+            tasks = None
+        try:
+            if tasks and len(tasks) == 1:
+                return self._report(self._dead(tasks[0], INTERNAL_ERROR, reason, _Attempts()))
+            return self._unreadable(raw_bytes, INTERNAL_ERROR, reason)
+        except OutcomeStoreError as store_exc:
+            raise HaltError("outcome_store", f"the outcome store is unusable: {store_exc}") from store_exc
 
     def process(self, task: Task) -> Outcome:
         """Take ``task`` to its one outcome (or raise :class:`HaltError`); see the module docstring."""
@@ -331,11 +417,7 @@ class Pipeline:
         if not self.breaker.wait_until_callable(self.stop_event.wait):
             raise _Interrupted()
         waited = time.monotonic()
-        try:
-            granted = self.limiter.acquire(timeout=self.acquire_timeout_s)
-        except RateLimitUnavailable:
-            self.breaker.record_failure()
-            raise
+        granted = self._acquire()
         if not granted:
             raise _RateLimitTimeout(f"no rate-limit token within {self.acquire_timeout_s} s")
         metrics().limiter_wait.observe(time.monotonic() - waited)
@@ -360,6 +442,28 @@ class Pipeline:
         self.breaker.record_success()
         return response
 
+    def _acquire(self) -> bool:
+        """A rate-limit token; while the shared limiter is unreachable, wait (no call: fail closed).
+
+        The limiter is not the upstream: its failures never touch the circuit breaker. After
+        ``limiter_unreachable_exit_s`` without it the worker halts (:data:`EXIT_LIMITER_DOWN`), since every
+        message would wait the same way; a shutdown request ends the wait at once.
+        """
+        while True:
+            try:
+                granted = self.limiter.acquire(timeout=self.acquire_timeout_s)
+            except RateLimitUnavailable as exc:
+                down_for = self._limiter_down.holds()
+                if down_for >= self.limiter_unreachable_exit_s:
+                    raise HaltError("rate_limiter_unreachable", str(exc), exit_code=EXIT_LIMITER_DOWN) from exc
+                (log.warning if down_for == 0 else log.debug)(
+                    "limiter.unreachable", error=str(exc), halts_after_s=self.limiter_unreachable_exit_s)
+                if self.stop_event.wait(min(1.0, self.limiter_unreachable_exit_s - down_for)):
+                    raise _Interrupted() from exc
+                continue
+            self._limiter_down.cleared()
+            return granted
+
     # --- failures ---------------------------------------------------------------------------------------------
 
     def _failed(self, task: Task, exc: Exception, attempts: _Attempts) -> Outcome:
@@ -376,11 +480,12 @@ class Pipeline:
         if isinstance(exc, ApiError | FetchError):
             return self._dead(task, code, reason, attempts)
         log.exception("task.internal_error", task_id=task.id)
-        return self._dead(task, "internal_error", f"{type(exc).__name__}: {exc}", attempts)
+        return self._dead(task, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", attempts)
 
     def _dead(self, task: Task, code: str, reason: str, attempts: _Attempts) -> Outcome:
         now = utc_now()
-        dead_letter = DeadLetter(task_id=task.id, task=task, code=code, reason=mask_digits_in_text(reason),
+        dead_letter = DeadLetter(task_id=task.id, task=task, code=code,
+                                 reason=mask_digits_in_text(bounded(reason, REASON_CHARS)),
                                  attempts=attempts.count, first_attempt_at=attempts.first_at or now,
                                  last_attempt_at=attempts.last_at or now, worker=self.worker_id)
         if not self.outcomes.write_dead_letter(dead_letter):
@@ -389,20 +494,23 @@ class Pipeline:
         return Outcome(OutcomeStatus.DEAD, task.id, code=code, reason=dead_letter.reason, attempts=attempts.count)
 
     def _bad_message(self, body: bytes, reason: str) -> Outcome:
-        task_id = body_id(body)
         try:
-            if self.outcomes.exists(task_id):
-                return self._report(Outcome(OutcomeStatus.SKIPPED, task_id, reason="outcome already stored"))
-            now = utc_now()
-            excerpt = body[:EXCERPT_CHARS].decode("utf-8", "replace")
-            dead_letter = DeadLetter(task_id=task_id, message_excerpt=mask_digits_in_text(excerpt), code=BAD_MESSAGE,
-                                     reason=mask_digits_in_text(reason), attempts=0, first_attempt_at=now,
-                                     last_attempt_at=now, worker=self.worker_id)
-            written = self.outcomes.write_dead_letter(dead_letter)
+            return self._unreadable(body, BAD_MESSAGE, reason)
         except OutcomeStoreError as exc:
             raise HaltError("outcome_store", f"the outcome store is unusable: {exc}") from exc
+
+    def _unreadable(self, body: bytes, code: str, reason: str) -> Outcome:
+        """A dead letter keyed by a hash of ``body``, keeping a bounded, masked excerpt of it."""
+        task_id = body_id(body)
+        if self.outcomes.exists(task_id):
+            return self._report(Outcome(OutcomeStatus.SKIPPED, task_id, reason="outcome already stored"))
+        now = utc_now()
+        dead_letter = DeadLetter(task_id=task_id, message_excerpt=mask_digits_in_text(message_excerpt(body)), code=code,
+                                 reason=mask_digits_in_text(bounded(reason, REASON_CHARS)), attempts=0,
+                                 first_attempt_at=now, last_attempt_at=now, worker=self.worker_id)
+        written = self.outcomes.write_dead_letter(dead_letter)
         status = OutcomeStatus.DEAD if written else OutcomeStatus.SKIPPED
-        return self._report(Outcome(status, task_id, code=BAD_MESSAGE, reason=dead_letter.reason))
+        return self._report(Outcome(status, task_id, code=code, reason=dead_letter.reason))
 
     def _report(self, outcome: Outcome) -> Outcome:
         for leaf in outcome.leaves():

@@ -12,14 +12,23 @@ ends in the dead-letter queue instead of looping forever); cardpipe's own dead l
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import socket
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import kombu
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from worker.broker import CONNECT_TIMEOUT_S, BrokerUnavailable, connect, connection_errors, describe
+from worker.observability import get_logger
+
+log = get_logger("queues")
 
 EXCHANGE_NAME = "cardpipe"
 
@@ -49,8 +58,12 @@ class QueueSettings(BaseModel):
         prefetch: unacknowledged messages per worker process; default 2 x concurrency.
         transport_options: passed to kombu as is (e.g. SQS ``region``, ``predefined_queues``).
         heartbeat_s: AMQP heartbeat; the drain loop checks it about once a second.
-        quorum, delivery_limit: RabbitMQ only: a quorum task queue whose poison messages go to the
-            dead-letter queue after ``delivery_limit`` deliveries.
+        quorum, delivery_limit: RabbitMQ only: a quorum task queue whose messages go to the ``backstop``
+            queue after ``delivery_limit`` deliveries (``cardpipe dlq`` turns them into dead letters).
+        backstop: the queue the broker dead-letters into; declared with the task queue.
+        unreachable_exit_s: how long a command keeps trying to reach the broker before it exits 4.
+        confirm_publish: RabbitMQ: wait for the broker's publisher confirms, so no task is dropped silently.
+        confirm_batch: tasks published between two waits for confirms (one round trip per batch).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -64,6 +77,10 @@ class QueueSettings(BaseModel):
     heartbeat_s: float = Field(default=30.0, ge=0)
     quorum: bool = False
     delivery_limit: int = Field(default=20, ge=1)
+    backstop: str = Field(default="cardpipe-backstop", pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    unreachable_exit_s: float = Field(default=30.0, gt=0)
+    confirm_publish: bool = True
+    confirm_batch: int = Field(default=500, ge=1, le=100_000)
 
     @field_validator("url")
     @classmethod
@@ -108,7 +125,8 @@ def connection(settings: QueueSettings) -> kombu.Connection:
     transport: Any = None
     if settings.scheme == "redis":
         from worker.redis_transport import Transport as transport  # one Redis client per channel
-    conn = kombu.Connection(settings.url, transport=transport, transport_options=options, heartbeat=heartbeat or None)
+    conn = kombu.Connection(settings.url, transport=transport, transport_options=options, heartbeat=heartbeat or None,
+                            connect_timeout=CONNECT_TIMEOUT_S)
     if settings.is_embedded and "polling_interval" not in options:
         # Not a transport option here: the SQLAlchemy transport would hand it to create_engine.
         conn.transport.polling_interval = EMBEDDED_POLLING_INTERVAL_S
@@ -141,12 +159,26 @@ def task_queue(settings: QueueSettings) -> kombu.Queue:
             "x-queue-type": "quorum",
             "x-delivery-limit": settings.delivery_limit,
             "x-dead-letter-exchange": EXCHANGE_NAME,
-            "x-dead-letter-routing-key": settings.dead_letters,
+            "x-dead-letter-routing-key": settings.backstop,
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
         }
     return kombu.Queue(settings.tasks, exchange(), routing_key=settings.tasks, durable=True,
                        queue_arguments=arguments or None)
+
+
+def backstop_queue(settings: QueueSettings) -> kombu.Queue:
+    """Where a quorum task queue dead-letters a message after ``delivery_limit`` deliveries."""
+    return kombu.Queue(settings.backstop, exchange(), routing_key=settings.backstop, durable=True)
+
+
+def uses_backstop(settings: QueueSettings) -> bool:
+    return settings.quorum and settings.is_amqp
+
+
+def task_queues(settings: QueueSettings) -> list[kombu.Queue]:
+    """The task queue, and the backstop queue before it when the broker dead-letters into one."""
+    return [backstop_queue(settings), task_queue(settings)] if uses_backstop(settings) else [task_queue(settings)]
 
 
 def results_queue(settings: QueueSettings) -> kombu.Queue:
@@ -169,6 +201,23 @@ def purge_embedded_queue(settings: QueueSettings) -> int:
         queue = task_queue(settings)(conn.default_channel)
         queue.declare()
         return int(queue.purge() or 0)
+
+
+def take_pending_embedded(settings: QueueSettings) -> list[Any]:
+    """Take every message still waiting in the embedded task queue out of it; returns their bodies.
+
+    ``cardpipe run`` puts them back after it purges the queue, so a task queued by hand or by a redrive is
+    never dropped by a run of another source.
+    """
+    if not settings.is_embedded:
+        raise ValueError("only the embedded queue is taken out this way")
+    bodies: list[Any] = []
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        queue.declare()
+        while (message := queue.get(no_ack=True)) is not None:
+            bodies.append(message.body)
+    return bodies
 
 
 def forget_delivered(settings: QueueSettings) -> int:
@@ -208,7 +257,14 @@ def pending_count(settings: QueueSettings) -> int | None:
 
 
 class TaskPublisher:
-    """Publishes tasks (and, when asked, outcomes) on one connection, retrying through broker hiccups.
+    """Publishes tasks (and, when asked, outcomes) on one connection, riding out broker hiccups.
+
+    On RabbitMQ with ``confirm_publish`` the channel is in confirm mode: tasks are published without waiting,
+    and :meth:`flush` (called every ``confirm_batch`` tasks, after each page of a source, and on close) waits
+    for the broker's acknowledgements, so a broker crash cannot drop a task silently and enqueueing still
+    costs one round trip per batch, not per task. A lost connection is reopened (within
+    ``queue.unreachable_exit_s``) and the unconfirmed tasks are published again: a duplicate costs nothing,
+    its outcome makes it a skip.
 
     >>> with TaskPublisher(QueueSettings(url="memory://")) as publisher:  # doctest: +SKIP
     ...     publisher.publish_task(task)
@@ -220,28 +276,126 @@ class TaskPublisher:
         self.conn = conn or connection(settings)
         self._producer: kombu.Producer | None = None
         self._declared: set[str] = set()
+        self._confirms = settings.confirm_publish and settings.is_amqp
+        self._unconfirmed: list[tuple[str | bytes, kombu.Queue]] = []
+        self._published = 0
+        self._acked = 0
+        self._nacked = 0
 
     def __enter__(self) -> TaskPublisher:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+        finally:
+            self.close()
 
     def close(self) -> None:
         if self._own_connection:
             self.conn.release()
 
-    def _publish(self, body: str, queue: kombu.Queue) -> None:
+    def _open(self) -> kombu.Producer:
         if self._producer is None:
-            self._producer = kombu.Producer(self.conn)
-        declare = [] if queue.name in self._declared else [queue]
-        publish = self.conn.ensure(self._producer, self._producer.publish, max_retries=5,
-                                   interval_start=0.5, interval_step=1, interval_max=5)
-        publish(body, exchange=queue.exchange, routing_key=queue.routing_key, declare=declare,
-                content_type="application/json", content_encoding="utf-8", delivery_mode=2, retry=True)
-        self._declared.add(queue.name)
+            if not connect(self.conn, timeout_s=self.settings.unreachable_exit_s):
+                raise BrokerUnavailable(self.settings.url, "stopped while connecting")
+            channel = self.conn.channel()
+            if self._confirms:
+                channel.confirm_select()
+                channel.events["basic_ack"].add(self._on_ack)
+                channel.events["basic_nack"].add(self._on_nack)
+                self._published = self._acked = self._nacked = 0
+            self._producer = kombu.Producer(channel)
+            self._declared.clear()
+        return self._producer
 
-    def publish_task(self, task_json: str) -> None:
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._acked = delivery_tag if multiple else self._acked + 1
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._nacked += 1
+        self._acked = delivery_tag if multiple else self._acked + 1
+
+    def _send(self, body: str | bytes, queue: kombu.Queue) -> None:
+        producer = self._open()
+        declare = [] if queue.name in self._declared else self._topology(queue)
+        producer.publish(body, exchange=queue.exchange, routing_key=queue.routing_key, declare=declare,
+                         content_type="application/json", content_encoding="utf-8", delivery_mode=2)
+        self._declared.add(queue.name)
+        self._published += 1
+
+    def _topology(self, queue: kombu.Queue) -> list[kombu.Queue]:
+        return task_queues(self.settings) if queue.name == self.settings.tasks else [queue]
+
+    def _publish(self, body: str | bytes, queue: kombu.Queue) -> None:
+        self._unconfirmed.append((body, queue))
+        self._with_reconnect(lambda: self._send(body, queue))
+        if not self._confirms:
+            self._unconfirmed.clear()
+        elif len(self._unconfirmed) >= self.settings.confirm_batch:
+            self.flush()
+
+    def _with_reconnect(self, action: Callable[[], None], *, after_resend: Callable[[], None] | None = None) -> None:
+        """Run ``action``; on a lost connection reconnect, publish the unconfirmed again, then ``after_resend``."""
+        errors = connection_errors(self.conn)
+        started = time.monotonic()
+        while True:
+            try:
+                action()
+                return
+            except BrokerUnavailable:
+                raise
+            except errors as exc:
+                if time.monotonic() - started > self.settings.unreachable_exit_s:
+                    raise BrokerUnavailable(self.settings.url, describe(exc)) from None
+                log.warning("broker.publish_failed", error=describe(exc), unconfirmed=len(self._unconfirmed))
+                self._producer = None
+                with contextlib.suppress(Exception):
+                    self.conn.close()
+                self.conn = connection(self.settings)
+                pending = list(self._unconfirmed)
+
+                def again(pending: list[tuple[str | bytes, kombu.Queue]] = pending) -> None:
+                    for body, queue in pending:
+                        self._send(body, queue)
+                    if after_resend is not None:
+                        after_resend()
+
+                action = again
+
+    def flush(self) -> None:
+        """Wait until the broker has confirmed every task published so far (RabbitMQ; a no-op elsewhere).
+
+        Raises:
+            BrokerUnavailable: the broker refused some tasks, or could not be reached to confirm them.
+        """
+        if not self._confirms or not self._unconfirmed:
+            return
+
+        def wait() -> None:
+            deadline = time.monotonic() + self.settings.unreachable_exit_s
+            while self._acked < self._published:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise BrokerUnavailable(self.settings.url, f"no confirm for {self._published - self._acked} "
+                                                               "task(s)")
+                with contextlib.suppress(TimeoutError, socket.timeout):
+                    self.conn.drain_events(timeout=min(1.0, remaining))
+
+        self._with_reconnect(wait, after_resend=wait)
+        if self._nacked:
+            refused = self._nacked
+            self._nacked = 0
+            raise BrokerUnavailable(self.settings.url, f"the broker refused {refused} task(s) (queue full?)")
+        self._unconfirmed.clear()
+
+    @property
+    def all_confirmed(self) -> bool:
+        """True when every task published so far is known to be on the broker (always, without confirms)."""
+        return not self._unconfirmed
+
+    def publish_task(self, task_json: str | bytes) -> None:
         self._publish(task_json, task_queue(self.settings))
 
     def publish_result(self, outcome_json: str) -> None:
@@ -249,3 +403,4 @@ class TaskPublisher:
 
     def publish_dead_letter(self, outcome_json: str) -> None:
         self._publish(outcome_json, dead_letter_queue(self.settings))
+

@@ -17,7 +17,10 @@ Dead-letter codes (``DeadLetter.code``, a string so that one field can hold ever
 
 - an API code as its decimal string, e.g. ``"-1102"`` (image decode failed), ``"-9011"``, ``"20"``;
 - a fetch failure: ``"not_found"``, ``"too_large"``, ``"empty"``, ``"forbidden"``, ``"bad_location"``, ...;
-- ``"bad_message"``: the queue message is not JSON, not a Task, or has no location;
+- ``"bad_message"``: the queue message is not JSON, not a Task (wrong types, unknown fields, too large), or has
+  no location;
+- ``"internal_error"``: processing the message raised an unexpected exception (its type and message are kept);
+- ``"delivery_limit"``: the broker dead-lettered the message after too many deliveries (its backstop queue);
 - ``"retries_exhausted:<last>"``: every attempt failed transiently; ``<last>`` is the last failure's code
   (``"15"``, ``"http_503"``, ``"timeout"``, ``"rate_limit"``).
 """
@@ -40,6 +43,14 @@ OUTCOME_VERSION = 1
 
 #: Dead-letter code for a message that cannot be read as a task.
 BAD_MESSAGE = "bad_message"
+#: Dead-letter code for a message whose processing raised an unexpected exception (a bug, not the image).
+INTERNAL_ERROR = "internal_error"
+#: Dead-letter code for a message the broker dead-lettered after too many deliveries (the backstop).
+DELIVERY_LIMIT = "delivery_limit"
+#: The longest reason kept in a dead letter (longer ones are cut, with their full length noted).
+REASON_CHARS = 2000
+#: The longest excerpt of an unreadable message kept in its dead letter.
+EXCERPT_CHARS = 500
 #: Prefix of the dead-letter code for a task whose every attempt failed transiently.
 RETRIES_EXHAUSTED = "retries_exhausted"
 
@@ -92,6 +103,21 @@ def task_id_for(location: str, etag: str | None = None, version: str | None = No
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 
+#: The longest location a task may name; a longer one is a bad message, not a dead letter of that size.
+MAX_LOCATION_CHARS = 4096
+
+
+class PriorOutcome(BaseModel):
+    """A dead letter the task had before it was redriven: kept in the task, so its next outcome tells its past."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: str
+    reason: str = ""
+    attempts: int = 0
+    at: dt.datetime
+
+
 class Task(BaseModel):
     """One image to recognise.
 
@@ -100,6 +126,7 @@ class Task(BaseModel):
         location: where the image is (path, ``file://``, ``s3://``, ``cos://``, ``http(s)://``).
         etag, version: the object's ETag / version id when the source knows them.
         attempt: how many times the task was delivered to a worker before (redrives increase it).
+        history: the dead letters it had before each redrive, oldest first.
         metadata: free-form context from the source (event name, size, ...), carried into the outcome.
         enqueued_at: when the task was created.
     """
@@ -111,13 +138,16 @@ class Task(BaseModel):
     location: str
     etag: str | None = None
     version: str | None = None
-    attempt: int = 0
+    attempt: int = Field(default=0, ge=0)
+    history: tuple[PriorOutcome, ...] = ()
     metadata: dict[str, Any] = Field(default_factory=dict)
     enqueued_at: dt.datetime = Field(default_factory=utc_now)
 
     @field_validator("location")
     @classmethod
     def _location_is_usable(cls, value: str) -> str:
+        if len(value) > MAX_LOCATION_CHARS:
+            raise ValueError(f"the location is {len(value)} characters long (at most {MAX_LOCATION_CHARS})")
         normalize_location(value)
         return value.strip()
 
@@ -138,28 +168,50 @@ class Task(BaseModel):
 
     @classmethod
     def from_json(cls, data: str | bytes | dict[str, Any]) -> Task:
-        """Parse a task; raise :class:`BadMessage` saying why when it is not one."""
+        """Parse a task; raise :class:`BadMessage` saying why when it is not one, whatever is wrong with it.
+
+        Strict on purpose: a field of the wrong type or a field no task has means the producer is not
+        speaking this version, and guessing would process an image nobody asked for.
+        """
         try:
             raw = json.loads(data) if isinstance(data, str | bytes) else data
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadMessage(f"not JSON: {exc}") from None
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise BadMessage(f"not JSON: {str(exc)[:200]}") from None
         if not isinstance(raw, dict):
             raise BadMessage(f"a task is a JSON object, got {type(raw).__name__}")
-        if not raw.get("location"):
-            raise BadMessage("the task has no location")
+        unknown = sorted(str(key)[:80] for key in raw if key not in cls.model_fields)
+        if unknown:
+            raise BadMessage(f"fields no task has: {', '.join(unknown[:10])}")
         if raw.get("v", TASK_VERSION) != TASK_VERSION:
-            raise BadMessage(f"unsupported task version {raw.get('v')!r} (this worker reads v{TASK_VERSION})")
-        if not raw.get("id"):
-            raw = {**raw, "id": task_id_for(raw["location"], raw.get("etag"), raw.get("version"))}
+            raise BadMessage(f"unsupported task version {str(raw.get('v'))[:40]!r} (this worker reads v{TASK_VERSION})")
+        location = raw.get("location")
+        if not isinstance(location, str) or not location.strip():
+            raise BadMessage("the task has no location" if not location else
+                             f"location: a string is required, got {type(location).__name__}")
+        for name in ("id", "etag", "version"):
+            if raw.get(name) is not None and not isinstance(raw[name], str):
+                raise BadMessage(f"{name}: a string is required, got {type(raw[name]).__name__}")
         try:
+            if not raw.get("id"):
+                raw = {**raw, "id": task_id_for(location, raw.get("etag"), raw.get("version"))}
             return cls.model_validate(raw)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'task'}: {e['msg']}" for e in exc.errors())
-            raise BadMessage(f"invalid task: {problems}") from None
+            raise BadMessage(f"invalid task: {problems[:REASON_CHARS]}") from None
+        except BadMessage:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise BadMessage(f"invalid task: {type(exc).__name__}: {str(exc)[:200]}") from None
 
     def redelivered(self) -> Task:
-        """The same task, one attempt further (used when a dead letter is redriven)."""
+        """The same task, one attempt further."""
         return self.model_copy(update={"attempt": self.attempt + 1})
+
+    def redriven(self, dead: DeadLetter) -> Task:
+        """The task of ``dead`` sent round again: one attempt further, with that dead letter in its history."""
+        prior = PriorOutcome(code=dead.code, reason=dead.reason[:REASON_CHARS], attempts=dead.attempts,
+                             at=dead.last_attempt_at)
+        return self.model_copy(update={"attempt": self.attempt + 1, "history": (*self.history, prior)})
 
 
 class Result(BaseModel):
@@ -203,6 +255,12 @@ class DeadLetter(BaseModel):
     first_attempt_at: dt.datetime
     last_attempt_at: dt.datetime
     worker: str
+
+
+def message_excerpt(body: bytes) -> str:
+    """The start of an unreadable message for its dead letter (not yet masked), its full size noted when cut."""
+    excerpt = body[:EXCERPT_CHARS].decode("utf-8", "replace")
+    return excerpt + f"... ({len(body)} bytes in all)" if len(body) > EXCERPT_CHARS else excerpt
 
 
 def body_id(body: bytes) -> str:

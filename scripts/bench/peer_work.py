@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from worker.api.signing import sign
+from worker.api.legacy.signing import sign
 
 _client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
 

@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.bench.report import markdown_table, write_section  # noqa: E402
-from worker.api.signing import sign  # noqa: E402
+from worker.api.legacy.signing import sign  # noqa: E402
 
 APPID, SECRET_ID, SECRET_KEY = "1250000000", "AKIDbenchmarkserver", "bench-secret-key-not-real"
 CLIENT_COUNTS = (1, 2, 8)
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from scripts.make_cards import generate
-    from worker.api.serve_settings import ServeSettings
+    from worker.api.server.settings import ServeSettings
     from worker.recognizer import RecognizerSettings, get_recognizer
 
     with tempfile.TemporaryDirectory(prefix="cardpipe-bench-server-") as folder:

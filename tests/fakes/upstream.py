@@ -6,7 +6,7 @@ pooling, timeouts and parsing are exercised exactly as against the vendor.
 
 Replies are scripted per image: the requests carrying the same image bytes (or, for JSON requests, the
 same url) get the scripted replies in order, then ``default``. With ``credentials`` the server checks the
-Authorization header with :class:`worker.api.signing.Verifier` and answers codes 4-14 as the real service.
+Authorization header with :class:`worker.api.legacy.signing.Verifier` and answers codes 4-14 as the real service.
 
 >>> with FakeUpstream() as fake:                                   # doctest: +SKIP
 ...     fake.script(b"card", [Reply(code=15), Reply()])            # rate-limited once, then read
@@ -32,10 +32,10 @@ from typing import Any
 from python_multipart import parse_form
 from python_multipart.exceptions import FormParserError
 
-from worker.api import codes
 from worker.api.errors import ApiError
-from worker.api.schema import BankCardResponse, CardField, Item, ItemCoord
-from worker.api.signing import Credential, Verifier
+from worker.api.legacy import codes
+from worker.api.legacy.schema import BankCardResponse, CardField, Item, ItemCoord
+from worker.api.legacy.signing import Credential, Verifier
 
 PATH = "/ocr/bankcard"
 #: The API's body limit; larger requests are refused with code 20 and HTTP 413 without being read.

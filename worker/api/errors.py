@@ -10,7 +10,7 @@ code from where it happened to where it is recorded: the dead letter or the HTTP
 
 from __future__ import annotations
 
-from worker.api import codes
+from worker.api.legacy import codes
 
 
 class CardpipeError(Exception):
@@ -21,14 +21,15 @@ class ApiError(CardpipeError):
     """A failure expressed as a legacy API code and a human-readable reason.
 
     Parameters:
-        code: the API's error code (see :mod:`worker.api.codes`).
+        code: the API's error code (see :mod:`worker.api.legacy.codes`); a protocol whose codes are names
+            (API 3.0) subclasses this class and passes its name.
         message: why, in words an operator can act on; defaults to the table's message.
         http_status: the HTTP status that came with it, when it came over HTTP.
     """
 
-    def __init__(self, code: int, message: str | None = None, *, http_status: int | None = None) -> None:
+    def __init__(self, code: int | str, message: str | None = None, *, http_status: int | None = None) -> None:
         self.code = code
-        self.message = message or codes.message_for(code)
+        self.message = message or (codes.message_for(code) if isinstance(code, int) else code)
         self.http_status = http_status
         super().__init__(f"[{code}] {self.message}")
 

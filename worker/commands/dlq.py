@@ -4,8 +4,11 @@ Dead letters live in the outcome store (``<sink>/dead/<task_id>.json``), so this
 transport. A code filter matches the whole code or its family: ``retries_exhausted`` matches
 ``retries_exhausted:15`` and ``retries_exhausted:-5208``.
 
-Redrive deletes a dead letter before it re-enqueues the task: a worker that sees the task must not find the
-old outcome and skip it. If publishing fails, the dead letter is written back, so nothing is lost either way.
+Redrive (see :mod:`worker.jobs.redrive`) deletes a dead letter before it re-enqueues the task, and writes it
+back when the broker does not confirm the task, so nothing is lost either way; the redriven task carries the
+dead letter's code and attempts in its history. On RabbitMQ with ``queue.quorum``, every action first takes
+in what the broker dead-lettered into its backstop queue (code ``delivery_limit``, see
+:mod:`worker.jobs.backstop`); ``cardpipe dlq backstop`` does only that.
 
 Example::
 
@@ -13,6 +16,7 @@ Example::
     cardpipe dlq show 3f2a...
     cardpipe dlq redrive --code retries_exhausted
     cardpipe dlq redrive 3f2a... 9b1c...
+    cardpipe dlq backstop
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from rich.console import Console
 from rich.table import Table
 
 from worker.api.errors import CardpipeError, ConfigError
-from worker.config import load_config
+from worker.broker import BrokerUnavailable
+from worker.config import Settings, load_config
+from worker.jobs.backstop import BackstopReport, absorb_backstop
+from worker.jobs.redrive import code_matches, matching, redrive
 from worker.outcomes import OutcomeStore, open_outcomes
 from worker.queues import TaskPublisher
 from worker.tasks import DeadLetter
@@ -50,15 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     redrive.add_argument("--code", help="only dead letters with this code or code family")
     redrive.add_argument("--all", action="store_true", help="every dead letter (required when no id or code is given)")
     redrive.add_argument("--dry-run", action="store_true", help="say what would be redriven, change nothing")
-
-
-def code_matches(code: str, wanted: str | None) -> bool:
-    """True when ``code`` is ``wanted`` or belongs to its family (``family:detail``)."""
-    return wanted is None or code == wanted or code.startswith(f"{wanted}:")
-
-
-def matching(store: OutcomeStore, code: str | None) -> Iterator[DeadLetter]:
-    return (dead for dead in store.iter_dead_letters() if code_matches(dead.code, code))
+    actions.add_parser("backstop", help="turn what the broker dead-lettered (quorum queues) into dead letters")
 
 
 def _print_table(dead_letters: Iterable[DeadLetter], limit: int, console: Console) -> int:
@@ -75,27 +74,6 @@ def _print_table(dead_letters: Iterable[DeadLetter], limit: int, console: Consol
     return shown
 
 
-def redrive(store: OutcomeStore, publisher: TaskPublisher, dead_letters: Iterable[DeadLetter], *,
-            dry_run: bool = False) -> tuple[int, list[str]]:
-    """Re-enqueue each dead letter's task; returns (redriven count, notes about those that could not be)."""
-    redriven, notes = 0, []
-    for dead in dead_letters:
-        if dead.task is None:
-            notes.append(f"{dead.task_id}: the message was not a task ({dead.code}); nothing to redrive")
-            continue
-        if dry_run:
-            redriven += 1
-            continue
-        store.delete_dead_letter(dead.task_id)
-        try:
-            publisher.publish_task(dead.task.redelivered().to_json())
-        except Exception:
-            store.write_dead_letter(dead)
-            raise
-        redriven += 1
-    return redriven, notes
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_config(args.config)
@@ -105,6 +83,20 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     try:
         store = open_outcomes(settings.outcomes, settings.storage)
+        try:
+            taken = absorb_backstop(settings, store)
+        except BrokerUnavailable as exc:
+            if args.action == "backstop":
+                raise
+            print(f"cardpipe dlq: the broker's backstop queue was not checked: {exc}", file=sys.stderr)
+            taken = BackstopReport()
+        if taken.taken or args.action == "backstop":
+            print(f"took in {len(taken.dead_letters)} message(s) from the broker's backstop queue "
+                  f"{settings.queue.backstop} as delivery_limit dead letters"
+                  + (f" ({taken.already_done} already had an outcome)" if taken.already_done else ""),
+                  file=sys.stderr)
+        if args.action == "backstop":
+            return 0
         if args.action == "list":
             selected = matching(store, args.code)
             if args.json:
@@ -131,12 +123,15 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(dead.model_dump(mode="json"), ensure_ascii=False, indent=2))
             return 0
         return _redrive_command(args, store, settings)
+    except BrokerUnavailable as exc:
+        print(f"cardpipe dlq: {exc}", file=sys.stderr)
+        return exc.exit_code
     except CardpipeError as exc:
         print(f"cardpipe dlq: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
 
-def _redrive_command(args: argparse.Namespace, store: OutcomeStore, settings) -> int:  # type: ignore[no-untyped-def]
+def _redrive_command(args: argparse.Namespace, store: OutcomeStore, settings: Settings) -> int:
     if not (args.task_ids or args.code or args.all):
         print("cardpipe dlq redrive: name task ids, a --code, or --all", file=sys.stderr)
         return EXIT_CONFIG

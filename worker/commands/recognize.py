@@ -18,9 +18,9 @@ import json
 import sys
 from pathlib import Path
 
-from worker.api import codes
 from worker.api.errors import CardpipeError
-from worker.api.schema import BankCardResponse
+from worker.api.legacy import codes
+from worker.api.legacy.schema import BankCardResponse
 from worker.recognizer import RecognizerSettings, get_recognizer
 
 

@@ -30,6 +30,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from worker.broker import masked_url
 from worker.ratelimit.errors import RateLimitUnavailable
 from worker.ratelimit.settings import checked_quota
 
@@ -91,6 +92,7 @@ class RedisGCRA:
         self._interval_us = _MICROS / self.rate
         self._tolerance_us = (self.burst - 1) * self._interval_us
         self._sleep = sleep
+        self.where = masked_url(redis_url)
         self._client = redis.Redis.from_url(
             redis_url,
             socket_timeout=socket_timeout_s,
@@ -106,9 +108,11 @@ class RedisGCRA:
             admitted, wait_us = self._script(keys=[self.key],
                                              args=[self._interval_us, self._tolerance_us, max_wait_us])
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise RateLimitUnavailable(f"the shared rate limiter's Redis is unreachable: {exc}") from exc
+            raise RateLimitUnavailable(f"the shared rate limiter's Redis at {self.where} is unreachable: "
+                                       f"{exc}") from exc
         except redis.RedisError as exc:
-            raise RateLimitUnavailable(f"the shared rate limiter's Redis refused the request: {exc}") from exc
+            raise RateLimitUnavailable(f"the shared rate limiter's Redis at {self.where} refused the request: "
+                                       f"{exc}") from exc
         return bool(admitted), int(wait_us) / _MICROS
 
     def acquire(self, timeout: float | None = None) -> bool:
@@ -141,7 +145,8 @@ class RedisGCRA:
         try:
             self._client.delete(self.key)
         except redis.RedisError as exc:
-            raise RateLimitUnavailable(f"the shared rate limiter's Redis is unreachable: {exc}") from exc
+            raise RateLimitUnavailable(f"the shared rate limiter's Redis at {self.where} is unreachable: "
+                                       f"{exc}") from exc
 
     def close(self) -> None:
         """Release the connection pool."""

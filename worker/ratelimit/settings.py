@@ -26,6 +26,8 @@ class RateLimitSettings(BaseModel):
         redis_url: the Redis holding the shared budget (``redis`` backend only).
         key: the Redis key of the budget; workers sharing a quota share the key.
         acquire_timeout_s: the longest a call waits for a token before the caller gives up.
+        unreachable_exit_s: how long the shared limiter's Redis may stay unreachable (no call is made
+            meanwhile) before the worker stops with exit code 6.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -36,6 +38,7 @@ class RateLimitSettings(BaseModel):
     redis_url: str = "redis://127.0.0.1:6379/0"
     key: str = Field(default="cardpipe:ratelimit:ocr", min_length=1)
     acquire_timeout_s: float = Field(default=300.0, ge=0)
+    unreachable_exit_s: float = Field(default=30.0, gt=0)
 
 
 def checked_quota(rate: float, burst: int) -> tuple[float, int]:

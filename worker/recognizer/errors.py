@@ -10,8 +10,8 @@ and :class:`~worker.recognizer.service.Recognizer` turns it into the API's failu
 
 from __future__ import annotations
 
-from worker.api import codes
 from worker.api.errors import ApiError
+from worker.api.legacy import codes
 
 
 class RecognizerError(ApiError):

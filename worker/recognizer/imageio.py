@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from worker.api import codes
+from worker.api.legacy import codes
 from worker.recognizer.errors import ImageRejected, PreprocessFailed
 
 #: Smallest image (short side, long side) that can still hold a readable card number.

@@ -16,8 +16,8 @@ import uuid
 
 import numpy as np
 
-from worker.api import codes
-from worker.api.schema import BankCardResponse, CardField, Item, ItemCoord
+from worker.api.legacy import codes
+from worker.api.legacy.schema import BankCardResponse, CardField, Item, ItemCoord
 from worker.observability import get_logger, mask_digits_in_text
 from worker.recognizer.bins import BinTable, default_table, luhn_valid
 from worker.recognizer.cardnumber import NumberDecision

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from worker.api.codes import is_transient_http_status
+from worker.api.legacy.codes import is_transient_http_status
 from worker.storage.errors import FetchedObject, FetchError, ObjectInfo
 
 SCHEMES = ("http", "https")

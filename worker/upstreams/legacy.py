@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-from worker.api.client import LegacyClient
 from worker.api.errors import ConfigError
-from worker.api.schema import BankCardResponse
-from worker.api.signing import Credential
+from worker.api.legacy.client import LegacyClient
+from worker.api.legacy.schema import BankCardResponse
+from worker.api.legacy.signing import Credential
 from worker.upstreams.settings import UpstreamSettings
 
 
@@ -48,7 +48,7 @@ class LegacyUpstream:
         )
 
     def recognize(self, image: bytes | None = None, *, url: str | None = None) -> BankCardResponse:
-        """See :meth:`worker.api.client.LegacyClient.recognize`."""
+        """See :meth:`worker.api.legacy.client.LegacyClient.recognize`."""
         return self.client.recognize(image, url=url)
 
     def close(self) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from worker.api import codes
 from worker.api.errors import ApiError
-from worker.api.schema import BankCardResponse
+from worker.api.legacy import codes
+from worker.api.legacy.schema import BankCardResponse
 
 if TYPE_CHECKING:
     from worker.recognizer import RecognizerSettings

@@ -4,6 +4,8 @@
 'local://'
 >>> UpstreamSettings(url="http://127.0.0.1:8080/ocr/bankcard", appid="1250000000").kind
 'legacy'
+>>> UpstreamSettings(url="https://ocr.tencentcloudapi.com", protocol="v3", region="ap-guangzhou").kind
+'v3'
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from worker.api.signing import MAX_TTL_SECONDS
+from worker.api.legacy.signing import MAX_TTL_SECONDS
 
 LOCAL_URL = "local://"
 
@@ -22,8 +24,14 @@ class UpstreamSettings(BaseModel):
 
     Parameters:
         url: ``local://`` for the in-process recognizer; an ``http(s)://.../ocr/bankcard`` URL for the legacy
-            API (the vendor's ``http://recognition.image.myqcloud.com/ocr/bankcard``, or ``cardpipe serve``).
-        appid, bucket: sent in every request body and signed.
+            API (the vendor's ``http://recognition.image.myqcloud.com/ocr/bankcard``, or ``cardpipe serve``);
+            with ``protocol: v3``, the API 3.0 endpoint (``https://ocr.tencentcloudapi.com``, or
+            ``http://host:port`` of ``cardpipe serve``).
+        protocol: ``legacy`` (the default) or ``v3`` (BankCardOCR of API 3.0, TC3-HMAC-SHA256 signatures).
+        region: API 3.0's ``X-TC-Region`` (e.g. ``ap-guangzhou``); v3 only.
+        quality_checks: v3 only: ask for the copy, re-shoot and border warnings and the quality score, so each
+            result keeps WarningCode and QualityValue.
+        appid, bucket: sent in every request body and signed (legacy only).
         secret_id, secret_key: the API key pair; set them from the environment or a file, never in YAML.
         signature_ttl_s: lifetime of each signature; it is renewed after 80% of it.
         timeout_s, connect_timeout_s: read and connect timeouts per call.
@@ -35,6 +43,9 @@ class UpstreamSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = LOCAL_URL
+    protocol: Literal["legacy", "v3"] = "legacy"
+    region: str = ""
+    quality_checks: bool = True
     appid: str = ""
     bucket: str = ""
     secret_id: SecretStr | None = None
@@ -54,6 +65,6 @@ class UpstreamSettings(BaseModel):
         return value
 
     @property
-    def kind(self) -> Literal["local", "legacy"]:
-        """``local`` for the in-process recognizer, ``legacy`` for an HTTP endpoint."""
-        return "local" if self.url == LOCAL_URL else "legacy"
+    def kind(self) -> Literal["local", "legacy", "v3"]:
+        """``local`` for the in-process recognizer, else the protocol spoken to the HTTP endpoint."""
+        return "local" if self.url == LOCAL_URL else self.protocol

@@ -1,4 +1,6 @@
-"""``cardpipe serve``: the legacy bank-card OCR API (``POST /ocr/bankcard``) as a self-hosted server.
+"""``cardpipe serve``: the bank-card OCR API as a self-hosted server, in both protocols: the legacy API
+(``POST /ocr/bankcard``, :mod:`.legacy`) and API 3.0's BankCardOCR (``POST /``, :mod:`.v3`). The choices below
+are the legacy side's; :mod:`.v3` states its own.
 
 Choices where the contract leaves room (tests assert each one):
 
@@ -16,8 +18,9 @@ Choices where the contract leaves room (tests assert each one):
 * **url wins over image**, as the contract says; an empty url next to an image part counts as no url.
 * Signature failures (4–14) answer with the table's message only; the specific reason is logged.
 
-Modules: :mod:`.app` (routes, start-up), :mod:`.handler` (the request flow), :mod:`.body` (capped reading),
-:mod:`.forms` (JSON and multipart parsing), :mod:`.fetch` (url mode and its request-forgery guard),
+Modules: :mod:`.app` (routes, start-up), :mod:`.state` (what handlers share), :mod:`.legacy` and :mod:`.v3`
+(each protocol's request flow), :mod:`.body` (capped reading),
+:mod:`worker.api.legacy.forms` (JSON and multipart parsing), :mod:`.fetch` (url mode and its request-forgery guard),
 :mod:`.pool` (bounded recognition), :mod:`.limits` (per-appid rate), :mod:`.telemetry` (log line, metrics).
 """
 

@@ -21,18 +21,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from worker.api import codes
 from worker.api.errors import ConfigError
-from worker.api.schema import BankCardResponse
-from worker.api.serve_settings import HOW_TO_GIVE_CREDENTIALS, ServeSettings
+from worker.api.legacy import codes
+from worker.api.legacy.schema import BankCardResponse
+from worker.api.legacy.signing import Credential, Verifier
 from worker.api.server.fetch import ImageFetcher
-from worker.api.server.handler import RecognizesCards, ServerState, handle_ocr
+from worker.api.server.legacy import handle_ocr
 from worker.api.server.limits import AppidRateLimits
 from worker.api.server.pool import RecognitionPool
+from worker.api.server.settings import HOW_TO_GIVE_CREDENTIALS, ServeSettings
+from worker.api.server.state import RecognizesCards, ServerState
 from worker.api.server.telemetry import log
-from worker.api.signing import Credential, Verifier
+from worker.api.server.v3 import handle_v3
+from worker.api.v3 import codes as v3_codes
+from worker.api.v3.schema import error_envelope
+from worker.api.v3.tc3 import Tc3Verifier
 
 OCR_PATH = "/ocr/bankcard"
+#: API 3.0 calls are ``POST /`` with the action in ``X-TC-Action``.
+V3_PATH = "/"
 
 
 def _load_default_recognizer() -> RecognizesCards:
@@ -43,11 +50,12 @@ def _load_default_recognizer() -> RecognizesCards:
 
 def create_app(settings: ServeSettings, credentials: list[Credential], *,
                recognizer: RecognizesCards | None = None) -> Starlette:
-    """The ASGI app serving ``POST /ocr/bankcard``, ``GET /healthz`` and ``GET /metrics``.
+    """The ASGI app serving ``POST /ocr/bankcard`` (legacy), ``POST /`` (API 3.0), ``GET /healthz`` and
+    ``GET /metrics``.
 
     Parameters:
         settings: limits, pool size, url-mode policy (the ``serve:`` section).
-        credentials: the key pairs whose signatures are accepted; at least one.
+        credentials: the key pairs whose signatures are accepted, by both protocols; at least one.
         recognizer: the recognizer to serve; when None, the process-wide default is loaded at start-up.
 
     Raises:
@@ -55,7 +63,7 @@ def create_app(settings: ServeSettings, credentials: list[Credential], *,
     """
     if not credentials:
         raise ConfigError(HOW_TO_GIVE_CREDENTIALS)
-    state = ServerState(settings=settings, verifier=Verifier(credentials),
+    state = ServerState(settings=settings, verifier=Verifier(credentials), tc3=Tc3Verifier(credentials),
                         limits=AppidRateLimits((c.appid for c in credentials), rate=settings.rate_per_appid,
                                                burst=settings.burst_per_appid))
 
@@ -81,6 +89,12 @@ def create_app(settings: ServeSettings, credentials: list[Credential], *,
             return JSONResponse(failure.to_wire(), status_code=503)
         return await handle_ocr(request, state)
 
+    async def v3(request: Request) -> Response:
+        if request.method != "POST":
+            return JSONResponse(error_envelope(v3_codes.UNSUPPORTED_OPERATION,
+                                               "API 3.0 is served as POST / with a JSON body", ""))
+        return await handle_v3(request, state)
+
     async def healthz(_request: Request) -> Response:
         if state.ready:
             return JSONResponse({"status": "ok"})
@@ -90,7 +104,7 @@ def create_app(settings: ServeSettings, credentials: list[Credential], *,
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     async def http_error(_request: Request, exc: Exception) -> Response:
-        """404 and 405 keep the API's JSON shape, with code 3."""
+        """404 and 405 keep the legacy API's JSON shape, with code 3."""
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
         failure = BankCardResponse.failure(codes.BAD_REQUEST, f"{codes.message_for(codes.BAD_REQUEST)}: {detail}")
@@ -98,6 +112,7 @@ def create_app(settings: ServeSettings, credentials: list[Credential], *,
 
     routes = [
         Route(OCR_PATH, ocr, methods=["POST"]),
+        Route(V3_PATH, v3, methods=["POST", "GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]

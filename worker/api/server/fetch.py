@@ -31,8 +31,8 @@ from typing import TypeAlias
 import anyio
 import httpx
 
-from worker.api import codes
 from worker.api.errors import ApiError
+from worker.api.legacy import codes
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver: TypeAlias = Callable[[str, int], Awaitable[list[IPAddress]]]

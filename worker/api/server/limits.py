@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from worker.api import codes
 from worker.api.errors import ApiError
+from worker.api.legacy import codes
 from worker.ratelimit.local import TokenBucket
 
 

@@ -20,8 +20,8 @@ from typing import ParamSpec, TypeVar
 import anyio
 import anyio.to_thread
 
-from worker.api import codes
 from worker.api.errors import ApiError
+from worker.api.legacy import codes
 
 P = ParamSpec("P")
 T = TypeVar("T")

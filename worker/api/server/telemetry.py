@@ -33,9 +33,9 @@ def server_metrics() -> ServerMetrics:
     global _metrics
     if _metrics is None:
         _metrics = ServerMetrics(
-            requests=Counter("cardpipe_server_requests_total", "Answers of POST /ocr/bankcard, by code and encoding",
+            requests=Counter("cardpipe_server_requests_total", "Answers of both protocols, by code and encoding",
                              ["code", "encoding"]),
-            latency=Histogram("cardpipe_server_request_seconds", "Time to answer POST /ocr/bankcard",
+            latency=Histogram("cardpipe_server_request_seconds", "Time to answer an OCR request",
                               buckets=(0.005, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30)),
             pool_busy=Gauge("cardpipe_server_pool_busy", "Recognition slots in use"),
             body_bytes=Histogram("cardpipe_server_request_bytes", "Request body sizes",
@@ -44,7 +44,7 @@ def server_metrics() -> ServerMetrics:
     return _metrics
 
 
-def record_request(*, appid: str | None, answer_codes: list[int], encoding: str, status: int, latency_s: float,
+def record_request(*, appid: str | None, answer_codes: list[int | str], encoding: str, status: int, latency_s: float,
                    body_bytes: int, images: int, reason: str | None) -> None:
     """Count the request and write its log line."""
     metrics = server_metrics()

@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from worker.api import codes
 from worker.api.errors import ApiError
-from worker.api.schema import BankCardResponse
-from worker.api.signing import MAX_TTL_SECONDS, Credential, sign
+from worker.api.legacy import codes
+from worker.api.legacy.schema import BankCardResponse
+from worker.api.legacy.signing import MAX_TTL_SECONDS, Credential, sign
 from worker.observability import mask_digits_in_text
 
 #: The API refuses request bodies over 6 MB; refusing locally saves a paid call and a token.

@@ -25,8 +25,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from worker.api import codes
 from worker.api.errors import ApiError
+from worker.api.legacy import codes
 
 #: The longest validity the legacy service grants a multi-effective signature.
 MAX_TTL_SECONDS = 90 * 24 * 3600

@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.api.errors import ConfigError
-from worker.api.signing import Credential
+from worker.api.legacy.signing import Credential
 
 #: The environment variable holding ``appid:secretid:secretkey[,appid:secretid:secretkey...]``.
 CREDENTIALS_ENV = "CARDPIPE_CREDENTIALS"

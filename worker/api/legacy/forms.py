@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
-from worker.api import codes
 from worker.api.errors import ApiError
+from worker.api.legacy import codes
 
 JSON_TYPES = frozenset({"application/json", "text/json"})
 MULTIPART_TYPE = "multipart/form-data"

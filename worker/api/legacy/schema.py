@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from worker.api import codes
+from worker.api.legacy import codes
 
 
 class CardField(enum.StrEnum):

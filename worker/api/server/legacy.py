@@ -18,45 +18,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from worker.api import codes, signing
 from worker.api.errors import ApiError
-from worker.api.schema import BankCardResponse
-from worker.api.serve_settings import ServeSettings
-from worker.api.server.body import check_declared_length, read_capped
-from worker.api.server.fetch import ImageFetcher
-from worker.api.server.forms import OcrRequest, check_content_type, media_type_of, parse_body
-from worker.api.server.limits import AppidRateLimits
-from worker.api.server.pool import RecognitionPool
+from worker.api.legacy import codes, signing
+from worker.api.legacy.forms import OcrRequest, check_content_type, media_type_of, parse_body
+from worker.api.legacy.schema import BankCardResponse
+from worker.api.server.body import PAYLOAD_TOO_LARGE, check_declared_length, drain, read_capped
+from worker.api.server.state import ServerState
 from worker.api.server.telemetry import log, record_request, server_metrics
-
-
-class RecognizesCards(Protocol):
-    """What the server needs from a recognizer (:class:`worker.recognizer.Recognizer` is one)."""
-
-    def recognize(self, data: bytes, *, session_id: str | None = None) -> BankCardResponse: ...
-
-
-@dataclass
-class ServerState:
-    """Everything a request needs, built once at start-up."""
-
-    settings: ServeSettings
-    verifier: signing.Verifier
-    limits: AppidRateLimits
-    recognizer: RecognizesCards | None = None
-    pool: RecognitionPool | None = None
-    fetcher: ImageFetcher | None = None
-    pending: int = 0
-
-    @property
-    def ready(self) -> bool:
-        return self.recognizer is not None and self.pool is not None and self.fetcher is not None
 
 
 @dataclass
@@ -92,6 +66,8 @@ async def handle_ocr(request: Request, state: ServerState) -> JSONResponse:
         status = error.http_status or 200
         trace.reason = error.message
         answers = [BankCardResponse.failure(error.code, _public_message(error))]
+        if status == PAYLOAD_TOO_LARGE:
+            await drain(request.receive)
     except Exception as exc:  # a defect answers -5208 and keeps the server up
         log.exception("ocr_request_failed", error=f"{type(exc).__name__}: {exc}")
         status = 500

@@ -1,0 +1,2 @@
+"""The legacy bank-card OCR API (``POST /ocr/bankcard``): its codes, signature, request and response schemas,
+and client."""

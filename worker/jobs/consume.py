@@ -1,0 +1,147 @@
+"""Consume the task queue in this process: build the pipeline from the settings and run a consumer on it.
+
+Signals stop it gracefully (in-flight tasks finish within ``worker.shutdown_grace_s``, the rest go back); on
+the embedded queue the delivered rows the SQLite transport keeps are swept while it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from worker.config import Settings
+from worker.consumer import ConsumerReport, QueueConsumer
+from worker.observability import get_logger
+from worker.outcomes import open_outcomes
+from worker.pipeline import Outcome, Pipeline
+from worker.queues import EMBEDDED_SWEEP_INTERVAL_S, QueueSettings, forget_delivered
+from worker.ratelimit import open_limiter
+from worker.retry import CircuitBreaker
+from worker.storage import open_storage
+from worker.supervision import RUN_LOCK_ENV, shared_lock
+from worker.upstreams import open_upstream
+
+log = get_logger("jobs.consume")
+
+
+def worker_id() -> str:
+    """``host:pid``: recorded in every outcome, so an operator can tell which worker wrote it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_pipeline(settings: Settings, *, stop_event: threading.Event | None = None) -> Pipeline:
+    """The pipeline the settings describe: storage, upstream, limiter, outcome store, retry policy.
+
+    Parameters:
+        settings: loaded configuration.
+        stop_event: set to make waits end early on shutdown.
+    """
+    storage = open_storage(settings.storage)
+    upstream = open_upstream(settings.upstream, recognizer_settings=settings.recognizer)
+    limiter = open_limiter(settings.ratelimit)
+    outcomes = open_outcomes(settings.outcomes, settings.storage)
+    return Pipeline(storage, upstream, limiter, outcomes, settings.retry, worker_id(),
+                    breaker=CircuitBreaker.from_settings(settings.retry), stop_event=stop_event,
+                    acquire_timeout_s=settings.ratelimit.acquire_timeout_s,
+                    limiter_unreachable_exit_s=settings.ratelimit.unreachable_exit_s)
+
+
+@contextmanager
+def stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to ``stop`` (graceful: finish in-flight, requeue the rest); restore after."""
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop(f"stopped by {signal.Signals(signum).name}")
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def report_json(report: ConsumerReport) -> dict[str, Any]:
+    return {"counts": dict(report.counts), "dead_by_code": dict(report.dead_by_code),
+            "exit_code": report.exit_code, "reason": report.reason}
+
+
+def consume(settings: Settings, *, concurrency: int | None, until_empty: bool,
+            on_settled: Callable[[Outcome], None] | None = None,
+            on_consumer: Callable[[QueueConsumer], None] | None = None) -> ConsumerReport:
+    """Build the pipeline and a consumer from ``settings`` and run it (signals stop it gracefully).
+
+    Parameters:
+        settings: loaded configuration.
+        concurrency: threads calling the pipeline (``worker.concurrency`` when None).
+        until_empty: return once the queue is drained.
+        on_settled: called with each outcome once its message is acknowledged (progress).
+        on_consumer: called with the consumer before it starts (so a watcher can stop it).
+    """
+    worker_settings = settings.worker if concurrency is None else \
+        settings.worker.model_copy(update={"concurrency": concurrency})
+    pipeline = build_pipeline(settings, stop_event=threading.Event())
+    consumer = QueueConsumer(settings.queue, pipeline, worker_settings,
+                             publish_outcomes=settings.outcomes.publish_results, on_settled=on_settled)
+    if on_consumer is not None:
+        on_consumer(consumer)
+    with stop_on_signals(consumer.request_stop), shared_lock(queue_lock_path(settings)), \
+            sweeping_delivered_rows(settings.queue):
+        return consumer.run(until_empty=until_empty)
+
+
+def queue_lock_path(settings: Settings) -> Path | None:
+    """The lock a consumer holds shared: its run's (when a run started it), else the embedded queue's."""
+    given = os.environ.get(RUN_LOCK_ENV)
+    return Path(given) if given else embedded_lock_path(settings)
+
+
+def embedded_lock_path(settings: Settings) -> Path | None:
+    """The lock file next to the embedded queue's database (None for other transports)."""
+    db = settings.queue.sqlite_path()
+    return Path(f"{db}.lock") if db is not None else None
+
+
+@contextmanager
+def sweeping_delivered_rows(queue: QueueSettings, interval_s: float = EMBEDDED_SWEEP_INTERVAL_S) -> Iterator[None]:
+    """On the embedded queue, delete delivered rows every ``interval_s`` while the body runs, and once at the end.
+
+    Without it a worker that runs for weeks keeps one dead row per image in the SQLite file (see
+    :func:`worker.queues.forget_delivered`); other transports delete acknowledged messages themselves.
+    """
+    if not queue.is_embedded:
+        yield
+        return
+    stopped = threading.Event()
+
+    def sweep() -> None:
+        try:
+            removed = forget_delivered(queue)
+        except Exception as exc:  # a busy or locked database: try again next interval
+            log.warning("worker.sweep_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        if removed:
+            log.debug("worker.swept_delivered_rows", rows=removed)
+
+    def loop() -> None:
+        while not stopped.wait(interval_s):
+            sweep()
+
+    sweeper = threading.Thread(target=loop, name="cardpipe-queue-sweeper", daemon=True)
+    sweeper.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        sweeper.join(timeout=5)
+        sweep()
