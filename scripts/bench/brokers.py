@@ -147,6 +147,17 @@ def _python_env(extra: dict[str, str]) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
 
 
+def start_fake_upstream() -> tuple[subprocess.Popen[str], str]:
+    """The zero-latency fake upstream in its own process (its CPU is not the worker's), and its URL; closing
+    the process's stdin stops it."""
+    serve_fake = "import sys; from tests.fakes.upstream import main; sys.exit(main())"
+    fake = subprocess.Popen([sys.executable, "-c", serve_fake, "--appid", APPID, "--secret-id", SECRET_ID,
+                             "--secret-key", SECRET_KEY], cwd=ROOT, env=_python_env({}),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert fake.stdout is not None
+    return fake, fake.stdout.readline().strip()
+
+
 def _cardpipe_config(work: Path, queue_url: str, queue: str, folder: Path, upstream: str) -> Path:
     config = work / "pipeline.yaml"
     config.write_text(
@@ -260,13 +271,8 @@ def main() -> int:
     figures: dict[tuple[str, str], list[Measure]] = {run: [] for run in runs}
     loads: list[float] = []
     image = make_jpeg()
-    serve_fake = "import sys; from tests.fakes.upstream import main; sys.exit(main())"
-    fake = subprocess.Popen([sys.executable, "-c", serve_fake, "--appid", APPID, "--secret-id", SECRET_ID,
-                             "--secret-key", SECRET_KEY], cwd=ROOT, env=_python_env({}),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    fake, upstream = start_fake_upstream()
     try:
-        assert fake.stdout is not None
-        upstream = fake.stdout.readline().strip()
         with tempfile.TemporaryDirectory(prefix="cardpipe-brokers-") as scratch:
             folder = Path(scratch) / "images"
             folder.mkdir()

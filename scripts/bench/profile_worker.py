@@ -64,13 +64,9 @@ def main() -> int:
             (folder / f"card_{index:06d}.jpg").write_bytes(image)
         url = {"redis": brokers.REDIS_URL, "rabbitmq": brokers.AMQP_URL}[args.broker]
         queue = f"bench-profile-{uuid.uuid4().hex[:8]}"
-        serve_fake = "import sys; from tests.fakes.upstream import main; sys.exit(main())"
-        fake = subprocess.Popen([sys.executable, "-c", serve_fake, "--appid", brokers.APPID, "--secret-id",
-                                 brokers.SECRET_ID, "--secret-key", brokers.SECRET_KEY], cwd=ROOT,
-                                env=brokers._python_env({}), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        fake, upstream = brokers.start_fake_upstream()
         try:
-            assert fake.stdout is not None
-            config = brokers._cardpipe_config(work, url, queue, folder, fake.stdout.readline().strip())
+            config = brokers._cardpipe_config(work, url, queue, folder, upstream)
             env = brokers._python_env({"CARDPIPE_UPSTREAM__SECRET_ID": brokers.SECRET_ID,
                                        "CARDPIPE_UPSTREAM__SECRET_KEY": brokers.SECRET_KEY})
             base = [sys.executable, "-m", "worker", "--config", str(config), "--log-level", "WARNING"]
