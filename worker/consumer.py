@@ -128,6 +128,8 @@ class QueueConsumer:
         self._in_flight = 0
         self._last_activity = time.monotonic()
         self._acks = AckBatcher(batch=False)
+        #: With ``until_empty``: while this answers True, an empty queue is not drained (a producer still runs).
+        self.more_coming: Callable[[], bool] = lambda: False
         self.report = ConsumerReport()
 
     # --- control ----------------------------------------------------------------------------------------------
@@ -218,7 +220,8 @@ class QueueConsumer:
             channel.close()
 
     def _drained(self) -> bool:
-        return self._in_flight == 0 and time.monotonic() - self._last_activity >= self.settings.idle_exit_s
+        return self._in_flight == 0 and time.monotonic() - self._last_activity >= self.settings.idle_exit_s \
+            and not self.more_coming()
 
     def _check_outage(self, until_empty: bool) -> None:
         open_for = self.pipeline.breaker.open_for_s

@@ -32,7 +32,9 @@ def checkpoint_dir(settings: Settings) -> Path:
 
 def enqueue_source(source: Source, outcomes: OutcomeStore, publisher: TaskPublisher, *, skip_done: bool = True,
                    keep_ids: bool = False, already_queued: Collection[str] = (),
-                   on_page: Callable[[EnqueueReport], None] | None = None) -> EnqueueReport:
+                   on_page: Callable[[EnqueueReport], None] | None = None,
+                   throttle: Callable[[EnqueueReport], None] | None = None,
+                   report: EnqueueReport | None = None) -> EnqueueReport:
     """Publish every task of ``source`` (those without an outcome, when ``skip_done``); checkpoint per page.
 
     Parameters:
@@ -43,8 +45,10 @@ def enqueue_source(source: Source, outcomes: OutcomeStore, publisher: TaskPublis
         keep_ids: remember the ids of enqueued tasks (``cardpipe run`` checks them at the end).
         already_queued: ids known to be on the queue already: counted as enqueued, not published twice.
         on_page: called after each page (progress).
+        throttle: called before each publish; it may wait (backpressure) or raise to stop enqueueing.
+        report: the report to fill in (a caller on another thread can then read it as it grows).
     """
-    report = EnqueueReport()
+    report = report if report is not None else EnqueueReport()
     done = ids_with_an_outcome(outcomes) if skip_done else frozenset()
     for page in source.pages():
         for task in page:
@@ -52,6 +56,8 @@ def enqueue_source(source: Source, outcomes: OutcomeStore, publisher: TaskPublis
                 report.skipped += 1
                 continue
             if task.id not in already_queued:
+                if throttle is not None:
+                    throttle(report)
                 publisher.publish_task(task.to_json())
                 if publisher.all_confirmed:
                     # Everything so far is on the broker: a listing killed from here on resumes after this task.
