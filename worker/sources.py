@@ -20,6 +20,7 @@ import abc
 import csv
 import gzip
 import hashlib
+import heapq
 import io
 import json
 import os
@@ -86,17 +87,31 @@ class FolderSource(Source):
             yield page
 
     def _walk(self, directory: Path) -> Iterator[Path]:
+        """Files in name order, folders entered where their name falls.
+
+        Only names are kept while a folder is read (two sorted lists of strings, merged), not ``DirEntry``
+        objects: a folder of 100,000 images then costs a few MB before its first task instead of tens.
+        """
+        files: list[str] = []
+        folders: list[str] = []
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.name)
+                    elif entry.is_file():
+                        files.append(entry.name)
         except OSError as exc:
             raise SourceError(f"cannot read the folder {directory}: {exc.strerror or exc}") from exc
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                yield from self._walk(Path(entry.path))
-            elif entry.is_file():
-                yield Path(entry.path)
+        files.sort()
+        folders.sort()
+        for name, is_folder in heapq.merge(((name, False) for name in files), ((name, True) for name in folders)):
+            if is_folder:
+                yield from self._walk(directory / name)
+            else:
+                yield directory / name
 
 
 class ListFileSource(Source):
