@@ -6,6 +6,7 @@ thread pool, and checks that every message ended with exactly one outcome and th
 
 from __future__ import annotations
 
+import queue as stdlib_queue
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -13,9 +14,9 @@ from urllib.parse import urlparse
 import kombu
 
 from tests.fakes.upstream import FakeUpstream, Reply
-from worker.consumer import EXIT_HALTED, EXIT_OK, QueueConsumer, WorkerSettings
+from worker.consumer import EXIT_HALTED, EXIT_OK, QueueConsumer, WorkerSettings, _Done
 from worker.outcomes import LocalOutcomeStore
-from worker.pipeline import Pipeline
+from worker.pipeline import Outcome, OutcomeStatus, Pipeline
 from worker.queues import QueueSettings, TaskPublisher, connection, task_queue
 from worker.ratelimit import RateLimitSettings, open_limiter
 from worker.retry import CircuitBreaker, RetrySettings
@@ -222,3 +223,40 @@ def test_a_worker_on_the_embedded_queue_sweeps_while_it_runs(tmp_path: Path) -> 
         while _rows(db).get(0) and not deadline.wait(0.05):
             pass
         assert _rows(db) == {}
+
+
+class _RecordingQueue(stdlib_queue.SimpleQueue):  # type: ignore[type-arg]
+    """A completion queue that records how long each ``get`` was allowed to wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def get(self, block: bool = True, timeout: float | None = None) -> object:
+        self.waits.append(timeout if block and timeout is not None else 0.0)
+        return super().get(block, timeout)
+
+
+class _AckedMessage:
+    def __init__(self) -> None:
+        self.acked = 0
+
+    def ack(self) -> None:
+        self.acked += 1
+
+
+def test_a_full_window_is_refilled_as_soon_as_waiting_completions_are_settled(tmp_path: Path) -> None:
+    """With the prefetch window full the drain thread blocks for completions; once those that arrived are
+    settled it must go back to the broker at once, not wait out the rest of its deadline (that capped the
+    embedded queue near prefetch / 50 ms). Counted: the blocking waits after the first completion (none)."""
+    consumer = QueueConsumer(QueueSettings(url="memory://"), _pipeline(tmp_path, "http://127.0.0.1:9/ocr/bankcard"),
+                             WORKER)
+    completions = _RecordingQueue()
+    consumer._done = completions
+    messages = [_AckedMessage() for _ in range(3)]
+    for message in messages:
+        consumer._in_flight += 1
+        completions.put(_Done(message, outcome=Outcome(OutcomeStatus.OK, "0" * 32)))  # type: ignore[arg-type]
+    consumer._handle_completions(block_s=5.0)
+    assert [m.acked for m in messages] == [1, 1, 1] and consumer._in_flight == 0
+    assert [wait for wait in completions.waits[1:] if wait > 0] == []

@@ -110,3 +110,31 @@ def test_s3_write_checks_only_the_other_kind_before_its_conditional_create(aws_e
     calls.clear()
     assert store.write_result(_result(task)) is False
     assert calls == ["HeadObject", "PutObject"], "the duplicate is refused by the conditional PUT itself"
+
+
+def test_s3_outcome_check_is_one_request_whatever_the_task_has(aws_env: str, unique_name: str) -> None:
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    client.create_bucket(Bucket=unique_name)
+    store = S3OutcomeStore(client, f"s3://{unique_name}/runs")
+    new, done, failed = (Task.for_location(f"/cards/{name}.jpg") for name in ("new", "done", "failed"))
+    assert store.write_result(_result(done)) and store.write_dead_letter(_dead(failed))
+    calls: list[str] = []
+    client.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
+    for task, kind in ((new, None), (done, OutcomeKind.RESULT), (failed, OutcomeKind.DEAD_LETTER)):
+        calls.clear()
+        assert store.kind_of(task.id) is kind
+        assert calls == ["ListObjectsV2"], task.location
+    # A redrive deletes the dead letter's marker with it, so the task counts as new again.
+    assert store.delete_dead_letter(failed.id) is True
+    assert store.kind_of(failed.id) is None and list(store.result_ids()) == [done.id]
+
+
+def test_s3_dead_letter_without_a_marker_still_blocks_a_second_outcome(aws_env: str, unique_name: str) -> None:
+    """Dead letters written before the marker existed: the check misses them, the write does not."""
+    client = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1")
+    client.create_bucket(Bucket=unique_name)
+    store = S3OutcomeStore(client, f"s3://{unique_name}/runs")
+    task = Task.for_location("/cards/old.jpg")
+    client.put_object(Bucket=unique_name, Key=f"runs/dead/{task.id}.json", Body=_dead(task).model_dump_json())
+    assert store.write_result(_result(task)) is False
+    assert list(store.result_ids()) == [] and list(store.dead_letter_ids()) == [task.id]

@@ -221,3 +221,20 @@ def test_the_local_recognizer_dead_letters_bad_images_and_keeps_going(tmp_path: 
         assert (outcome.status, outcome.code) == (OutcomeStatus.DEAD, "-1102"), name
         dead = pipeline.outcomes.read_dead_letter(tasks[name].id)
         assert dead is not None and dead.reason and dead.attempts == 1
+
+
+def test_the_retry_policy_is_built_only_once_a_call_has_failed(tmp_path: Path, fake: FakeUpstream,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first call that succeeds costs no retry machinery; a transient failure hands over to the policy,
+    which counts the failed call as its first attempt."""
+    pipeline = _pipeline(tmp_path, fake.url)
+    built: list[str] = []
+    real = pipeline._retrying
+    monkeypatch.setattr(pipeline, "_retrying", lambda task, stage: built.append(stage) or real(task, stage))
+    smooth, _ = _image(tmp_path, "smooth.jpg")
+    assert pipeline.process(smooth).status is OutcomeStatus.OK and built == []
+    bumpy, data = _image(tmp_path, "bumpy.jpg", b"bumpy image")
+    fake.script(data, [Reply(code=15), Reply(code=15), Reply()])
+    outcome = pipeline.process(bumpy)
+    assert outcome.status is OutcomeStatus.OK and outcome.attempts == 3 and built == ["recognize"]
+    assert fake.calls_for(data) == 3

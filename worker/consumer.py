@@ -32,6 +32,7 @@ import kombu
 from kombu.message import Message
 from pydantic import BaseModel, ConfigDict, Field
 
+from worker.acks import AckBatcher
 from worker.broker import (
     EXIT_BROKER_DOWN,
     BrokerUnavailable,
@@ -123,10 +124,14 @@ class QueueConsumer:
         self.settings = settings
         self.publish_outcomes = publish_outcomes
         self.prefetch = queue_settings.prefetch or settings.concurrency * settings.prefetch_multiplier
-        self._done: stdlib_queue.Queue[_Done] = stdlib_queue.Queue()
+        # SimpleQueue: implemented in C, a fraction of Queue's locking cost per hand-off (no join or maxsize here).
+        self._done: stdlib_queue.SimpleQueue[_Done] = stdlib_queue.SimpleQueue()
         self._stop = threading.Event()
         self._in_flight = 0
         self._last_activity = time.monotonic()
+        self._acks = AckBatcher(batch=False)
+        #: With ``until_empty``: while this answers True, an empty queue is not drained (a producer still runs).
+        self.more_coming: Callable[[], bool] = lambda: False
         self.report = ConsumerReport()
 
     # --- control ----------------------------------------------------------------------------------------------
@@ -180,6 +185,7 @@ class QueueConsumer:
 
     def _consume(self, conn: kombu.Connection, pool: ThreadPoolExecutor, *, until_empty: bool) -> None:
         channel = conn.channel()
+        self._acks = AckBatcher(batch=self.queue_settings.is_amqp)  # delivery tags are per channel
         queue = task_queue(self.queue_settings)
         for declared in task_queues(self.queue_settings):
             declared(channel).declare()
@@ -216,7 +222,8 @@ class QueueConsumer:
             channel.close()
 
     def _drained(self) -> bool:
-        return self._in_flight == 0 and time.monotonic() - self._last_activity >= self.settings.idle_exit_s
+        return self._in_flight == 0 and time.monotonic() - self._last_activity >= self.settings.idle_exit_s \
+            and not self.more_coming()
 
     def _check_outage(self, until_empty: bool) -> None:
         open_for = self.pipeline.breaker.open_for_s
@@ -236,6 +243,7 @@ class QueueConsumer:
     def _submit(self, pool: ThreadPoolExecutor, message: Message) -> None:
         self._in_flight += 1
         self._last_activity = time.monotonic()
+        self._acks.delivered(message)
         pool.submit(self._work, message)
 
     def _work(self, message: Message) -> None:
@@ -261,13 +269,20 @@ class QueueConsumer:
             raise
 
     def _handle_completions(self, *, block_s: float = 0.0) -> None:
+        """Settle every completion waiting; with ``block_s``, first wait up to that long for one to arrive.
+
+        Returns as soon as the waiting completions are settled: waiting out the whole deadline after some
+        arrived would hold freed prefetch slots idle (with a full window, every round trip).
+        """
         deadline = time.monotonic() + block_s
         while True:
             try:
                 remaining = deadline - time.monotonic()
                 done = self._done.get(timeout=remaining) if remaining > 0 else self._done.get_nowait()
             except stdlib_queue.Empty:
+                self._acks.flush()
                 return
+            deadline = 0.0
             self._in_flight -= 1
             self._last_activity = time.monotonic()
             self._settle(done)
@@ -276,24 +291,28 @@ class QueueConsumer:
         if done.halt is not None:
             log.error("consumer.halt", code=done.halt.code, reason=done.halt.reason)
             self._finish(done.halt.exit_code, done.halt.reason)
-            _requeue(done.message)
+            self._requeue(done.message)
             return
         if not done.started or done.outcome is None:
-            _requeue(done.message)
+            self._requeue(done.message)
             return
         outcome = done.outcome
         if outcome.status is OutcomeStatus.REQUEUE:
-            _requeue(done.message)
+            self._requeue(done.message)
             return
         self.report.add(outcome)
         if self._producer is not None:
             self._publish(outcome)
-        done.message.ack()
+        self._acks.settled(done.message, ack=True)
         if self.on_settled is not None:
             try:
                 self.on_settled(outcome)
             except Exception as exc:  # progress display only: never mistaken for a broker failure
                 log.warning("consumer.on_settled_failed", error=describe(exc))
+
+    def _requeue(self, message: Message) -> None:
+        _requeue(message)
+        self._acks.settled(message, ack=False)
 
     def _publish(self, outcome: Outcome) -> None:
         store = self.pipeline.outcomes

@@ -122,7 +122,10 @@ def connection(settings: QueueSettings) -> kombu.Connection:
             os.makedirs(db_path.parent if db_path.parent != Path("") else Path("."), exist_ok=True)
             options.setdefault("creator", functools.partial(_open_sqlite, str(db_path)))
     heartbeat = settings.heartbeat_s if settings.is_amqp else 0
-    conn = kombu.Connection(settings.url, transport_options=options, heartbeat=heartbeat or None,
+    transport: Any = None
+    if settings.scheme == "redis":
+        from worker.redis_transport import Transport as transport  # one Redis client per channel
+    conn = kombu.Connection(settings.url, transport=transport, transport_options=options, heartbeat=heartbeat or None,
                             connect_timeout=CONNECT_TIMEOUT_S)
     if settings.is_embedded and "polling_interval" not in options:
         # Not a transport option here: the SQLAlchemy transport would hand it to create_engine.
@@ -386,6 +389,11 @@ class TaskPublisher:
             self._nacked = 0
             raise BrokerUnavailable(self.settings.url, f"the broker refused {refused} task(s) (queue full?)")
         self._unconfirmed.clear()
+
+    @property
+    def all_confirmed(self) -> bool:
+        """True when every task published so far is known to be on the broker (always, without confirms)."""
+        return not self._unconfirmed
 
     def publish_task(self, task_json: str | bytes) -> None:
         self._publish(task_json, task_queue(self.settings))

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.config import Settings
-from worker.consumer import EXIT_OK, EXIT_STOPPED
+from worker.consumer import EXIT_OK, EXIT_STOPPED, QueueConsumer
 from worker.jobs.backstop import absorb_backstop
 from worker.jobs.consume import consume, embedded_lock_path, stop_on_signals
 from worker.jobs.enqueue import EnqueueReport, enqueue_source
@@ -41,6 +41,8 @@ log = get_logger("jobs.run")
 EXIT_INCOMPLETE = 1
 #: Rounds of re-enqueueing tasks still without an outcome after a clean drain (messages lost in transit).
 MAX_ROUNDS = 2
+#: Tasks a run enqueues ahead of its outcomes while its workers consume (the queue stays this short).
+STREAM_AHEAD = 2_000
 #: How long a run waits, past the workers' shutdown grace, for the workers of an earlier run to finish.
 LOCK_MARGIN_S = 30.0
 
@@ -104,23 +106,31 @@ def run_source(settings: Settings, request: RunRequest, outcomes: OutcomeStore, 
                              "stopped while waiting for the workers of an earlier run" if stop.is_set() else
                              f"other cardpipe workers still use this queue (lock {lock.path}); stop them first")
     try:
-        enqueued = _enqueue(settings, request.source, outcomes, progress, tally)
-        lock.share()
-        result.missing = set(enqueued.task_ids)
-        for _ in range(MAX_ROUNDS):
+        began = time.monotonic()
+        if request.processes == 1:
+            enqueued, (result.exit_code, result.reason) = _enqueue_while_processing(
+                settings, request, outcomes, progress, tally, lock)
+        else:
+            enqueued = _enqueue(settings, request.source, outcomes, progress, tally)
+            lock.share()
             progress.processing(tally.finished + len(enqueued.task_ids))
-            began = time.monotonic()
             result.exit_code, result.reason = _process(settings, request, tally, progress)
-            result.processing_s += time.monotonic() - began
+        result.processing_s += time.monotonic() - began
+        result.missing = set(enqueued.task_ids)
+        for round_index in range(MAX_ROUNDS):
             if result.exit_code == EXIT_OK:
                 _take_in_backstop(settings, outcomes, tally)
             result.missing = without_outcome(outcomes, result.missing)
-            if result.exit_code != EXIT_OK or not result.missing:
+            if result.exit_code != EXIT_OK or not result.missing or round_index == MAX_ROUNDS - 1:
                 break
             log.warning("run.reconcile", missing=len(result.missing),
                         note="re-enqueueing tasks that have no outcome")
             with TaskPublisher(settings.queue) as publisher:
                 enqueued = enqueue_source(_Ids(request.source, result.missing), outcomes, publisher, keep_ids=True)
+            progress.processing(tally.finished + len(enqueued.task_ids))
+            began = time.monotonic()
+            result.exit_code, result.reason = _process(settings, request, tally, progress)
+            result.processing_s += time.monotonic() - began
         if settings.queue.is_embedded and result.exit_code == EXIT_OK:
             # Drop the delivered rows the SQLite transport keeps; a task queued meanwhile (enqueue, redrive)
             # stays, so this never purges.
@@ -135,25 +145,102 @@ def run_source(settings: Settings, request: RunRequest, outcomes: OutcomeStore, 
 
 def _enqueue(settings: Settings, source: Source, outcomes: OutcomeStore, progress: RunProgress,
              tally: RunTally) -> EnqueueReport:
-    queued: set[str] = set()
     with TaskPublisher(settings.queue) as publisher:
-        if settings.queue.is_embedded:
-            pending = take_pending_embedded(settings.queue)
-            stale = purge_embedded_queue(settings.queue)
-            for body in pending:
-                publisher.publish_task(body)
-                task_id = _task_id(body)
-                if task_id is not None:
-                    queued.add(task_id)
-            publisher.flush()
-            if pending or stale:
-                log.info("run.queue_reset", kept_pending=len(pending), purged_delivered=stale,
-                         note="tasks of the source without an outcome are enqueued again below")
+        queued = _reset_embedded_queue(settings, publisher)
         report = enqueue_source(source, outcomes, publisher, keep_ids=True, already_queued=queued,
                                 on_page=lambda r: progress.enqueueing(r.enqueued + r.skipped))
     tally.already_done = report.skipped
     tally.enqueued = report.enqueued
     return report
+
+
+def _reset_embedded_queue(settings: Settings, publisher: TaskPublisher) -> set[str]:
+    """On the embedded queue: keep the pending tasks, purge the rest; returns the ids of the tasks kept."""
+    queued: set[str] = set()
+    if settings.queue.is_embedded:
+        pending = take_pending_embedded(settings.queue)
+        stale = purge_embedded_queue(settings.queue)
+        for body in pending:
+            publisher.publish_task(body)
+            task_id = _task_id(body)
+            if task_id is not None:
+                queued.add(task_id)
+        publisher.flush()
+        if pending or stale:
+            log.info("run.queue_reset", kept_pending=len(pending), purged_delivered=stale,
+                     note="tasks of the source without an outcome are enqueued again below")
+    return queued
+
+
+class _ConsumerStopped(Exception):
+    """The workers stopped (halted, interrupted) while the source was still being enqueued."""
+
+
+def _enqueue_while_processing(settings: Settings, request: RunRequest, outcomes: OutcomeStore,
+                              progress: RunProgress, tally: RunTally, lock: RunLock
+                              ) -> tuple[EnqueueReport, tuple[int, str]]:
+    """Enqueue the source on a thread while this thread's workers already consume it.
+
+    Why: enqueueing a whole folder first kept a million-image run from its first outcome for most of an hour.
+    The producer stays at most ``STREAM_AHEAD`` tasks ahead of the outcomes (backpressure: the queue, and the
+    producer's memory, stay bounded whatever the source's size), and the workers count the queue as drained
+    only once the producer is done. The embedded queue is reset first, under the exclusive lock, as before.
+    """
+    with TaskPublisher(settings.queue) as publisher:
+        queued = _reset_embedded_queue(settings, publisher)
+    lock.share()
+    producing = threading.Event()
+    producing.set()
+    consumer_stopped = threading.Event()
+    produced: list[EnqueueReport] = []
+    failed: list[BaseException] = []
+    settled_before = tally.finished
+
+    def throttle(report: EnqueueReport) -> None:
+        while report.enqueued - (tally.finished - settled_before) > STREAM_AHEAD:
+            if consumer_stopped.wait(0.05):
+                raise _ConsumerStopped()
+        if consumer_stopped.is_set():
+            raise _ConsumerStopped()
+
+    def produce() -> None:
+        report = EnqueueReport()
+        try:
+            with TaskPublisher(settings.queue) as publisher:
+                report = enqueue_source(request.source, outcomes, publisher, keep_ids=True, already_queued=queued,
+                                        throttle=throttle, report=report)
+        except _ConsumerStopped:
+            pass
+        except BaseException as exc:  # re-raised on the run's thread once the workers have stopped
+            failed.append(exc)
+        finally:
+            produced.append(report)
+            tally.already_done = report.skipped
+            tally.enqueued = report.enqueued
+            progress.processing(settled_before + report.enqueued)  # the bar's total is known from here on
+            producing.clear()
+
+    def watch(consumer: QueueConsumer) -> None:
+        consumer.more_coming = producing.is_set
+
+    producer = threading.Thread(target=produce, name="cardpipe-enqueue", daemon=True)
+    producer.start()
+    progress.processing(0)
+
+    def settled(outcome: Outcome) -> None:
+        for leaf in outcome.leaves():
+            tally.add(leaf.status.value, leaf.code)
+        progress.update()
+
+    try:
+        report = consume(settings, concurrency=request.concurrency, until_empty=True, on_settled=settled,
+                         on_consumer=watch)
+    finally:
+        consumer_stopped.set()
+        producer.join()
+    if failed:
+        raise failed[0]
+    return produced[0], (report.exit_code, report.reason)
 
 
 def _task_id(body: Any) -> str | None:

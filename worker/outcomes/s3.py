@@ -6,6 +6,13 @@ safe for the usual case (a redelivery after the first outcome is written).
 
 Server-side encryption (``outcomes.s3.sse``: ``AES256`` or ``aws:kms`` with ``kms_key_id``) is asked for on
 every object written, outcomes and run records alike.
+
+Checking a task costs one request: every dead letter also leaves an empty marker ``results/<task_id>.dead``
+beside where the result would be, so one ListObjectsV2 of ``results/<task_id>.`` answers result, dead letter
+or nothing (two HEADs otherwise, one per folder). The marker is written after the dead letter and deleted
+before it, so a marker never stands for a dead letter that is not there. A dead letter written without a
+marker (by an older cardpipe) is still found before any second outcome is written: each write checks the
+other kind's folder first.
 """
 
 from __future__ import annotations
@@ -15,11 +22,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from worker.outcomes.base import RUNS_DIR, OutcomeStore, OutcomeStoreError
+from worker.outcomes.base import DEAD_DIR, RESULTS_DIR, RUNS_DIR, OutcomeKind, OutcomeStore, OutcomeStoreError
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _CONDITION_FAILED = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
 _CONDITION_UNSUPPORTED = {"NotImplemented", "InvalidArgument", "501"}
+#: Suffix of the empty object under ``results/`` that says "this task has a dead letter".
+DEAD_MARKER_SUFFIX = ".dead"
 
 
 def split_s3_url(url: str) -> tuple[str, str]:
@@ -66,6 +75,23 @@ class S3OutcomeStore(OutcomeStore):
     def _key(self, folder: str, task_id: str) -> str:
         return f"{self.prefix}{folder}/{task_id}.json"
 
+    def kind_of(self, task_id: str) -> OutcomeKind | None:
+        """Which outcome the task has, in one ListObjectsV2 request (see the module docstring)."""
+        stem = f"{self.prefix}{RESULTS_DIR}/{task_id}."
+        try:
+            answer = self.client.list_objects_v2(Bucket=self.bucket, Prefix=stem, MaxKeys=10)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("check", RESULTS_DIR, task_id, exc) from exc
+        suffixes = {obj["Key"][len(stem) - 1:] for obj in answer.get("Contents", [])}
+        if ".json" in suffixes:
+            return OutcomeKind.RESULT
+        if DEAD_MARKER_SUFFIX in suffixes:
+            return OutcomeKind.DEAD_LETTER
+        return None
+
+    def _marker_key(self, task_id: str) -> str:
+        return f"{self.prefix}{RESULTS_DIR}/{task_id}{DEAD_MARKER_SUFFIX}"
+
     def _exists(self, folder: str, task_id: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(folder, task_id))
@@ -78,6 +104,16 @@ class S3OutcomeStore(OutcomeStore):
         return True
 
     def _create(self, folder: str, task_id: str, payload: bytes) -> bool:
+        created = self._create_once(folder, task_id, payload)
+        if created and folder == DEAD_DIR:
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=self._marker_key(task_id), Body=b"",
+                                       **self.encryption)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._error("mark", folder, task_id, exc) from exc
+        return created
+
+    def _create_once(self, folder: str, task_id: str, payload: bytes) -> bool:
         request = {"Bucket": self.bucket, "Key": self._key(folder, task_id), "Body": payload,
                    "ContentType": "application/json", **self.encryption}
         try:
@@ -114,6 +150,8 @@ class S3OutcomeStore(OutcomeStore):
         if not self._exists(folder, task_id):
             return False
         try:
+            if folder == DEAD_DIR:  # the marker first: it must never outlive its dead letter
+                self.client.delete_object(Bucket=self.bucket, Key=self._marker_key(task_id))
             self.client.delete_object(Bucket=self.bucket, Key=self._key(folder, task_id))
         except (ClientError, BotoCoreError) as exc:
             raise self._error("delete", folder, task_id, exc) from exc

@@ -11,6 +11,7 @@ b'\\xff\\xd8'
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import os
 import stat
@@ -49,18 +50,27 @@ class LocalStorage:
         if not self.roots:
             raise ValueError("at least one local root is needed")
         self.max_bytes = max_bytes
+        self._root_prefixes = tuple((str(root), str(root).rstrip(os.sep) + os.sep) for root in self.roots)
 
     def _resolve(self, location: str) -> Path:
-        raw = path_of(location)
-        if not str(raw):
+        return Path(self._resolved(location))
+
+    def _resolved(self, location: str) -> str:
+        """The real path (every symlink followed) as a string, checked to lie inside a root.
+
+        Strings rather than pathlib on this per-task path: ``Path.resolve`` and ``is_relative_to`` cost more
+        than the system calls they wrap.
+        """
+        raw = location if "://" not in location and not location.startswith("file:") else str(path_of(location))
+        if not raw:
             raise FetchError("bad_location", "empty path")
-        if "\0" in str(raw):
+        if "\0" in raw:
             raise FetchError("bad_location", "path contains a NUL byte")
         try:
-            resolved = raw.resolve()
-        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop on older Pythons
+            resolved = os.path.realpath(raw, strict=False)
+        except (OSError, RuntimeError, ValueError) as exc:
             raise FetchError("bad_location", f"path cannot be resolved: {exc.__class__.__name__}") from exc
-        if not any(resolved == root or resolved.is_relative_to(root) for root in self.roots):
+        if not any(resolved == root or resolved.startswith(prefix) for root, prefix in self._root_prefixes):
             raise FetchError("bad_location", f"{location!r} is outside the allowed local roots")
         return resolved
 
@@ -92,24 +102,58 @@ class LocalStorage:
         return ObjectInfo(size=info.st_size, etag=_etag(info))
 
     def fetch(self, location: str) -> FetchedObject:
-        """The file's bytes; raises :class:`FetchError` for anything but a readable, non-empty small file."""
-        path = self._resolve(location)
-        self._stat(location, path)  # refuse FIFOs and devices before open() could block on them
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        """The file's bytes; raises :class:`FetchError` for anything but a readable, non-empty small file.
+
+        One ``open`` (no following a final symlink, never blocking on a FIFO), one ``fstat`` to refuse
+        anything but a small regular file before reading, then reads of the file's own size: no second
+        ``stat`` by path, and no buffer of ``max_bytes`` per image.
+        """
+        path = self._resolved(location)
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(path, flags)
         except FileNotFoundError as exc:
             raise FetchError("not_found", f"no such file: {location!r}") from exc
         except PermissionError as exc:
             raise FetchError("forbidden", f"permission denied: {location!r}") from exc
+        except IsADirectoryError as exc:
+            raise FetchError("bad_location", f"{location!r} is a directory") from exc
         except OSError as exc:  # ELOOP: the file was swapped for a symlink after it was resolved
             raise FetchError("bad_location", f"cannot open {location!r}: {exc.strerror}") from exc
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            self._check(location, info)  # the file may have changed since the first look
-            data = handle.read(self.max_bytes + 1)
+        try:
+            info = os.fstat(fd)
+            self._check(location, info)
+            data = _read_up_to(fd, info.st_size, self.max_bytes)
+        except OSError as exc:
+            raise FetchError("unavailable", f"cannot read {location!r}: {exc.strerror}") from exc
+        finally:
+            os.close(fd)
         if len(data) > self.max_bytes:
             raise FetchError("too_large", f"{location!r} grew past the limit of {self.max_bytes} bytes")
         if not data:
             raise FetchError("empty", f"{location!r} is empty")
-        return FetchedObject(data=data, etag=_etag(info), content_type=mimetypes.guess_type(path.name)[0])
+        return FetchedObject(data=data, etag=_etag(info), content_type=_content_type(path))
+
+
+@functools.lru_cache(maxsize=64)
+def _content_type_of_suffix(suffix: str) -> str | None:
+    return mimetypes.guess_type(f"x{suffix}")[0]
+
+
+def _content_type(path: str) -> str | None:
+    return _content_type_of_suffix(os.path.splitext(path)[1].lower())
+
+
+def _read_up_to(fd: int, expected: int, limit: int) -> bytes:
+    """The file's bytes, reading ``expected`` (its size) plus one to notice growth, and never past ``limit``+1."""
+    chunks: list[bytes] = []
+    total = 0
+    want = min(expected, limit) + 1
+    while total <= limit:
+        chunk = os.read(fd, want)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        want = limit + 1 - total
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
