@@ -79,7 +79,7 @@ def _run_baseline(paths: list[str], threads: int) -> dict[str, Any]:
     from rapidocr import RapidOCR
 
     from worker.recognizer.bins import default_table
-    from worker.recognizer.engine import CLS_MODEL, DET_MODEL, REC_MODEL
+    from worker.recognizer.sessions import CLS_MODEL, DET_MODEL, REC_MODEL
 
     engine = RapidOCR(params={
         "Global.log_level": "error", "Det.model_path": str(DET_MODEL), "Rec.model_path": str(REC_MODEL),

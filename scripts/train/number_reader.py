@@ -57,10 +57,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from worker.recognizer.ctc import ctc_decode  # noqa: E402
-from worker.recognizer.engine import REC_MODEL, OcrEngine  # noqa: E402
+from worker.recognizer.engine import OcrEngine  # noqa: E402
 from worker.recognizer.geometry import crop_quad, pad_quad, quad_size  # noqa: E402
 from worker.recognizer.numberreader import BACKBONE_OUTPUT, CHARSET, recogniser_with_features  # noqa: E402
 from worker.recognizer.reader import REREAD_MIN_HEIGHT, clahe  # noqa: E402
+from worker.recognizer.sessions import REC_MODEL  # noqa: E402
 
 #: The recogniser's tensor the neck starts from, and the one the original head reads.
 NECK_OUTPUT = "p2o.pd_op.transpose.8.0"
