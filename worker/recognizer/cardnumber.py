@@ -18,6 +18,11 @@ which reads the same crops with its own neck and head. Their errors are only par
 a backbone), so a number supported only by the two reads of one crop, or only by head reads, must be read
 surely; otherwise two reads of one misprinted-looking crop would confirm each other.
 
+A number that two worn-digit swaps would turn into another acceptable number (an 8 whose left half wore off
+reads as a sure 3, twice: Luhn cannot tell) is answered only after a contrast-enhanced read of its line has
+voted too (:func:`has_worn_digit_rival`): the card-number head often sees the worn strokes there, and its
+read of the true number then blocks the rival as a conflict.
+
 Confusion repair (1<->7, 5<->6, 0<->8, 3<->8, and the recogniser's own runner-up digit) is tried only at
 low-confidence positions, one substitution per read, and only when exactly one substitution passes Luhn and
 the BIN check; a repaired candidate adds half a vote to its number but never counts as a supporting read.
@@ -73,6 +78,10 @@ SAME_CROP_MIN_CONF = 0.6
 #: ...and when every supporting read is the head's: this much (the head's two reads of one wrong number:
 #: 0.67 and 0.62).
 HEAD_ONLY_MIN_CONF = 0.8
+#: What a partly worn 8 reads as (its left half gone: 3; its waist gone: 0), and back. Two such swaps at the
+#: right places keep a number Luhn-valid (an 8 read as 3 at two positions Luhn does not double), so a winner
+#: with such a rival is checked by one more read before it is answered.
+WORN_DIGIT_PARTNERS: dict[str, str] = {"8": "30", "3": "8", "0": "8"}
 #: Suffix of the source label of a head read; the rest names the crop it read.
 HEAD_SOURCE_SUFFIX = ":head"
 #: A window may leave out a stray group at either end of a read only when it has at most this many digits
@@ -209,6 +218,26 @@ def _repair(window: Sequence[DecodedChar], acceptable: Acceptable) -> tuple[str,
         return None
     number, (mean_conf, min_conf) = next(iter(passing.items()))
     return number, mean_conf, min_conf
+
+
+def has_worn_digit_rival(number: str, acceptable: Acceptable) -> bool:
+    """Whether two worn-digit swaps (:data:`WORN_DIGIT_PARTNERS`) turn ``number`` into another acceptable
+    number: a rival that reads of a worn card can agree on, each surely, so it needs a contrast check.
+
+    >>> from worker.recognizer.bins import luhn_valid
+    >>> has_worn_digit_rival("6225886808456295", lambda n: n.startswith("622588") and luhn_valid(n))
+    True
+    >>> has_worn_digit_rival("6225881111111117", lambda n: n.startswith("622588") and luhn_valid(n))
+    False
+    """
+    sites = [i for i, digit in enumerate(number) if digit in WORN_DIGIT_PARTNERS]
+    for first, second in itertools.combinations(sites, 2):
+        for one in WORN_DIGIT_PARTNERS[number[first]]:
+            for other in WORN_DIGIT_PARTNERS[number[second]]:
+                trial = f"{number[:first]}{one}{number[first + 1:second]}{other}{number[second + 1:]}"
+                if acceptable(trial):
+                    return True
+    return False
 
 
 def _dropped_digits_of(number: str, winner: str) -> bool:
