@@ -46,6 +46,7 @@ def box(text: str, x: float, y: float, width: float | None = None, height: float
     ("06/2019-05/2029", [(6, 2019), (5, 2029)]),  # the same, month first: never read as 2019-05
     ("05/19-05/29", [(5, 2019), (5, 2029)]),    # never read as YY/MM 19-05
     ("62258800123456789 2030/06", [(6, 2030)]),
+    ("12/172024/02", [(12, 2017), (2, 2024)]),  # two dates read as one token: split where YYYY/MM starts
 ])
 def test_parse_dates(text: str, expected: list[tuple[int, int]]) -> None:
     assert [(d.month, d.year) for d in parse_dates(text)] == expected

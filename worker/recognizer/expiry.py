@@ -34,12 +34,15 @@ _MONTH = r"(0[1-9]|1[0-2])"
 #: The date forms as one alternation, most specific first, scanned left to right: where two readings of the
 #: same characters compete the leftmost wins, then the more specific ("2019/05-2029/05" is two YYYY/MM dates,
 #: "06/2019-05/2029" two MM/YYYY ones). Groups: YYYY/MM 1-2, MM/YYYY and MM/YY 3-4, YY/MM 5-6.
+#: Two dates read as one token with no space between ("12/172024/02": a valid-from MM/YY, then a YYYY/MM) are
+#: split where a YYYY/MM starts right after a date's two-digit end.
+_YEAR_FIRST_AHEAD = r"20[0-9]{2}\s?[/\\\-.|]"
 _DATE = re.compile(
-    rf"(?<![0-9])(?:"
+    rf"(?:(?<![0-9])|(?<=[/\\\-.|][0-9]{{2}}(?={_YEAR_FIRST_AHEAD})))(?:"
     rf"(20[0-9]{{2}}){_SEPARATOR}{_MONTH}"
     rf"|{_MONTH}{_SEPARATOR}((?:20)?[0-9]{{2}})"
     rf"|([0-9]{{2}}){_SEPARATOR}{_MONTH}"
-    rf")(?![0-9])"
+    rf")(?:(?![0-9])|(?={_YEAR_FIRST_AHEAD}))"
 )
 #: A slash read as "1" or "7" ("11125" for 11/25): only a whole token of exactly this shape counts.
 _SLASH_MISREAD = re.compile(r"(?<![0-9A-Za-z])(0[1-9]|1[0-2])[17]([0-9]{2})(?![0-9A-Za-z])")
