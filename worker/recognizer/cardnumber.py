@@ -19,9 +19,9 @@ a backbone), so a number supported only by the two reads of one crop, or only by
 surely; otherwise two reads of one misprinted-looking crop would confirm each other.
 
 A number that two worn-digit swaps would turn into another acceptable number (an 8 whose left half wore off
-reads as a sure 3, twice: Luhn cannot tell) is answered only after a contrast-enhanced read of its line has
-voted too (:func:`has_worn_digit_rival`): the card-number head often sees the worn strokes there, and its
-read of the true number then blocks the rival as a conflict.
+reads as a sure 3, twice: Luhn cannot tell) is answered only after contrast-enhanced and darkened reads of its
+line have voted too (:func:`has_worn_digit_rival`): the card-number head often sees the worn strokes there.
+Any read of such a worn-digit rival, however unsure and even through a repair, blocks the winner.
 
 Confusion repair (1<->7, 5<->6, 0<->8, 3<->8, and the recogniser's own runner-up digit) is tried only at
 low-confidence positions, one substitution per read, and only when exactly one substitution passes Luhn and
@@ -240,6 +240,15 @@ def has_worn_digit_rival(number: str, acceptable: Acceptable) -> bool:
     return False
 
 
+def _is_worn_digit_rival(number: str, winner: str) -> bool:
+    """Whether ``number`` is ``winner`` with two digits swapped for their worn-digit partners (the winner's 3
+    where ``number`` has an 8...): the pair Luhn cannot tell apart."""
+    if len(number) != len(winner):
+        return False
+    differing = [(a, b) for a, b in zip(number, winner, strict=True) if a != b]
+    return len(differing) == 2 and all(a in WORN_DIGIT_PARTNERS.get(b, "") for a, b in differing)
+
+
 def _dropped_digits_of(number: str, winner: str) -> bool:
     """Whether ``number`` is ``winner`` with some digits left out (a read that dropped digits, e.g. a CTC
     read that merged "77" into "7"): evidence of a weak read, not of another number."""
@@ -255,7 +264,8 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     :data:`MIN_DIRECT_CONF` or more, a score of at least :data:`MIN_MARGIN` times any rival's, and no rival
     read directly at :data:`CONFLICT_CONF` or more with every digit at :data:`CONFLICT_MIN_DIGIT_CONF` or more.
     A number that is the winner with digits dropped is no rival; the reverse (the winner is a rival with
-    digits dropped) is. The surest supporting read must be sure of every digit (:data:`SUREST_MIN_CONF`), surer
+    digits dropped) is; a worn-digit rival of the winner (:func:`_is_worn_digit_rival`) proposed by any read,
+    repaired or not, blocks it. The surest supporting read must be sure of every digit (:data:`SUREST_MIN_CONF`), surer
     still when the support comes from one crop only or from head reads only (:data:`SAME_CROP_MIN_CONF`,
     :data:`HEAD_ONLY_MIN_CONF`).
     """
@@ -272,6 +282,8 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     rival_numbers = {number for number, _ in rivals}
     if any(c.number in rival_numbers and not c.repaired and c.conf >= CONFLICT_CONF
            and c.min_conf >= CONFLICT_MIN_DIGIT_CONF for c in candidates):
+        return None
+    if any(_is_worn_digit_rival(c.number, winner) for c in candidates):
         return None
     support = tuple(c for c in candidates if c.number == winner)
     direct = [c for c in support if not c.repaired]
