@@ -15,12 +15,16 @@ writes ``card_0000.jpg`` ... (some ``.png``) and ``labels.jsonl``, one JSON obje
      "bin": "622576", "bank": "招商银行(03080000)", "level": "moderate", "seed": 7, "font": "OCR-B",
      "style": "foil", "rotation": 90, "number_quad": [[x, y], ...], ...}
 
-``expiry`` is as printed (MM/YY, null when the card shows none); ``valid_date`` is the API's 有效期 (MM/YYYY).
+``expiry`` is as printed (MM/YY on the clean, moderate and hard levels; the severe and heldout levels also
+print MM/YYYY, YYYY/MM, YY/MM and valid-from-thru ranges, see ``expiry_form`` and ``valid_from``; null when the
+card shows none); ``valid_date`` is the API's 有效期 (MM/YYYY) of the thru date.
 ``card_quad`` and ``number_quad`` are the card's and the number line's corners in the image's pixels,
 clockwise from the top left of the card as read (so they follow a 90/180/270 ``rotation``).
 
-Parameters: ``--out DIR``, ``--count N``, ``--level {clean,moderate,hard,mixed}`` (mixed draws each card's
-level uniformly), ``--seed S``, ``--width W`` (scale every photo to this width, keeping its aspect ratio).
+Parameters: ``--out DIR``, ``--count N``, ``--level {clean,moderate,hard,severe,heldout,mixed}`` (mixed
+draws each card's level uniformly among clean, moderate and hard; ``heldout`` is for evaluation only, never
+for training or tuning, see :mod:`scripts.cards.spec`), ``--seed S``, ``--width W`` (scale every photo to
+this width, keeping its aspect ratio).
 """
 
 from __future__ import annotations
@@ -41,12 +45,12 @@ if __package__ in (None, ""):
 from scripts.cards.numbers import BinPools, build_pools
 from scripts.cards.photo import photograph
 from scripts.cards.render import render_card, render_card_with_layout
-from scripts.cards.spec import LEVELS, CardSpec, sample_spec
+from scripts.cards.spec import ALL_LEVELS, LEVELS, CardSpec, sample_spec
 from worker.recognizer.bins import BinTable, default_table
 
 __all__ = ["CardSpec", "generate", "render_card", "sample_spec"]
 
-LEVEL_CHOICES = (*LEVELS, "mixed")
+LEVEL_CHOICES = (*ALL_LEVELS, "mixed")
 PNG_SHARE = 0.1
 
 
@@ -69,7 +73,8 @@ def generate(
     Parameters:
         out_dir: the folder (created if needed).
         count: how many images.
-        level: "clean", "moderate", "hard", or "mixed" (each card's level drawn uniformly).
+        level: "clean", "moderate", "hard", "severe", "heldout" or "mixed" (each card's level drawn uniformly
+            among the first three).
         seed: the run's seed; card ``i`` depends only on (seed, i), so a larger run extends a smaller one.
         width: if given, every photo is scaled to this width.
         table: the BIN table to draw numbers from (default: the shipped table).
@@ -135,6 +140,9 @@ def make_card(
         "art": list(spec.art),
         "art_behind_digits": spec.art_behind_digits,
         "expiry_label": " ".join(spec.expiry.label) if spec.expiry else None,
+        "expiry_form": spec.expiry.form if spec.expiry else None,
+        "valid_from": f"{spec.expiry.since[0]:02d}/{spec.expiry.since[1]:04d}" if spec.expiry and spec.expiry.since
+        else None,
         "distractor": spec.distractor.text if spec.distractor else None,
         "distractor_label": " ".join(spec.distractor.label) if spec.distractor else None,
         "holder": spec.holder,

@@ -222,3 +222,16 @@ def test_a_read_that_dropped_digits_of_the_winner_is_no_rival() -> None:
     shorter = [Candidate(dropped, 0.99, 0.95, False, "a"), Candidate(dropped, 0.99, 0.95, False, "b"),
                Candidate(dropped, 0.99, 0.95, False, "c")]
     assert vote([*shorter, Candidate(ABC_19, 0.96, 0.9, False, "d")]) is None
+
+
+def test_a_worn_digit_rival_blocks_the_winner_even_through_a_repair() -> None:
+    # the printed number has 8s at two undoubled positions; worn on their left half they read as 3s
+    printed = "6225760008080009"
+    worn = "6225760003030009"
+    assert luhn_valid(printed) and luhn_valid(worn) and acceptable(printed) and acceptable(worn)
+    sure_reads = [Candidate(worn, 0.99, 0.97, False, "a"), Candidate(worn, 0.98, 0.96, False, "b")]
+    assert vote([*sure_reads, Candidate(printed, 0.5, 0.2, True, "b:head")]) is None
+    assert vote([*sure_reads, Candidate(printed, 0.6, 0.3, False, "c:head")]) is None
+    # an unrelated weak number (not the winner with two worn digits) does not block
+    decision = vote([*sure_reads, Candidate("6225760000000013", 0.5, 0.2, True, "c")])
+    assert decision is not None and decision.number == worn

@@ -35,6 +35,18 @@ def box(text: str, x: float, y: float, width: float | None = None, height: float
     ("6225 7600 0000 0005", []),
     ("108/28", []),         # a digit glued before is not a month
     ("MEMBER SINCE 05/19  VALID THRU 05/29", [(5, 2019), (5, 2029)]),
+    ("08/2028", [(8, 2028)]),                   # MM/YYYY
+    ("2024/12", [(12, 2024)]),                  # YYYY/MM, as 19-digit debit cards print it
+    ("有效期至 2031.07", [(7, 2031)]),
+    ("28/08", [(8, 2028)]),                     # YY/MM: 28 cannot be a month
+    ("11/12", [(11, 2012)]),                    # both readings possible: MM/YY, the common form
+    ("2024/13", []),                            # no month 13 in YYYY/MM either
+    ("13/28", []),                              # neither MM/YY nor YY/MM
+    ("2019/05-2029/05", [(5, 2019), (5, 2029)]),  # valid-from and thru, year first
+    ("06/2019-05/2029", [(6, 2019), (5, 2029)]),  # the same, month first: never read as 2019-05
+    ("05/19-05/29", [(5, 2019), (5, 2029)]),    # never read as YY/MM 19-05
+    ("62258800123456789 2030/06", [(6, 2030)]),
+    ("12/172024/02", [(12, 2017), (2, 2024)]),  # two dates read as one token: split where YYYY/MM starts
 ])
 def test_parse_dates(text: str, expected: list[tuple[int, int]]) -> None:
     assert [(d.month, d.year) for d in parse_dates(text)] == expected
@@ -126,3 +138,39 @@ def test_the_date_box_covers_only_the_date_part_of_its_line() -> None:
 
 def test_no_dates_no_expiry() -> None:
     assert find_expiry([box("6225 7600 0000 0005", 50, 300), box("CHINA MERCHANTS BANK", 50, 50)]) is None
+
+
+@pytest.mark.parametrize("label", ["有效期", "VALID THRU", "GOOD THRU", "有效期至", ""])
+@pytest.mark.parametrize(("printed", "expected"), [
+    ("08/28", "08/2028"), ("08/2028", "08/2028"), ("2028/08", "08/2028"), ("28/08", "08/2028"),
+])
+def test_every_format_under_every_label_answers_mm_yyyy(label: str, printed: str, expected: str) -> None:
+    boxes = [box("6225 7600 0000 0005", 50, 300), box(f"{label} {printed}".strip(), 300, 400)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == expected
+
+
+@pytest.mark.parametrize("label", ["有效期", "VALID THRU", "GOOD THRU", "有效期至", ""])
+@pytest.mark.parametrize(("printed", "expected"), [
+    ("05/19-05/29", "05/2029"), ("2019/05-2029/05", "05/2029"), ("05/2019 - 05/2029", "05/2029"),
+    ("05/29 05/19", "05/2029"),
+])
+def test_of_two_dates_valid_from_and_thru_the_latest_is_the_expiry(label: str, printed: str,
+                                                                   expected: str) -> None:
+    decision = find_expiry([box(f"{label} {printed}".strip(), 300, 400)])
+    assert decision is not None and decision.text == expected
+
+
+def test_two_dates_in_separate_boxes_the_latest_wins() -> None:
+    boxes = [box("2021/03", 200, 400), box("2031/03", 400, 400)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "03/2031"
+
+
+def test_a_valid_from_label_between_the_dates_drops_only_the_first() -> None:
+    decision = find_expiry([box("VALID FROM 2027/03 VALID THRU 2026/03", 300, 400)])
+    assert decision is not None and decision.text == "03/2026"
+
+
+def test_a_year_first_date_under_a_distractor_is_dropped() -> None:
+    assert find_expiry([box("MEMBER SINCE 2019/05", 100, 400)]) is None

@@ -15,9 +15,10 @@ from PIL import Image
 
 from scripts.cards import fonts
 from scripts.cards.numbers import build_pools
-from scripts.cards.spec import CARD_HEIGHT, CARD_WIDTH
+from scripts.cards.spec import CARD_HEIGHT, CARD_WIDTH, LEVELS, PROFILES
 from scripts.make_cards import card_rng, generate, render_card, sample_spec
 from worker.recognizer.bins import default_table, luhn_valid
+from worker.recognizer.expiry import parse_dates
 
 REPO = Path(__file__).resolve().parents[1]
 EXPIRY = re.compile(r"^(0[1-9]|1[0-2])/\d{2}$")
@@ -35,16 +36,19 @@ def check_label(label: dict, folder: Path) -> None:
     assert number.startswith(label["bin"])
     assert sum(int(size) for size in label["grouping"].split("-")) == len(number)
     assert label["printed"].replace(" ", "") == number
-    assert label["expiry"] is None or EXPIRY.match(label["expiry"])
+    if label["level"] in LEVELS:
+        assert label["expiry"] is None or EXPIRY.match(label["expiry"])
     if label["expiry"] is not None:
-        month, year = label["expiry"].split("/")
-        assert label["valid_date"] == f"{month}/20{year}"
+        dates = parse_dates(label["expiry"])
+        assert dates, label["expiry"]
+        latest = max(dates, key=lambda d: (d.year, d.month))
+        assert label["valid_date"] == f"{latest.month:02d}/{latest.year}", label["expiry"]
     else:
         assert label["valid_date"] is None
     assert label["distractor"] is None or EXPIRY.match(label["distractor"])
     assert label["rotation"] in (0, 90, 180, 270)
     assert label["style"] in ("flat", "embossed", "foil")
-    assert label["font"] in {face.name for face in fonts.DIGIT_FACES} | {fonts.PILLOW_DEFAULT}
+    assert label["font"] in {face.name for face in fonts.ALL_DIGIT_FACES} | {fonts.PILLOW_DEFAULT}
     with Image.open(folder / label["file"]) as image:
         image.load()
         assert image.size == (label["width"], label["height"])
@@ -75,14 +79,19 @@ def test_a_card_depends_only_on_seed_and_index(tmp_path: Path) -> None:
     assert (tmp_path / "long" / "card_0000.jpg").read_bytes() == (tmp_path / "short" / "card_0000.jpg").read_bytes()
 
 
-@pytest.mark.parametrize("level", ["clean", "moderate", "hard"])
+@pytest.mark.parametrize("level", ["clean", "moderate", "hard", "severe", "heldout"])
 def test_every_level_renders_valid_labelled_photos(tmp_path: Path, level: str) -> None:
     labels = generate(tmp_path, 2, level, seed=7)
     assert read_labels(tmp_path) == labels
     for label in labels:
         assert label["level"] == level and label["seed"] == 7
         check_label(label, tmp_path)
-        assert 1000 <= max(label["width"], label["height"]) <= 1600
+        if level in LEVELS:
+            assert 1000 <= max(label["width"], label["height"]) <= 1600
+        else:
+            low, high = PROFILES[level].card_width_px or (0, 0)
+            card = np.asarray(label["card_quad"])
+            assert 0.9 * low <= float(np.linalg.norm(card[1] - card[0])) <= 1.1 * high
         if level == "clean":
             assert label["rotation"] == 0 and label["style"] == "flat"
 
@@ -159,3 +168,44 @@ def test_command_line(tmp_path: Path) -> None:
         check=False,
     )
     assert refused.returncode == 2 and "invalid choice: 'extreme'" in refused.stderr
+
+
+@pytest.mark.parametrize("level", ["severe", "heldout"])
+def test_the_hard_new_levels_cover_every_way_cards_were_seen_to_be_hard(level: str) -> None:
+    table = default_table()
+    pools = build_pools(table)
+    specs = [sample_spec(table, pools, level, card_rng(321, i)) for i in range(200)]
+    printed = [spec.expiry for spec in specs if spec.expiry is not None]
+    assert {date.form for date in printed} == {"MM/YY", "MM/YYYY", "YYYY/MM", "YY/MM"}
+    assert any(date.since is not None for date in printed), "a valid-from-thru range"
+    assert any(date.label == () for date in printed), "a date with no label"
+    nineteen = [spec for spec in specs if len(spec.number.digits) == 19]
+    assert 0.3 < len(nineteen) / len(specs) < 0.7
+    assert {(6, 13), (19,)} <= {spec.number.grouping for spec in nineteen}
+    assert sum(spec.style == "embossed" for spec in specs) / len(specs) > 0.45
+    profile = PROFILES[level]
+    assert profile.max_tilt_deg == 14 and profile.card_width_px is not None and profile.contrast is not None
+    assert profile.jpeg_quality[0] <= 35 and profile.blur_sigma[0] > 0 and profile.glare_share >= 0.7
+
+
+def test_the_heldout_level_shares_no_face_or_degradation_with_the_training_levels() -> None:
+    training = {face.name for level in ("clean", "moderate", "hard", "severe")
+                for face in PROFILES[level].digit_faces}
+    heldout = {face.name for face in PROFILES["heldout"].digit_faces}
+    assert heldout and not heldout & training
+    assert all((REPO / "scripts" / "fonts" / face.files[0].name).exists()
+               for face in fonts.ALL_DIGIT_FACES), "every face ships in scripts/fonts"
+    held, severe = PROFILES["heldout"], PROFILES["severe"]
+    assert (held.glare_kind, held.motion_kernel, held.light_from_right, held.contrast_around_mean) != (
+        severe.glare_kind, severe.motion_kernel, severe.light_from_right, severe.contrast_around_mean)
+    assert all(not (held.glare_kind == PROFILES[level].glare_kind == "hard") for level in LEVELS)
+    assert set(held.expiry_labels) - set(severe.expiry_labels), "labels no training card prints"
+
+
+def test_new_levels_leave_the_old_ones_unchanged() -> None:
+    table = default_table()
+    pools = build_pools(table)
+    for level in LEVELS:
+        spec = sample_spec(table, pools, level, card_rng(5, 0))
+        assert spec.expiry is None or (spec.expiry.form == "MM/YY" and spec.expiry.since is None)
+        assert spec.digit_face in fonts.DIGIT_FACES

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from worker.recognizer import RecognizerSettings, get_recognizer
-from worker.recognizer.engine import REC_MODEL, OcrEngine
+from worker.recognizer.engine import OcrEngine
 from worker.recognizer.geometry import crop_quad, pad_quad, quad_size
-from worker.recognizer.numberreader import CHARSET, recogniser_with_features
+from worker.recognizer.numberreader import BACKBONE_OUTPUT, CHARSET, recogniser_with_features
 from worker.recognizer.reader import REREAD_MIN_HEIGHT, read_card
+from worker.recognizer.sessions import REC_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 47
@@ -81,3 +82,21 @@ def test_a_recogniser_without_the_backbone_tensor_is_refused(tmp_path: Path) -> 
     onnx.save(helper.make_model(graph), str(path))
     with pytest.raises(ValueError, match="not the recogniser"):
         recogniser_with_features(path)
+
+
+def test_the_appended_output_is_the_graph_an_onnx_edit_gives() -> None:
+    import onnx
+
+    edited = onnx.load(str(REC_MODEL))
+    edited.graph.output.append(onnx.helper.make_tensor_value_info(BACKBONE_OUTPUT, onnx.TensorProto.FLOAT, None))
+    appended = onnx.load_from_string(recogniser_with_features(REC_MODEL))
+    assert list(appended.graph.output) == list(edited.graph.output)
+    assert appended.graph.output[-1].name == BACKBONE_OUTPUT
+    assert appended == edited
+
+
+def test_the_engine_reads_the_backbone_features_from_the_appended_output(engine: OcrEngine) -> None:
+    line = np.full((48, 320, 3), 255, dtype=np.uint8)
+    cv2.putText(line, "6225 7600", (8, 36), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
+    read = engine.read([line], number=True)[0]
+    assert read.number is not None and read.number.text.replace(" ", "").startswith("6225")

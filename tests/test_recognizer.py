@@ -267,3 +267,20 @@ def test_restricted_ctc_decode_matches_masking_every_other_class() -> None:
 def test_default_threads_resolve_to_one_session_thread() -> None:
     assert RecognizerSettings().session_threads == 1
     assert RecognizerSettings(threads=3).session_threads == 3
+
+
+def test_cli_answers_empty_and_missing_files_without_loading_the_models(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    probe = ("import sys, runpy; sys.argv = ['cardpipe', '--log-level', 'ERROR', 'recognize', sys.argv[1], "
+             "sys.argv[2]]; import worker.cli as cli; code = cli.main(sys.argv[1:]); "
+             "print('loaded:', sorted(m for m in ('onnxruntime', 'worker.recognizer.engine', 'rapidocr') "
+             "if m in sys.modules)); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", probe, str(empty), str(tmp_path / "missing.png")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    documents = [json.loads(line) for line in lines[:2]]
+    assert [d["code"] for d in documents] == [codes.IMAGE_EMPTY, codes.IMAGE_EMPTY]
+    assert documents[0]["message"] == "the image is empty (0 bytes)"
+    assert lines[2] == "loaded: []"

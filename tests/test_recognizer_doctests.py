@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["ctc", "geometry", "imageio", "layout", "cardnumber", "expiry", "settings", "errors"]
+MODULES = ["ctc", "geometry", "imageio", "layout", "cardnumber", "expiry", "settings", "errors", "detection",
+           "sessions"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -16,6 +16,7 @@ from PIL import ImageFont
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "fonts"
 SYSTEM_FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/ocr-a"))
+FREEFONT_DIR = Path("/usr/share/fonts/truetype/freefont")
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,8 @@ class FontFace:
     files: tuple[Path, ...]
 
 
-# Digit faces for card numbers: the two OCR faces real cards are embossed or printed in, plus the generic
-# faces issuers use for flat-printed numbers.
+# Digit faces for card numbers of the clean, moderate and hard levels: the two OCR faces real cards are
+# embossed or printed in, plus the generic faces issuers use for flat-printed numbers.
 DIGIT_FACES: tuple[FontFace, ...] = (
     FontFace("OCR-A", (FONT_DIR / "OCRA.ttf", Path("/usr/share/fonts/truetype/ocr-a/OCRA.ttf"))),
     FontFace("OCR-B", (FONT_DIR / "OCRB.otf", Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf"))),
@@ -44,6 +45,29 @@ DIGIT_FACES: tuple[FontFace, ...] = (
         (FONT_DIR / "LiberationMono-Bold.ttf", Path("/usr/share/fonts/truetype/liberation2/LiberationMono-Bold.ttf")),
     ),
 )
+
+# More faces for the "severe" level: training and threshold tuning may use these and the ones above.
+TRAINING_EXTRA_FACES: tuple[FontFace, ...] = (
+    FontFace("FreeMono Bold", (FONT_DIR / "FreeMonoBold.ttf", FREEFONT_DIR / "FreeMonoBold.ttf")),
+    FontFace(
+        "Liberation Serif Bold",
+        (FONT_DIR / "LiberationSerif-Bold.ttf", Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Bold.ttf")),
+    ),
+)
+TRAINING_FACES: tuple[FontFace, ...] = DIGIT_FACES + TRAINING_EXTRA_FACES
+
+# Faces of the held-apart "heldout" level only: no card that trains or tunes the recognizer is drawn with them.
+HELDOUT_FACES: tuple[FontFace, ...] = (
+    FontFace(
+        "DejaVu Serif Bold", (FONT_DIR / "DejaVuSerif-Bold.ttf", SYSTEM_FONT_DIRS[0] / "DejaVuSerif-Bold.ttf")
+    ),
+    FontFace("FreeSans Bold", (FONT_DIR / "FreeSansBold.ttf", FREEFONT_DIR / "FreeSansBold.ttf")),
+    FontFace(
+        "Liberation Sans Bold",
+        (FONT_DIR / "LiberationSans-Bold.ttf", Path("/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf")),
+    ),
+)
+ALL_DIGIT_FACES: tuple[FontFace, ...] = TRAINING_FACES + HELDOUT_FACES
 
 CJK_FACE = FontFace(
     "Droid Sans (CardCJK subset)",

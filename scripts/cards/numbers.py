@@ -71,13 +71,25 @@ def build_pools(table: BinTable) -> BinPools:
     return BinPools(tuple(unionpay), tuple(international))
 
 
-def mint(table: BinTable, pools: BinPools, rng: np.random.Generator, *, unionpay_share: float = 0.8) -> CardNumber:
-    """A Luhn-valid number on a real BIN, retried until the table's own lookup agrees on its issuer."""
+def mint(table: BinTable, pools: BinPools, rng: np.random.Generator, *, unionpay_share: float = 0.8,
+         nineteen_share: float | None = None) -> CardNumber:
+    """A Luhn-valid number on a real BIN, retried until the table's own lookup agrees on its issuer.
+
+    With ``nineteen_share``, that share of the numbers is 19 digits long (UnionPay debit BINs that issue
+    19 digits); without it, lengths follow the BIN table's rows.
+    """
+    wants_nineteen = nineteen_share is not None and rng.random() < nineteen_share
+    nineteen_pool = tuple(entry for entry in pools.unionpay if 19 in entry[1]) if wants_nineteen else ()
     for _ in range(100):
-        wants_unionpay = rng.random() < unionpay_share
-        pool = pools.unionpay if wants_unionpay and pools.unionpay else pools.international_credit or pools.unionpay
-        record, lengths = pool[int(rng.integers(len(pool)))]
-        length = int(lengths[int(rng.integers(len(lengths)))])
+        if nineteen_pool:
+            record, _lengths = nineteen_pool[int(rng.integers(len(nineteen_pool)))]
+            length = 19
+        else:
+            wants_unionpay = rng.random() < unionpay_share
+            pool = (pools.unionpay if wants_unionpay and pools.unionpay
+                    else pools.international_credit or pools.unionpay)
+            record, lengths = pool[int(rng.integers(len(pool)))]
+            length = int(lengths[int(rng.integers(len(lengths)))])
         body = record.prefix + "".join(str(d) for d in rng.integers(0, 10, size=length - len(record.prefix) - 1))
         digits = body + luhn_check_digit(body)
         issued_by = table.lookup(digits)
@@ -90,18 +102,39 @@ def mint(table: BinTable, pools: BinPools, rng: np.random.Generator, *, unionpay
     raise RuntimeError("the BIN table yields no usable 16- or 19-digit card numbers")
 
 
+#: How a card may print a month and year; the API always answers ``MM/YYYY``.
+DATE_FORMS = ("MM/YY", "MM/YYYY", "YYYY/MM", "YY/MM")
+
+
+def format_date(month: int, year: int, form: str) -> str:
+    """``month``/``year`` as a card prints it in ``form`` (one of :data:`DATE_FORMS`)."""
+    short = f"{year % 100:02d}"
+    return {"MM/YY": f"{month:02d}/{short}", "MM/YYYY": f"{month:02d}/{year:04d}",
+            "YYYY/MM": f"{year:04d}/{month:02d}", "YY/MM": f"{short}/{month:02d}"}[form]
+
+
 @dataclass(frozen=True)
 class PrintedDate:
-    """A month/year printed on a card, with the label beside it."""
+    """A month/year printed on a card, with the label beside it (none: an empty tuple).
+
+    ``since`` makes it a range, valid-from then thru under one label ("05/19-05/29"); the later date,
+    ``month``/``year``, is the expiry.
+    """
 
     label: tuple[str, ...]
     month: int
     year: int
+    form: str = "MM/YY"
+    since: tuple[int, int] | None = None
+    range_separator: str = "-"
 
     @property
     def text(self) -> str:
-        """As printed on the card: ``MM/YY``."""
-        return f"{self.month:02d}/{self.year % 100:02d}"
+        """As printed on the card, e.g. ``MM/YY`` or ``YYYY/MM-YYYY/MM``."""
+        thru = format_date(self.month, self.year, self.form)
+        if self.since is None:
+            return thru
+        return format_date(*self.since, self.form) + self.range_separator + thru
 
     @property
     def api_text(self) -> str:

@@ -42,11 +42,19 @@ def photograph(card: Image.Image, layout: CardLayout, profile: LevelProfile, rng
         rng: the card's random generator.
     """
     degradations: list[str] = []
-    long_side = int(rng.integers(1000, 1601))
-    frame_w, frame_h = long_side, int(long_side * rng.uniform(0.66, 0.8))
-    frame = _background(frame_w, frame_h, profile.busy_background, rng)
-
-    fill = rng.uniform(*profile.card_fill)
+    if profile.card_width_px is None:
+        long_side = int(rng.integers(1000, 1601))
+        frame_w, frame_h = long_side, int(long_side * rng.uniform(0.66, 0.8))
+        frame = _background(frame_w, frame_h, profile.busy_background, rng)
+        fill = rng.uniform(*profile.card_fill)
+    else:
+        # a small card: the frame is sized so that the card comes out card_width_px wide
+        fill = rng.uniform(*profile.card_fill)
+        wanted = rng.uniform(*profile.card_width_px)
+        frame_w = int(wanted / fill)
+        frame_h = int(frame_w * rng.uniform(0.66, 0.8))
+        frame = _background(frame_w, frame_h, profile.busy_background, rng)
+        degradations.append(f"card {wanted:.0f}px wide")
     card_w = frame_w * fill
     card_w = min(card_w, frame_h * 0.92 * CARD_WIDTH / CARD_HEIGHT)
     card_h = card_w * CARD_HEIGHT / CARD_WIDTH
@@ -76,7 +84,8 @@ def photograph(card: Image.Image, layout: CardLayout, profile: LevelProfile, rng
     if "shadow" in severe:
         pixels = _shadow(pixels, rng)
     if "glare" in severe:
-        pixels = _glare(pixels, number_quad, rng.uniform(*profile.glare_strength), rng)
+        glare = _hard_glare if profile.glare_kind == "hard" else _glare
+        pixels = glare(pixels, number_quad, rng.uniform(*profile.glare_strength), rng)
     if "low light" in severe:
         pixels = _low_light(pixels, rng)
     degradations.extend(name for name in SEVERE_DEGRADATIONS if name in severe and name != "motion blur")
@@ -86,8 +95,14 @@ def photograph(card: Image.Image, layout: CardLayout, profile: LevelProfile, rng
         degradations.append(f"blur {sigma:.1f}")
     if "motion blur" in severe:
         length = int(rng.integers(profile.motion_length[0], profile.motion_length[1] + 1))
-        pixels = _motion_blur(pixels, length, rng.uniform(0, 180))
+        blur = _line_motion_blur if profile.motion_kernel == "line" else _motion_blur
+        pixels = blur(pixels, length, rng.uniform(0, 180))
         degradations.append(f"motion blur {length}px")
+    if profile.contrast is not None:
+        factor = rng.uniform(*profile.contrast)
+        centre = float(pixels.mean()) if profile.contrast_around_mean else 128.0
+        pixels = centre + (pixels - centre) * factor
+        degradations.append(f"contrast {factor:.2f}")
     noise = rng.uniform(*profile.noise_sigma)
     if noise > 0.05:
         pixels = pixels + rng.normal(0, noise, size=pixels.shape).astype(np.float32)
@@ -193,6 +208,19 @@ def _glare(pixels: np.ndarray, number_quad: Quad, strength: float, rng: np.rando
     return pixels + (255.0 - pixels) * spot
 
 
+def _hard_glare(pixels: np.ndarray, number_quad: Quad, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """A specular spot with a saturated core and a short falloff, as a flash or a lamp leaves on gloss."""
+    height, width = pixels.shape[:2]
+    quad = np.array(number_quad)
+    centre = quad[0] + (quad[1] - quad[0]) * rng.uniform(0.1, 0.9) + (quad[3] - quad[0]) * rng.uniform(-0.2, 1.2)
+    number_width = float(np.linalg.norm(quad[1] - quad[0]))
+    radius_x, radius_y = number_width * rng.uniform(0.05, 0.14), number_width * rng.uniform(0.04, 0.1)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    distance = ((xs - centre[0]) / radius_x) ** 2 + ((ys - centre[1]) / radius_y) ** 2
+    spot = np.clip(1.6 * np.exp(-(distance**2)), 0.0, 1.0)[..., None] * strength
+    return pixels + (255.0 - pixels) * spot
+
+
 def _low_light(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     gain = rng.uniform(0.55, 0.8)
     tint = np.array([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.75, 0.92)], np.float32)  # warm indoor light
@@ -205,6 +233,18 @@ def _motion_blur(pixels: np.ndarray, length: int, angle_deg: float) -> np.ndarra
     kernel[length // 2, :] = 1.0
     rotation = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle_deg, 1.0)
     kernel = cv2.warpAffine(kernel, rotation, (length, length))
+    kernel /= max(float(kernel.sum()), 1e-6)
+    return cv2.filter2D(pixels, -1, kernel)
+
+
+def _line_motion_blur(pixels: np.ndarray, length: int, angle_deg: float) -> np.ndarray:
+    """Motion blur as a one-pixel line of ``length`` drawn at ``angle_deg`` (no sub-pixel weights)."""
+    size = length if length % 2 else length + 1
+    kernel = np.zeros((size, size), np.float32)
+    half = (length - 1) / 2
+    dx, dy = half * np.cos(np.deg2rad(angle_deg)), half * np.sin(np.deg2rad(angle_deg))
+    centre = size // 2
+    cv2.line(kernel, (round(centre - dx), round(centre - dy)), (round(centre + dx), round(centre + dy)), 1.0, 1)
     kernel /= max(float(kernel.sum()), 1e-6)
     return cv2.filter2D(pixels, -1, kernel)
 

@@ -129,13 +129,15 @@ def _apply_digits(face: Image.Image, relief: Image.Image, spec: CardSpec, rng: n
         soft = cv2.GaussianBlur(mask, (0, 0), 0.6)[..., None]
         return Image.fromarray(np.clip(pixels * (1 - soft) + ink * soft, 0, 255).astype(np.uint8), "RGB")
 
-    # Raised plastic: the glyph face keeps the card's colour; light from the top left brightens the edges that
-    # face it and darkens the others, and the glyph casts a soft shadow down and right.
+    # Raised plastic: the glyph face keeps the card's colour; light from the top left (the top right for a
+    # profile that says so) brightens the edges that face it and darkens the others, and the glyph casts a
+    # soft shadow away from the light.
     height_map = cv2.GaussianBlur(mask, (0, 0), 1.4)
     grad_x = cv2.Sobel(height_map, cv2.CV_32F, 1, 0, ksize=3)
     grad_y = cv2.Sobel(height_map, cv2.CV_32F, 0, 1, ksize=3)
-    shading = (grad_x * 0.7 + grad_y * 0.7) / 4.0  # positive on edges facing the light
-    shadow = np.roll(np.roll(cv2.GaussianBlur(mask, (0, 0), 2.0), 3, axis=0), 3, axis=1) * (1 - mask)
+    side = -1 if spec.profile.light_from_right else 1
+    shading = (side * grad_x * 0.7 + grad_y * 0.7) / 4.0  # positive on edges facing the light
+    shadow = np.roll(np.roll(cv2.GaussianBlur(mask, (0, 0), 2.0), 3, axis=0), 3 * side, axis=1) * (1 - mask)
     relief_strength = spec.emboss_relief
     lit = pixels + (255.0 - pixels) * np.clip(shading, 0, 1)[..., None] * relief_strength * 1.6
     lit = lit * (1 - np.clip(-shading, 0, 1)[..., None] * relief_strength * 1.4)

@@ -10,13 +10,27 @@ Levels say how hard the photo is, in the ways real photos are hard:
 - ``moderate``: some foil and embossing, small rotation, mild perspective, background, blur, noise, JPEG
   60-85, some cards photographed sideways or upside down;
 - ``hard``: mostly embossed digits in the card's own colour (or worn foil), glare over the number, shadow,
-  motion blur, strong perspective, small card in a large frame, JPEG 40-70, low light, wear.
+  motion blur, strong perspective, small card in a large frame, JPEG 40-70, low light, wear;
+- ``severe``: hard in every way a second generator's hard cards and real photos were seen to be: raised
+  plastic in the card's colour without foil, glare, gaussian and motion blur on every card, the whole card
+  only 380-800 px wide, rotation up to 14 degrees, low contrast, JPEG 35-65, 19-digit numbers (6+13 or no
+  spaces), more faces, expiry printed MM/YY, MM/YYYY, YYYY/MM or YY/MM, sometimes as a valid-from-thru range.
+  Training data and threshold tuning may use it (and the three levels above);
+- ``heldout``: the EVALUATION level, never used for training or tuning. Hard in the same ways but drawn by
+  different means, as another generator would: its own faces (:data:`fonts.HELDOUT_FACES`, used by no other
+  level), embossing lit from the top right instead of the top left, a hard-edged saturated glare spot instead
+  of a soft one, motion blur drawn as a line kernel, contrast squeezed around the image's mean, its own
+  labels (有效期至, none at all), cards 350-730 px wide, blur sigma 0.6-1.8, motion 7-11 px, contrast
+  0.6-0.95, JPEG 31-60.
+
+The first three levels draw exactly what they drew before ``severe`` and ``heldout`` existed: every new
+choice is drawn from the random generator only by the levels that use it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import numpy as np
@@ -27,6 +41,10 @@ from scripts.cards.text import CARD_SLOGANS, DISTRACTOR_LABELS, EXPIRY_LABELS, G
 from worker.recognizer.bins import BinTable
 
 LEVELS = ("clean", "moderate", "hard")
+#: Every level; "mixed" draws among :data:`LEVELS` only.
+ALL_LEVELS = (*LEVELS, "severe", "heldout")
+#: Levels whose cards may train the number head or tune thresholds; "heldout" never may.
+TRAINING_LEVELS = (*LEVELS, "severe")
 CARD_WIDTH = 856  # the ISO ID-1 card (85.60 x 53.98 mm) at 10 px/mm
 CARD_HEIGHT = 540
 RGB = tuple[int, int, int]
@@ -56,6 +74,18 @@ class LevelProfile:
     busy_background: bool
     art_behind_digits_share: float
     max_severe: int
+    digit_faces: tuple[fonts.FontFace, ...] = fonts.DIGIT_FACES
+    expiry_labels: tuple[tuple[str, ...], ...] = EXPIRY_LABELS
+    date_forms: tuple[tuple[str, float], ...] = (("MM/YY", 1.0),)
+    date_range_share: float = 0.0
+    range_separators: tuple[str, ...] = ("-",)
+    nineteen_share: float | None = None
+    card_width_px: tuple[int, int] | None = None
+    contrast: tuple[float, float] | None = None
+    contrast_around_mean: bool = False
+    glare_kind: str = "soft"
+    light_from_right: bool = False
+    motion_kernel: str = "rotated"
 
 
 PROFILES: dict[str, LevelProfile] = {
@@ -121,6 +151,68 @@ PROFILES: dict[str, LevelProfile] = {
         busy_background=True,
         art_behind_digits_share=0.85,
         max_severe=2,
+    ),
+    "severe": LevelProfile(
+        styles={"embossed": 0.55, "foil": 0.25, "flat": 0.2},
+        max_tilt_deg=14.0,
+        right_angle_share=0.2,
+        perspective=0.06,
+        card_fill=(0.5, 0.85),
+        blur_sigma=(0.5, 1.6),
+        motion_blur_share=0.45,
+        motion_length=(5, 10),
+        noise_sigma=(2.0, 7.0),
+        jpeg_quality=(35, 65),
+        glare_share=0.7,
+        glare_strength=(0.4, 0.8),
+        shadow_share=0.3,
+        low_light_share=0.25,
+        emboss_relief=(0.25, 0.5),
+        wear=(0.2, 0.8),
+        busy_background=True,
+        art_behind_digits_share=0.85,
+        max_severe=2,
+        digit_faces=fonts.TRAINING_FACES,
+        expiry_labels=(*EXPIRY_LABELS, ("VALID THRU",), ()),
+        date_forms=(("MM/YY", 0.45), ("MM/YYYY", 0.15), ("YYYY/MM", 0.25), ("YY/MM", 0.15)),
+        date_range_share=0.2,
+        range_separators=("-", " - "),
+        nineteen_share=0.45,
+        card_width_px=(380, 800),
+        contrast=(0.65, 0.9),
+    ),
+    "heldout": LevelProfile(
+        styles={"embossed": 0.65, "foil": 0.2, "flat": 0.15},
+        max_tilt_deg=14.0,
+        right_angle_share=0.15,
+        perspective=0.05,
+        card_fill=(0.55, 0.9),
+        blur_sigma=(0.6, 1.8),
+        motion_blur_share=0.4,
+        motion_length=(7, 11),
+        noise_sigma=(1.5, 5.0),
+        jpeg_quality=(31, 60),
+        glare_share=0.7,
+        glare_strength=(0.5, 0.9),
+        shadow_share=0.2,
+        low_light_share=0.2,
+        emboss_relief=(0.2, 0.45),
+        wear=(0.1, 0.6),
+        busy_background=True,
+        art_behind_digits_share=0.8,
+        max_severe=2,
+        digit_faces=fonts.HELDOUT_FACES,
+        expiry_labels=(("有效期至",), ("GOOD THRU",), ("有效期",), ()),
+        date_forms=(("MM/YY", 0.35), ("MM/YYYY", 0.2), ("YYYY/MM", 0.3), ("YY/MM", 0.15)),
+        date_range_share=0.25,
+        range_separators=("-", "~"),
+        nineteen_share=0.5,
+        card_width_px=(350, 730),
+        contrast=(0.6, 0.95),
+        contrast_around_mean=True,
+        glare_kind="hard",
+        light_from_right=True,
+        motion_kernel="line",
     ),
 }
 
@@ -193,28 +285,40 @@ def _ink_for(rng: np.random.Generator, base: RGB, level: str) -> RGB:
     return _pick(rng, [(20, 20, 25), (40, 40, 60), (60, 30, 30), (35, 35, 35)])
 
 
-def _digit_face(rng: np.random.Generator) -> fonts.FontFace:
-    """A digit face; when the sampled one is missing, the next available one in the list."""
-    start = int(rng.integers(len(fonts.DIGIT_FACES)))
-    for offset in range(len(fonts.DIGIT_FACES)):
-        face = fonts.DIGIT_FACES[(start + offset) % len(fonts.DIGIT_FACES)]
+def _digit_face(rng: np.random.Generator, faces: tuple[fonts.FontFace, ...]) -> fonts.FontFace:
+    """A digit face of ``faces``; when the sampled one is missing, the next available one in the list."""
+    start = int(rng.integers(len(faces)))
+    for offset in range(len(faces)):
+        face = faces[(start + offset) % len(faces)]
         if any(path.exists() for path in face.files):
             return face
     return fonts.FontFace(fonts.PILLOW_DEFAULT, ())
 
 
+def _varied_date(date: PrintedDate, profile: LevelProfile, rng: np.random.Generator) -> PrintedDate:
+    """``date`` in one of the profile's printed forms, and sometimes as a valid-from-thru range."""
+    forms = dict(profile.date_forms)
+    form = _weighted(rng, forms)
+    since = None
+    if rng.random() < profile.date_range_share:
+        since = earlier_date(rng, date.year)
+    return replace(date, form=form, since=since, range_separator=_pick(rng, profile.range_separators))
+
+
 def sample_spec(table: BinTable, pools: BinPools, level: str, rng: np.random.Generator) -> CardSpec:
     """Sample one card of ``level`` ("clean", "moderate" or "hard")."""
     if level not in PROFILES:
-        raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
+        raise ValueError(f"unknown level {level!r}; expected one of {', '.join(ALL_LEVELS)}")
     profile = PROFILES[level]
-    number: CardNumber = mint(table, pools, rng)
+    number: CardNumber = mint(table, pools, rng, nineteen_share=profile.nineteen_share)
 
     expiry = None
     distractor = None
     if rng.random() < 0.85:
         month, year = expiry_date(rng)
-        expiry = PrintedDate(_pick(rng, EXPIRY_LABELS), month, year)
+        expiry = PrintedDate(_pick(rng, profile.expiry_labels), month, year)
+        if len(profile.date_forms) > 1:
+            expiry = _varied_date(expiry, profile, rng)
         if rng.random() < 0.3:
             since_month, since_year = earlier_date(rng, year)
             distractor = PrintedDate(_pick(rng, DISTRACTOR_LABELS), since_month, since_year)
@@ -237,7 +341,7 @@ def sample_spec(table: BinTable, pools: BinPools, level: str, rng: np.random.Gen
         expiry=expiry,
         distractor=distractor,
         holder=f"{_pick(rng, SURNAMES)} {_pick(rng, GIVEN_NAMES)}",
-        digit_face=_digit_face(rng),
+        digit_face=_digit_face(rng, profile.digit_faces),
         style=style,
         foil=_pick(rng, sorted(FOILS)) if style == "foil" else None,
         base_colour=base,

@@ -34,7 +34,10 @@ held-out crops of cards no earlier model had seen, the model trained on 3,200 ca
 on 6,400 84.0 %, on 12,800 85.3 % (sets f-i held out); on sets j-k held out, 12,800 cards 85.9 %, this one
 (19,200) 86.6 %.
 
-Training needs PyTorch (CPU build), onnx and onnx2torch; nothing at run time does.
+Cards of the ``severe`` level may be added (``--level severe``, seeds of 20001 up); cards of the ``heldout``
+level never: they are the held-apart evaluation set, and ``features`` refuses them.
+
+Training needs PyTorch (CPU build), onnx and onnx2torch (``pip install -e '.[train]'``); nothing at run time does.
 """
 
 from __future__ import annotations
@@ -56,11 +59,13 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from scripts.cards.spec import TRAINING_LEVELS  # noqa: E402
 from worker.recognizer.ctc import ctc_decode  # noqa: E402
-from worker.recognizer.engine import REC_MODEL, OcrEngine  # noqa: E402
+from worker.recognizer.engine import OcrEngine  # noqa: E402
 from worker.recognizer.geometry import crop_quad, pad_quad, quad_size  # noqa: E402
 from worker.recognizer.numberreader import BACKBONE_OUTPUT, CHARSET, recogniser_with_features  # noqa: E402
 from worker.recognizer.reader import REREAD_MIN_HEIGHT, clahe  # noqa: E402
+from worker.recognizer.sessions import REC_MODEL  # noqa: E402
 
 #: The recogniser's tensor the neck starts from, and the one the original head reads.
 NECK_OUTPUT = "p2o.pd_op.transpose.8.0"
@@ -152,6 +157,10 @@ def build_features(card_dirs: list[Path], out: Path, *, workers: int, seed: int)
     jobs = []
     for directory in card_dirs:
         labels = [json.loads(line) for line in (directory / "labels.jsonl").read_text().splitlines() if line]
+        held_apart = sorted({label["level"] for label in labels} - set(TRAINING_LEVELS))
+        if held_apart:
+            raise SystemExit(f"{directory}: cards of level {', '.join(held_apart)} are for evaluation only, "
+                             "never for training")
         for start in range(0, len(labels), 50):
             jobs.append((str(directory), labels[start:start + 50], seed))
     samples: list[dict[str, Any]] = []

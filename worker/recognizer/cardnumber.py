@@ -18,6 +18,11 @@ which reads the same crops with its own neck and head. Their errors are only par
 a backbone), so a number supported only by the two reads of one crop, or only by head reads, must be read
 surely; otherwise two reads of one misprinted-looking crop would confirm each other.
 
+A number that two worn-digit swaps would turn into another acceptable number (an 8 whose left half wore off
+reads as a sure 3, twice: Luhn cannot tell) is answered only after contrast-enhanced and darkened reads of its
+line have voted too (:func:`has_worn_digit_rival`): the card-number head often sees the worn strokes there.
+Any read of such a worn-digit rival, however unsure and even through a repair, blocks the winner.
+
 Confusion repair (1<->7, 5<->6, 0<->8, 3<->8, and the recogniser's own runner-up digit) is tried only at
 low-confidence positions, one substitution per read, and only when exactly one substitution passes Luhn and
 the BIN check; a repaired candidate adds half a vote to its number but never counts as a supporting read.
@@ -73,6 +78,10 @@ SAME_CROP_MIN_CONF = 0.6
 #: ...and when every supporting read is the head's: this much (the head's two reads of one wrong number:
 #: 0.67 and 0.62).
 HEAD_ONLY_MIN_CONF = 0.8
+#: What a partly worn 8 reads as (its left half gone: 3; its waist gone: 0), and back. Two such swaps at the
+#: right places keep a number Luhn-valid (an 8 read as 3 at two positions Luhn does not double), so a winner
+#: with such a rival is checked by one more read before it is answered.
+WORN_DIGIT_PARTNERS: dict[str, str] = {"8": "30", "3": "8", "0": "8"}
 #: Suffix of the source label of a head read; the rest names the crop it read.
 HEAD_SOURCE_SUFFIX = ":head"
 #: A window may leave out a stray group at either end of a read only when it has at most this many digits
@@ -211,6 +220,35 @@ def _repair(window: Sequence[DecodedChar], acceptable: Acceptable) -> tuple[str,
     return number, mean_conf, min_conf
 
 
+def has_worn_digit_rival(number: str, acceptable: Acceptable) -> bool:
+    """Whether two worn-digit swaps (:data:`WORN_DIGIT_PARTNERS`) turn ``number`` into another acceptable
+    number: a rival that reads of a worn card can agree on, each surely, so it needs a contrast check.
+
+    >>> from worker.recognizer.bins import luhn_valid
+    >>> has_worn_digit_rival("6225886808456295", lambda n: n.startswith("622588") and luhn_valid(n))
+    True
+    >>> has_worn_digit_rival("6225881111111117", lambda n: n.startswith("622588") and luhn_valid(n))
+    False
+    """
+    sites = [i for i, digit in enumerate(number) if digit in WORN_DIGIT_PARTNERS]
+    for first, second in itertools.combinations(sites, 2):
+        for one in WORN_DIGIT_PARTNERS[number[first]]:
+            for other in WORN_DIGIT_PARTNERS[number[second]]:
+                trial = f"{number[:first]}{one}{number[first + 1:second]}{other}{number[second + 1:]}"
+                if acceptable(trial):
+                    return True
+    return False
+
+
+def _is_worn_digit_rival(number: str, winner: str) -> bool:
+    """Whether ``number`` is ``winner`` with two digits swapped for their worn-digit partners (the winner's 3
+    where ``number`` has an 8...): the pair Luhn cannot tell apart."""
+    if len(number) != len(winner):
+        return False
+    differing = [(a, b) for a, b in zip(number, winner, strict=True) if a != b]
+    return len(differing) == 2 and all(a in WORN_DIGIT_PARTNERS.get(b, "") for a, b in differing)
+
+
 def _dropped_digits_of(number: str, winner: str) -> bool:
     """Whether ``number`` is ``winner`` with some digits left out (a read that dropped digits, e.g. a CTC
     read that merged "77" into "7"): evidence of a weak read, not of another number."""
@@ -226,7 +264,8 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     :data:`MIN_DIRECT_CONF` or more, a score of at least :data:`MIN_MARGIN` times any rival's, and no rival
     read directly at :data:`CONFLICT_CONF` or more with every digit at :data:`CONFLICT_MIN_DIGIT_CONF` or more.
     A number that is the winner with digits dropped is no rival; the reverse (the winner is a rival with
-    digits dropped) is. The surest supporting read must be sure of every digit (:data:`SUREST_MIN_CONF`), surer
+    digits dropped) is; a worn-digit rival of the winner (:func:`_is_worn_digit_rival`) proposed by any read,
+    repaired or not, blocks it. The surest supporting read must be sure of every digit (:data:`SUREST_MIN_CONF`), surer
     still when the support comes from one crop only or from head reads only (:data:`SAME_CROP_MIN_CONF`,
     :data:`HEAD_ONLY_MIN_CONF`).
     """
@@ -243,6 +282,8 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     rival_numbers = {number for number, _ in rivals}
     if any(c.number in rival_numbers and not c.repaired and c.conf >= CONFLICT_CONF
            and c.min_conf >= CONFLICT_MIN_DIGIT_CONF for c in candidates):
+        return None
+    if any(_is_worn_digit_rival(c.number, winner) for c in candidates):
         return None
     support = tuple(c for c in candidates if c.number == winner)
     direct = [c for c in support if not c.repaired]

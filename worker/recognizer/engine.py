@@ -1,18 +1,18 @@
-"""The OCR models (RapidOCR's bundled PP-OCR detector and recogniser), loaded once, safe to share.
+"""The OCR models (PP-OCR's detector and recogniser, bundled in the rapidocr wheel), loaded once, safe to share.
 
-RapidOCR's own ``__call__`` keeps call parameters (``box_thresh``, ``use_cls``...) as object state, so two
-threads calling it with different parameters would race. This wrapper uses RapidOCR only to build the
-onnxruntime sessions from the three model files bundled in its wheel (pinned by path: asking for any other
-model makes RapidOCR download it), and drives them directly:
+The onnxruntime sessions are built directly from the wheel's model files (:mod:`worker.recognizer.sessions`),
+with RapidOCR's options but without RapidOCR itself, whose import and configuration cost over a second of a
+cold start; and this module drives them:
 
-* detection runs the DB model and a post-processor chosen per call (one immutable instance per threshold);
+* detection runs the DB model and a box extractor chosen per call (:mod:`worker.recognizer.detection`, one
+  immutable instance per threshold), so threads with different parameters never share mutable state;
 * recognition returns the raw per-timestep class probabilities, so the card logic can decode them twice —
   over the full charset, over digits only, and over digits and date separators (:mod:`worker.recognizer.ctc`);
   asked for, it also returns the backbone's features read by the card-number head
   (:mod:`worker.recognizer.numberreader`), a second reader at the cost of a millisecond.
 
-The text-direction classifier's path is pinned too but the model is never loaded: it flips digit-only boxes
-("3063" read as "E9OE"), so upside-down cards are handled by reading the whole page turned 180 degrees.
+The wheel's text-direction classifier is never loaded: it flips digit-only boxes ("3063" read as "E9OE"),
+so upside-down cards are handled by reading the whole page turned 180 degrees.
 
 onnxruntime's ``InferenceSession.run`` is thread-safe and nothing here mutates shared state after loading,
 so one engine serves every thread of the process without a lock.
@@ -31,21 +31,19 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from worker.recognizer.ctc import Decoded, charset_mask, ctc_decode
-from worker.recognizer.numberreader import BACKBONE_OUTPUT, NumberReader, cpu_session, recogniser_with_features
-
-#: Where the wheel keeps its models; nothing else is ever loaded.
-MODEL_DIR = Path(__import__("rapidocr").__file__).resolve().parent / "models"
-DET_MODEL = MODEL_DIR / "PP-OCRv6_det_small.onnx"
-REC_MODEL = MODEL_DIR / "PP-OCRv6_rec_small.onnx"
-CLS_MODEL = MODEL_DIR / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
+from worker.recognizer.detection import BoxExtractor, detection_size
+from worker.recognizer.numberreader import BACKBONE_OUTPUT, NumberReader, recogniser_with_features
+from worker.recognizer.sessions import DET_MODEL, REC_MODEL, check_model_files, cpu_session
 
 REC_HEIGHT = 48
+#: The detector's input normalisation (PP-OCR's: pixel / 255, then (x - 0.5) / 0.5 per channel).
+DET_MEAN = np.float32(0.5)
+DET_STD = np.float32(0.5)
 #: Narrow crops are padded to at least this width/height ratio (the recogniser was trained at 320x48).
 MIN_REC_RATIO = 2.0
 DIGITS = "0123456789"
@@ -77,52 +75,36 @@ class LineRead:
 class OcrEngine:
     """The detector and recogniser sessions of one process. Build it with :meth:`load`."""
 
-    def __init__(self, rapid: object, recogniser: object, number_reader: NumberReader, load_seconds: float) -> None:
-        self._detector = rapid.text_det  # type: ignore[attr-defined]
-        self._det_session = self._detector.session
+    def __init__(self, detector: object, recogniser: object, number_reader: NumberReader,
+                 load_seconds: float) -> None:
+        self._det_session = detector
+        self._det_input = detector.get_inputs()[0].name  # type: ignore[attr-defined]
         self._rec_session = recogniser
         self._rec_input = recogniser.get_inputs()[0].name  # type: ignore[attr-defined]
         self._rec_probs = recogniser.get_outputs()[0].name  # type: ignore[attr-defined]
         self._number_reader = number_reader
-        self._det_mean, self._det_std = list(self._detector.mean), list(self._detector.std)
-        self._det_mean_f32 = np.asarray(self._det_mean, dtype=np.float32)
-        self._det_std_f32 = np.asarray(self._det_std, dtype=np.float32)
         self.charset: list[str] = recogniser_charset(recogniser)
         self._digit_mask = charset_mask(self.charset, DIGITS)
         self._date_mask = charset_mask(self.charset, DIGITS + "/-.")
-        self._postprocessors: dict[tuple[float, float, bool], object] = {}
-        self._post_lock = threading.Lock()
+        self._extractors: dict[tuple[float, float, bool], BoxExtractor] = {}
+        self._extractor_lock = threading.Lock()
         self.load_seconds = load_seconds
 
     @classmethod
     def load(cls, *, threads: int = 0) -> OcrEngine:
-        """Load the bundled detector and recogniser.
+        """Load the bundled detector and recogniser, and the card-number head.
 
         Parameters:
             threads: onnxruntime intra-op threads per session; 0 leaves the choice to onnxruntime (all cores).
                 :class:`~worker.recognizer.settings.RecognizerSettings` passes 1 by default.
         """
-        from rapidocr import RapidOCR
-
-        for path in (DET_MODEL, REC_MODEL, CLS_MODEL):
-            if not path.is_file():
-                raise FileNotFoundError(f"bundled OCR model missing: {path} (reinstall the rapidocr wheel)")
+        check_model_files()
         started = time.perf_counter()
-        rapid = RapidOCR(params={
-            "Global.log_level": "error",
-            "Global.use_cls": False,
-            "Det.model_path": str(DET_MODEL),
-            "Rec.model_path": str(REC_MODEL),
-            "Cls.model_path": str(CLS_MODEL),
-            "EngineConfig.onnxruntime.intra_op_num_threads": threads if threads > 0 else -1,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-        })
-        rapid._load_det_model()
-        # the recogniser is loaded here rather than by RapidOCR, with the backbone's features as a second output
+        detector = cpu_session(str(DET_MODEL), threads)
         recogniser = cpu_session(recogniser_with_features(REC_MODEL), threads)
         number_reader = NumberReader.load(threads=threads)
         _release_freed_memory()
-        return cls(rapid, recogniser, number_reader, time.perf_counter() - started)
+        return cls(detector, recogniser, number_reader, time.perf_counter() - started)
 
     # -- detection ---------------------------------------------------------------------------------------
 
@@ -136,32 +118,28 @@ class OcrEngine:
             max_side: the detector sees the image with its long side at most this (cost grows with area).
             dilate: dilate the text mask first (joins broken strokes, but also stacked labels and dates).
         """
-        from rapidocr.ch_ppocr_det.utils import DetPreProcess
-
-        resized = DetPreProcess(max_side, "max", self._det_mean, self._det_std).resize(bgr)
-        if resized is None:
+        size = detection_size(bgr, max_side)
+        if size is None:
             return []
+        resized = cv2.resize(bgr, size)
         # normalised in float32: RapidOCR's own step promotes the whole page to float64 (~20 ms a page)
         scale = np.float32(1.0 / 255.0)
-        tensor = (resized.astype(np.float32) * scale - self._det_mean_f32) / self._det_std_f32
+        tensor = (resized.astype(np.float32) * scale - DET_MEAN) / DET_STD
         tensor = np.ascontiguousarray(tensor.transpose((2, 0, 1))[None])
-        probability_map = self._det_session(tensor)
-        boxes, scores = self._postprocessor(box_thresh, unclip_ratio, dilate)(probability_map, bgr.shape[:2])
+        probability_map = self._det_session.run(None, {self._det_input: tensor})[0]  # type: ignore[attr-defined]
+        boxes, scores = self._extractor(box_thresh, unclip_ratio, dilate)(probability_map, bgr.shape[:2])
         detections = [Detection(quad=np.asarray(b, dtype=np.float32), score=float(s))
                       for b, s in zip(boxes, scores, strict=False)]
         detections.sort(key=lambda d: (float(d.quad[:, 1].mean()), float(d.quad[:, 0].mean())))
         return detections
 
-    def _postprocessor(self, box_thresh: float, unclip_ratio: float, dilate: bool):  # type: ignore[no-untyped-def]
-        from rapidocr.ch_ppocr_det.utils import DBPostProcess
-
+    def _extractor(self, box_thresh: float, unclip_ratio: float, dilate: bool) -> BoxExtractor:
         key = (round(box_thresh, 3), round(unclip_ratio, 3), dilate)
-        found = self._postprocessors.get(key)
+        found = self._extractors.get(key)
         if found is None:
-            with self._post_lock:
-                found = self._postprocessors.setdefault(key, DBPostProcess(
-                    thresh=0.3, box_thresh=key[0], max_candidates=1000, unclip_ratio=key[1],
-                    use_dilation=dilate, score_mode="fast"))
+            with self._extractor_lock:
+                found = self._extractors.setdefault(key, BoxExtractor(
+                    box_thresh=key[0], unclip_ratio=key[1], dilate=dilate))
         return found
 
     # -- recognition -------------------------------------------------------------------------------------
@@ -206,8 +184,8 @@ class OcrEngine:
 def _release_freed_memory() -> None:
     """Hand the loader's freed buffers back to the system (glibc keeps them otherwise).
 
-    Adding the features output parses and re-serialises the 21 MB recogniser in Python; glibc keeps those
-    pages after they are freed, ~25 MB of resident memory every process would carry for its whole life.
+    Building the sessions reads the 21 MB recogniser into Python bytes and onnxruntime parses it; glibc keeps
+    those pages after they are freed, resident memory every process would carry for its whole life.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")

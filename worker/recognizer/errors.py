@@ -13,6 +13,9 @@ from __future__ import annotations
 from worker.api.errors import ApiError
 from worker.api.legacy import codes
 
+#: Why an empty upload is refused (-1300), in the recognizer's answer and ``cardpipe recognize``'s alike.
+EMPTY_IMAGE = "the image is empty (0 bytes)"
+
 
 class RecognizerError(ApiError):
     """Base class of everything the recognizer refuses on purpose."""

@@ -1,12 +1,16 @@
 """Find the expiry date among a card's text lines and answer it as ``MM/YYYY``.
 
-A card may print several dates: the expiry (VALID THRU, GOOD THRU, 有效期, MONTH/YEAR, EXPIRES) and
-distractors (MEMBER SINCE, VALID FROM). A date takes the label printed before it on its line, or failing that
-the nearest label box to its left or just above it. Dates under a distractor label are dropped; among the
-rest, a labelled expiry wins, otherwise the latest date. Impossible months never match.
+Cards print the expiry as MM/YY, MM/YYYY, YYYY/MM (2024/12, common on 19-digit debit cards) or YY/MM, under
+a label (VALID THRU, GOOD THRU, 有效期, 有效期至, MONTH/YEAR, EXPIRES) or none, and print distractors beside
+it (MEMBER SINCE, VALID FROM, or an unlabelled valid-from date before the thru date). A date takes the label
+printed before it on its line, or failing that the nearest label box to its left or just above it. Dates
+under a distractor label are dropped; among the rest, a labelled expiry wins, otherwise the latest date —
+so of two dates, valid-from and thru, the later one is the expiry. Impossible months never match.
 
 >>> parse_dates("VALID THRU 08/28")
 [DateMatch(month=8, year=2028, start=11, end=16, exact=True)]
+>>> [(d.month, d.year) for d in parse_dates("有效期 2019/05-2029/05")]
+[(5, 2019), (5, 2029)]
 >>> label_kind("MEMBER SINCE"), label_kind("有效期至"), label_kind("6225 7600")
 ('distractor', 'expiry', None)
 >>> format_expiry(8, 2028)
@@ -25,7 +29,21 @@ from worker.recognizer.ctc import Decoded
 from worker.recognizer.geometry import quad_size, sub_quad
 from worker.recognizer.layout import FocusedRead, TextBox
 
-_DATE = re.compile(r"(?<![0-9])(0[1-9]|1[0-2])\s?[/\\\-.|]\s?((?:20)?[0-9]{2})(?![0-9])")
+_SEPARATOR = r"\s?[/\\\-.|]\s?"
+_MONTH = r"(0[1-9]|1[0-2])"
+#: The date forms as one alternation, most specific first, scanned left to right: where two readings of the
+#: same characters compete the leftmost wins, then the more specific ("2019/05-2029/05" is two YYYY/MM dates,
+#: "06/2019-05/2029" two MM/YYYY ones). Groups: YYYY/MM 1-2, MM/YYYY and MM/YY 3-4, YY/MM 5-6.
+#: Two dates read as one token with no space between ("12/172024/02": a valid-from MM/YY, then a YYYY/MM) are
+#: split where a YYYY/MM starts right after a date's two-digit end.
+_YEAR_FIRST_AHEAD = r"20[0-9]{2}\s?[/\\\-.|]"
+_DATE = re.compile(
+    rf"(?:(?<![0-9])|(?<=[/\\\-.|][0-9]{{2}}(?={_YEAR_FIRST_AHEAD})))(?:"
+    rf"(20[0-9]{{2}}){_SEPARATOR}{_MONTH}"
+    rf"|{_MONTH}{_SEPARATOR}((?:20)?[0-9]{{2}})"
+    rf"|([0-9]{{2}}){_SEPARATOR}{_MONTH}"
+    rf")(?:(?![0-9])|(?={_YEAR_FIRST_AHEAD}))"
+)
 #: A slash read as "1" or "7" ("11125" for 11/25): only a whole token of exactly this shape counts.
 _SLASH_MISREAD = re.compile(r"(?<![0-9A-Za-z])(0[1-9]|1[0-2])[17]([0-9]{2})(?![0-9A-Za-z])")
 #: Expiry years outside this window are misreads ("08/81" for 08/31): cards are valid for at most ~10 years,
@@ -70,20 +88,30 @@ def format_expiry(month: int, year: int) -> str:
 
 
 def parse_dates(text: str, *, latest_year: int | None = None) -> list[DateMatch]:
-    """Every MM/YY or MM/YYYY in ``text`` (two-digit years are 20YY); "MM1YY" tokens only when nothing else.
+    """Every date in ``text`` in reading order: YYYY/MM, MM/YYYY, MM/YY or YY/MM (two-digit years are
+    20YY; YY/MM only where the first number cannot be a month); "MM1YY" tokens only when nothing else.
 
     Years after ``latest_year`` (default: this year + 15) are dropped as misreads.
     """
     latest = latest_year if latest_year is not None else datetime.date.today().year + LATEST_YEAR_AHEAD
     found = []
     for match in _DATE.finditer(text):
-        raw_year = match.group(2)
-        year = int(raw_year) if len(raw_year) == 4 else 2000 + int(raw_year)
-        found.append(DateMatch(month=int(match.group(1)), year=year, start=match.start(), end=match.end()))
+        year_first, month_first, short_year_first = match.group(1), match.group(3), match.group(5)
+        if year_first is not None:
+            month, year = match.group(2), year_first
+        elif month_first is not None:
+            month, year = month_first, match.group(4)
+        else:
+            month, year = match.group(6), short_year_first
+        found.append(DateMatch(month=int(month), year=_full_year(year), start=match.start(), end=match.end()))
     if not found:
         found = [DateMatch(month=int(m.group(1)), year=2000 + int(m.group(2)), start=m.start(), end=m.end(),
                            exact=False) for m in _SLASH_MISREAD.finditer(text)]
     return [d for d in found if EARLIEST_YEAR <= d.year <= latest]
+
+
+def _full_year(digits: str) -> int:
+    return int(digits) if len(digits) == 4 else 2000 + int(digits)
 
 
 def label_kind(text: str) -> str | None:

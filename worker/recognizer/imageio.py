@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from worker.api.legacy import codes
-from worker.recognizer.errors import ImageRejected, PreprocessFailed
+from worker.recognizer.errors import EMPTY_IMAGE, ImageRejected, PreprocessFailed
 
 #: Smallest image (short side, long side) that can still hold a readable card number.
 MIN_SHORT_SIDE = 48
@@ -83,7 +83,7 @@ def decode_image(data: bytes, *, max_side: int = 1280, max_pixels: int = 60_000_
         PreprocessFailed: -9010 for an image too small to hold a card.
     """
     if not data:
-        raise ImageRejected(codes.IMAGE_EMPTY, "the image is empty (0 bytes)")
+        raise ImageRejected(codes.IMAGE_EMPTY, EMPTY_IMAGE)
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageRejected(codes.IMAGE_DECODE_FAILED,

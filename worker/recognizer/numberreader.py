@@ -8,7 +8,8 @@ come out of the same inference, at no extra cost — but has its own sequence ne
 style and degradation of ``scripts/make_cards.py``. Its read is one more voter for the number; its errors
 are only partly independent of the general head's (a misreading the backbone causes, both make).
 
-The recogniser's graph is loaded with one more output, the backbone's feature map (``BACKBONE_OUTPUT``);
+The recogniser's graph is loaded with one more output, the backbone's feature map (``BACKBONE_OUTPUT``,
+declared by :func:`worker.recognizer.sessions.with_extra_output`);
 the head model (``data/number_reader.onnx``, built by ``scripts/train/number_reader.py``) takes that map
 and returns per-timestep probabilities over :data:`CHARSET`.
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from worker.recognizer.ctc import Decoded, ctc_decode
+from worker.recognizer.sessions import cpu_session, with_extra_output
 
 #: The recogniser's backbone output (N x 384 x 1 x T) that the head reads.
 BACKBONE_OUTPUT = "p2o.pd_op.pool2d.1.0"
@@ -33,29 +35,16 @@ MODEL_PATH = Path(__file__).resolve().parent / "data" / "number_reader.onnx"
 
 
 def recogniser_with_features(model_path: Path) -> bytes:
-    """The recogniser's model, serialised, with the backbone's feature map as a second output."""
-    import onnx
+    """The recogniser's model, serialised, with the backbone's feature map as a second output.
 
-    model = onnx.load(str(model_path))
-    produced = {name for node in model.graph.node for name in node.output}
-    if BACKBONE_OUTPUT not in produced:
+    A model whose graph has no such tensor is refused here; onnxruntime checks the rest when it loads the
+    bytes (an output no node produces is an error there).
+    """
+    model = model_path.read_bytes()
+    if BACKBONE_OUTPUT.encode() not in model:
         raise ValueError(f"{model_path.name} has no tensor {BACKBONE_OUTPUT!r}: not the recogniser this "
                          "number reader was trained on")
-    model.graph.output.append(onnx.helper.make_tensor_value_info(BACKBONE_OUTPUT, onnx.TensorProto.FLOAT, None))
-    return model.SerializeToString()
-
-
-def cpu_session(model: str | bytes, threads: int) -> object:
-    """An onnxruntime CPU session set up as RapidOCR sets up its own: ``threads`` intra-op threads (0: all
-    cores), one inter-op thread, and no memory arena (an arena keeps the widest input's buffers for ever)."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = max(threads, 0)
-    options.inter_op_num_threads = 1
-    options.enable_cpu_mem_arena = False
-    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return with_extra_output(model, BACKBONE_OUTPUT)
 
 
 class NumberReader:

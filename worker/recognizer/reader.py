@@ -1,7 +1,8 @@
 """Find and read the card in a page: orientation, the number line, re-reads, and the vote.
 
 The order of work keeps the common case cheap: one detection pass, one read of every detected box, one
-straightened re-read of the number line (a second, contrast-enhanced one unless two reads already agree),
+straightened re-read of the number line (a second, contrast-enhanced one unless two reads already agree on a
+number that worn digits cannot turn into another valid one),
 each crop read by the general recogniser and by the card-number head. Only when no number passes does it
 spend more, in this order:
 
@@ -33,6 +34,7 @@ from worker.recognizer.cardnumber import (
     Candidate,
     NumberDecision,
     candidates_from_read,
+    has_worn_digit_rival,
     vote,
 )
 from worker.recognizer.ctc import DecodedChar
@@ -163,10 +165,19 @@ def _extended_digit_lines(lines: list[TextLine], boxes: list[TextBox]) -> list[T
 
 
 def _reread_crops(view: View, line: TextLine) -> list[np.ndarray]:
-    """A straightened, padded crop of the line, plain and contrast-enhanced."""
+    """A straightened, padded crop of the line: plain, contrast-enhanced, and darkened (faint strokes of a
+    worn digit come out darker than the card around them)."""
     height = max(line.height, 1.0)
     crop = crop_quad(view.image, pad_quad(line.quad, 0.5 * height, 0.15 * height), min_height=REREAD_MIN_HEIGHT)
-    return [crop, clahe(crop)]
+    return [crop, clahe(crop), darkened(crop)]
+
+
+def darkened(image: np.ndarray) -> np.ndarray:
+    """``image`` under a steep gamma (x**3): mid tones sink, so faint ink separates from a light card."""
+    return _DARKEN_TABLE[image]
+
+
+_DARKEN_TABLE = np.clip(255.0 * (np.arange(256) / 255.0) ** 3, 0, 255).astype(np.uint8)
 
 
 def _candidates_of_both_readers(read: LineRead, acceptable: Callable[[str], bool], *, source: str,
@@ -231,12 +242,17 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
         line_tag = f"{tag}:line{index}:"
         pool += candidates_from_read(_line_chars(line), acceptable, source=f"{line_tag}boxes")
         decision = None
-        for kind, crop in zip(("straight", "clahe"), _reread_crops(view, line), strict=True):
+        for kind, crop in zip(("straight", "clahe", "darkened"), _reread_crops(view, line), strict=True):
+            worn_rival = decision is not None and has_worn_digit_rival(decision.number, acceptable)
+            if kind == "darkened" and not worn_rival:
+                break  # the darkened read only checks a winner that worn digits could have faked
             reread = engine.read([crop], number=True)[0]
             pool += _candidates_of_both_readers(reread, acceptable, source=f"{line_tag}{kind}")
             decision = vote(pool)
-            # two agreeing reads settle it; otherwise the contrast-enhanced read gets its say too
-            if decision is not None and len(decision.support) >= 2:
+            # two agreeing reads settle it, unless worn digits could make them agree on a rival; otherwise
+            # the contrast-enhanced read gets its say too, and for such a rival the darkened one as well
+            if (decision is not None and len(decision.support) >= 2
+                    and not has_worn_digit_rival(decision.number, acceptable)):
                 break
         if decision is not None and any(c.source.startswith(line_tag) for c in decision.support):
             reading.number = decision

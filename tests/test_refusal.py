@@ -1,0 +1,104 @@
+"""The refusal rule on cards built to tempt a wrong answer, and an accuracy floor on held-apart hard cards.
+
+A number answered with code 0 must be the printed one: a card whose worn digits make a Luhn-valid rival,
+or whose digit is scuffed out, is answered right or refused (-9011), never with the rival or a guess.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from worker.api.legacy import codes
+from worker.recognizer import RecognizerSettings, get_recognizer
+from worker.recognizer.bins import default_table, luhn_valid
+from worker.recognizer.cardnumber import has_worn_digit_rival
+from worker.recognizer.service import Recognizer
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.cards.adversarial import adversarial_card, as_rival, rival_pair_number  # noqa: E402
+
+#: Seeds of rival cards; with 1 and 5 the reads agreed on the rival before worn-digit rivals were checked.
+RIVAL_SEEDS = (1, 5, 6)
+#: How much of the worn digits' ink is gone: faint traces of their left halves remain.
+RIVAL_FADE = 0.8
+#: The held-apart cards: level "heldout" of scripts/make_cards.py, a seed no benchmark or tuning run uses.
+HELDOUT_SEED = 8080
+HELDOUT_CARDS = 12
+#: Exact numbers of those cards that must be read (the recognizer read 7 of 12 when this was set).
+HELDOUT_FLOOR = 6
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return get_recognizer(RecognizerSettings())
+
+
+def _png(image: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _worn_sites(number: str) -> list[int]:
+    return [index for index in range(6, len(number) - 1) if number[index] == "8"]
+
+
+@pytest.mark.parametrize("seed", RIVAL_SEEDS)
+def test_a_luhn_valid_rival_from_worn_digits_is_never_answered(recognizer: Recognizer, seed: int) -> None:
+    number = rival_pair_number(np.random.default_rng(seed))
+    rival = as_rival(number)
+    table = default_table()
+    assert luhn_valid(rival) and table.plausible(rival) and table.plausible(number), "the premise: a real rival"
+    image = adversarial_card(number, _worn_sites(number), wear="left half", fade=RIVAL_FADE, seed=seed)
+    answer = recognizer.recognize(_png(image))
+    assert answer.value("卡号") != rival
+    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == number
+
+
+@pytest.mark.parametrize("seed", (2, 3))
+def test_a_scuffed_digit_is_read_right_or_refused(recognizer: Recognizer, seed: int) -> None:
+    number = rival_pair_number(np.random.default_rng(seed))
+    image = adversarial_card(number, _worn_sites(number)[:1], wear="scuff", fade=1.0, seed=seed)
+    answer = recognizer.recognize(_png(image))
+    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == number
+
+
+def test_the_same_card_unworn_is_read(recognizer: Recognizer) -> None:
+    number = rival_pair_number(np.random.default_rng(RIVAL_SEEDS[0]))
+    answer = recognizer.recognize(_png(adversarial_card(number, [], wear="scuff", seed=RIVAL_SEEDS[0])))
+    assert answer.code == 0 and answer.value("卡号") == number
+
+
+def test_worn_digit_rivals_are_recognised() -> None:
+    table = default_table()
+
+    def acceptable(candidate: str) -> bool:
+        return luhn_valid(candidate) and table.plausible(candidate)
+
+    number = rival_pair_number(np.random.default_rng(4))
+    assert has_worn_digit_rival(number, acceptable)
+    assert has_worn_digit_rival(as_rival(number), acceptable)
+    assert not has_worn_digit_rival("6225881111111117", acceptable)
+
+
+def test_held_apart_hard_cards_meet_the_floor_with_no_wrong_number(recognizer: Recognizer,
+                                                                    tmp_path: Path) -> None:
+    from scripts.make_cards import generate
+
+    labels = generate(tmp_path, HELDOUT_CARDS, "heldout", HELDOUT_SEED)
+    exact = wrong = 0
+    for label in labels:
+        answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
+        if answer.code == 0:
+            exact += answer.value("卡号") == label["number"]
+            wrong += answer.value("卡号") != label["number"]
+    assert wrong == 0
+    assert exact >= HELDOUT_FLOOR
