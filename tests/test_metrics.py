@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes.upstream import FakeUpstream, Reply
@@ -91,13 +92,15 @@ def _enqueue(tmp_path: Path, fake: FakeUpstream, count: int) -> tuple[Path, dict
     return config, env
 
 
-def test_one_worker_process_serves_its_metrics_while_it_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_worker_serves_the_metrics_of_all_its_processes_while_it_runs(tmp_path: Path, processes: int) -> None:
     count = 12
     port = _free_port()
     started = time.time()
     with FakeUpstream(default=Reply(delay=0.05)) as fake:
         config, env = _enqueue(tmp_path, fake, count)
-        worker = subprocess.Popen(_cardpipe(config, "worker", "--metrics-port", str(port), "--concurrency", "2"),
+        worker = subprocess.Popen(_cardpipe(config, "worker", "--metrics-port", str(port), "--concurrency", "2",
+                                            "--processes", str(processes)),
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             first = _scrape_until(port, lambda s: ("cardpipe_queue_messages", frozenset({("queue", "cardpipe-tasks")}))
@@ -184,21 +187,3 @@ def test_a_configured_metrics_port_does_not_make_run_processes_fight_over_it(tmp
     assert done.returncode == 0, done.stderr
     assert sorted(map(len, _outcome_ids(tmp_path))) == [0, 6]
 
-
-def test_worker_processes_serve_one_endpoint_for_the_whole_worker(tmp_path: Path) -> None:
-    count = 12
-    port = _free_port()
-    started = time.time()
-    with FakeUpstream(default=Reply(delay=0.2)) as fake:
-        config, env = _enqueue(tmp_path, fake, count)
-        parent = subprocess.Popen(_cardpipe(config, "worker", "--processes", "2", "--concurrency", "2",
-                                            "--metrics-port", str(port)),
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            samples = _scrape_until(port, lambda s: _value(s, "cardpipe_tasks_total") == count)
-        finally:
-            parent.send_signal(signal.SIGTERM)
-            _, stderr = parent.communicate(timeout=90)
-        _check_counts(samples, count, fake.total_calls, started)
-    assert parent.returncode in (0, 130), stderr
-    assert sorted(map(len, _outcome_ids(tmp_path))) == [1, count - 1]
