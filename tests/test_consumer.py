@@ -219,6 +219,38 @@ def test_settled_delivered_rows_are_swept_and_in_flight_ones_kept_for_a_revival(
     assert bodies == ["message 2", "message 3", "message 4"], "the orphan is delivered again, pending ones untouched"
 
 
+def test_a_message_given_back_is_not_revived_twice(tmp_path: Path) -> None:
+    from worker.queues import revive_orphans
+
+    db = tmp_path / "q.sqlite"
+    settings = QueueSettings(url=f"sqla+sqlite:///{db}")
+    with TaskPublisher(settings) as publisher:
+        publisher.publish_task("given back")
+        publisher.publish_task("held twice")
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        queue.declare()  # binds the queue in this connection, where a requeue looks it up
+        queue.get(no_ack=False).requeue()  # a draining consumer gives it back: a new row, the old one invisible
+        assert _body_text(queue.get(no_ack=False).body) == "held twice"
+        # Closing the connection gives back the unacknowledged "held twice" too.
+    assert _rows(db) == {0: 2, 1: 2}
+    assert revive_orphans(settings, lambda _body: False) == 0, "both were given back: nothing to revive"
+    assert _rows(db) == {1: 2}, "the old rows of messages given back are deleted"
+    with connection(settings) as conn:
+        conn.default_channel.do_restore = False  # dies like kill -9: gives nothing back
+        queue = task_queue(settings)(conn.default_channel)
+        queue.declare()
+        queue.get(no_ack=False).requeue()
+        assert [_body_text(queue.get(no_ack=False).body) for _ in range(2)] == ["held twice", "given back"]
+    assert _rows(db) == {0: 3}, "given back twice over: two invisible rows of one message"
+    assert revive_orphans(settings, lambda _body: False) == 2, "one copy of each"
+    assert _rows(db) == {1: 2}
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        bodies = sorted(_body_text(m.body) for m in iter(lambda: queue.get(no_ack=True), None))
+    assert bodies == ["given back", "held twice"]
+
+
 def test_a_worker_on_the_embedded_queue_sweeps_while_it_runs(tmp_path: Path) -> None:
     from worker.jobs.consume import sweeping_delivered_rows
 

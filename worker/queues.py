@@ -21,7 +21,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -241,11 +241,22 @@ def revive_orphans(settings: QueueSettings, settled: Callable[[bytes | str], boo
 
     Only for when no consumer of the queue is alive (its lock taken): every invisible row is then either
     settled or was held by a consumer that died without acknowledging it (kill -9), whose message the
-    transport would otherwise never deliver again. A revived message whose outcome appears meanwhile is a
-    skip, so reviving too much costs no paid call.
+    transport would otherwise never deliver again. A consumer that gave a message back (requeue) published
+    it afresh as a new row and left the old one invisible: such a copy, and any second invisible copy, is
+    deleted rather than revived, so that two consumers never work on one message at once (two paid calls).
+    A revived message whose outcome appears meanwhile is a skip.
     """
-    orphans = [row_id for row_id, body in _invisible_rows(settings) if body is None or not settled(body)]
-    return _by_ids(settings, 'UPDATE "{table}" SET visible = 1 WHERE id IN ({ids})', orphans)
+    orphans: dict[bytes | str, list[int]] = {}
+    for row_id, body in _invisible_rows(settings):
+        if body is not None and not settled(body):
+            orphans.setdefault(body, []).append(row_id)
+    if not orphans:
+        return 0
+    queued_again = _visible_among(settings, orphans.keys())
+    revive = [ids[0] for body, ids in orphans.items() if body not in queued_again]
+    copies = [row_id for body, ids in orphans.items() for row_id in (ids if body in queued_again else ids[1:])]
+    _by_ids(settings, 'DELETE FROM "{table}" WHERE id IN ({ids})', copies)
+    return _by_ids(settings, 'UPDATE "{table}" SET visible = 1 WHERE id IN ({ids})', revive)
 
 
 def _message_table(settings: QueueSettings) -> str:
@@ -256,20 +267,35 @@ def _message_table(settings: QueueSettings) -> str:
 
 
 def _invisible_rows(settings: QueueSettings) -> list[tuple[int, bytes | str | None]]:
-    """The id and message body of every invisible row (body None when the row is not a kombu message)."""
+    """The id and message body of every invisible row, oldest first (body None when not a kombu message)."""
+    with _message_rows(settings, visible=False) as rows:
+        return list(rows)
+
+
+def _visible_among(settings: QueueSettings, bodies: Iterable[bytes | str]) -> set[bytes | str]:
+    """Those of ``bodies`` that a pending (visible) row also carries; reads the rows one at a time."""
+    wanted = set(bodies)
+    with _message_rows(settings, visible=True) as rows:
+        return {body for _row_id, body in rows if body is not None and body in wanted}
+
+
+@contextlib.contextmanager
+def _message_rows(settings: QueueSettings, *, visible: bool) -> Iterator[Iterator[tuple[int, bytes | str | None]]]:
     path = settings.sqlite_path()
     if path is None or not path.exists():
-        return []
+        yield iter(())
+        return
     table = _message_table(settings)
     conn = _open_sqlite(str(path))
     try:
         exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
         if not exists:
-            return []
-        rows = conn.execute(f'SELECT id, payload FROM "{table}" WHERE visible = 0').fetchall()
+            yield iter(())
+            return
+        cursor = conn.execute(f'SELECT id, payload FROM "{table}" WHERE visible = ? ORDER BY id', (int(visible),))
+        yield ((int(row_id), _message_body(payload)) for row_id, payload in cursor)
     finally:
         conn.close()
-    return [(int(row_id), _message_body(payload)) for row_id, payload in rows]
 
 
 def _message_body(payload: bytes | str) -> bytes | str | None:
