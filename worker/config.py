@@ -35,14 +35,14 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Valid
 
 from worker.api.errors import ConfigError
 from worker.api.server.settings import ServeSettings
-from worker.consumer import WorkerSettings
-from worker.outcomes import OutcomeSettings
-from worker.queues import QueueSettings
-from worker.ratelimit import RateLimitSettings
+from worker.outcomes.settings import OutcomeSettings
+from worker.queue_settings import QueueSettings
+from worker.ratelimit.settings import RateLimitSettings
 from worker.recognizer.settings import RecognizerSettings
 from worker.retry import RetrySettings
-from worker.storage import StorageSettings
-from worker.upstreams import UpstreamSettings
+from worker.storage.settings import StorageSettings
+from worker.upstreams.settings import UpstreamSettings
+from worker.worker_settings import WorkerSettings
 
 ENV_PREFIX = "CARDPIPE_"
 DEFAULT_CONFIG_NAME = "pipeline.yaml"

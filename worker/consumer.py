@@ -30,7 +30,6 @@ from typing import Any
 
 import kombu
 from kombu.message import Message
-from pydantic import BaseModel, ConfigDict, Field
 
 from worker.acks import AckBatcher
 from worker.broker import (
@@ -45,6 +44,7 @@ from worker.broker import (
 from worker.observability import get_logger
 from worker.pipeline import EXIT_HALTED, EXIT_LIMITER_DOWN, HaltError, Outcome, OutcomeStatus, Pipeline
 from worker.queues import QueueSettings, connection, task_queue, task_queues
+from worker.worker_settings import WorkerSettings
 
 log = get_logger("consumer")
 
@@ -53,31 +53,6 @@ EXIT_OUTAGE = 5
 EXIT_STOPPED = 130
 __all__ = ["EXIT_BROKER_DOWN", "EXIT_HALTED", "EXIT_LIMITER_DOWN", "EXIT_OK", "EXIT_OUTAGE", "EXIT_STOPPED",
            "ConsumerReport", "QueueConsumer", "WorkerSettings"]
-
-
-class WorkerSettings(BaseModel):
-    """The ``worker:`` section.
-
-    Parameters:
-        concurrency: threads calling the pipeline at once in one process.
-        prefetch_multiplier: unacked messages per thread when ``queue.prefetch`` is not set.
-        idle_exit_s: with ``--until-empty``, stop once the queue has been empty and idle this long.
-        outage_exit_s: with ``--until-empty``, give up when the upstream circuit stays open this long.
-        reconnect_attempts: connection attempts in one broker outage before giving up (0: only
-            ``queue.unreachable_exit_s`` bounds them).
-        shutdown_grace_s: on SIGINT/SIGTERM, how long to let in-flight tasks finish.
-        metrics_port: serve Prometheus metrics of the whole worker on this port (None or 0: no endpoint).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    concurrency: int = Field(default=4, ge=1, le=256)
-    prefetch_multiplier: int = Field(default=2, ge=1, le=100)
-    idle_exit_s: float = Field(default=1.0, ge=0)
-    outage_exit_s: float = Field(default=600.0, gt=0)
-    reconnect_attempts: int = Field(default=0, ge=0)
-    shutdown_grace_s: float = Field(default=60.0, ge=0)
-    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
 
 @dataclass

@@ -9,7 +9,8 @@ Python's imports and the model sessions before any card is read. What it measure
 * the model load alone: the engine's imports, and ``OcrEngine.load`` (the onnxruntime sessions).
 
 ``--before DIR`` runs the same measures on another checkout of the repository (e.g. a ``git worktree`` of
-an older commit) in the same run, printed and written beside the current code's figures.
+an older commit) in the same run, its processes taking turns with the current code's, so that both see the
+same load; its figures are printed and written beside the current code's.
 
 Each command runs once unmeasured first, with bytecode writing allowed: an installed package has its
 ``.pyc`` files (pip compiles them), and a cold start is about imports and sessions, not the compiler.
@@ -85,27 +86,56 @@ def _timed(command: list[str], cwd: Path) -> tuple[float, float, str]:
     return wall, cpu, done.stdout
 
 
-def _median_runs(command: list[str], cwd: Path, repeat: int) -> dict[str, float]:
-    _timed(command, cwd)  # unmeasured: bytecode written and files in the page cache, as on an installed system
-    runs = [_timed(command, cwd) for _ in range(repeat)]
-    return {"wall": statistics.median(r[0] for r in runs), "cpu": statistics.median(r[1] for r in runs)}
+def _median_runs(command: list[str], checkouts: list[Path], repeat: int) -> list[dict[str, float]]:
+    """The median wall and CPU seconds of ``command`` in each checkout, their runs interleaved.
+
+    Why interleaved: on a shared machine the load changes within a minute; running the checkouts' runs in
+    turn lets each see the same load, so their ratio holds even when the absolute figures drift.
+    """
+    for checkout in checkouts:
+        _timed(command, checkout)  # unmeasured: bytecode written and files in the page cache, as when installed
+    runs: list[list[tuple[float, float, str]]] = [[] for _ in checkouts]
+    for _ in range(repeat):
+        for index, checkout in enumerate(checkouts):
+            runs[index].append(_timed(command, checkout))
+    return [{"wall": statistics.median(r[0] for r in each), "cpu": statistics.median(r[1] for r in each)}
+            for each in runs]
 
 
-def measure(checkout: Path, card: Path, empty: Path, repeat: int) -> dict[str, dict[str, float]]:
-    """Every measure of one checkout; the baseline is measured in between, so both see the same load."""
+def measure(checkouts: list[Path], card: Path, empty: Path, repeat: int) -> list[dict[str, dict[str, float]]]:
+    """Every measure of each checkout; the baseline is measured in between, so all see the same load."""
     recognize = [sys.executable, "-m", "worker", "--log-level", "ERROR", "recognize"]
-    figures = {
-        "baseline": _median_runs([sys.executable, "-c", "pass"], checkout, repeat),
-        "card": _median_runs([*recognize, str(card)], checkout, repeat),
-        "empty": _median_runs([*recognize, str(empty)], checkout, repeat),
+    commands = {
+        "baseline": [sys.executable, "-c", "pass"],
+        "card": [*recognize, str(card)],
+        "empty": [*recognize, str(empty)],
     }
-    loads = [json.loads(_timed([sys.executable, "-c", _LOAD_PROBE, str(card)], checkout)[2].splitlines()[-1])
-             for _ in range(repeat)]
-    figures["load"] = {key: statistics.median(x[key] for x in loads) for key in loads[0]}
+    figures: list[dict[str, dict[str, float]]] = [{} for _ in checkouts]
+    for name, command in commands.items():
+        for index, result in enumerate(_median_runs(command, checkouts, repeat)):
+            figures[index][name] = result
+    loads: list[list[dict[str, float]]] = [[] for _ in checkouts]
+    for _ in range(repeat):
+        for index, checkout in enumerate(checkouts):
+            output = _timed([sys.executable, "-c", _LOAD_PROBE, str(card)], checkout)[2]
+            loads[index].append(json.loads(output.splitlines()[-1]))
+    for index, probes in enumerate(loads):
+        figures[index]["load"] = {key: statistics.median(x[key] for x in probes) for key in probes[0]}
     return figures
 
 
-def report(current: dict[str, dict[str, float]], before: dict[str, dict[str, float]] | None, repeat: int) -> str:
+def _commit_of(checkout: Path) -> str:
+    """The checkout's commit (short hash, ``+`` when it has uncommitted changes), for the report."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def report(current: dict[str, dict[str, float]], before: dict[str, dict[str, float]] | None, repeat: int,
+           commits: list[str]) -> str:
     from scripts.bench.report import markdown_table
 
     def rows(label: str, f: dict[str, dict[str, float]]) -> list[list[object]]:
@@ -131,12 +161,13 @@ def report(current: dict[str, dict[str, float]], before: dict[str, dict[str, flo
     load = os.getloadavg()
     return (
         "Targets: first answer of `cardpipe recognize` on one image <= 1.0 s wall; model load <= 0.5 s.\n\n"
+        f"Commits: this code {commits[0]}" + (f", before {commits[1]}" if len(commits) > 1 else "") + ".\n\n"
         f"{table}\n\n{parts}\n\nEach figure is the median of {repeat} fresh processes, one onnxruntime "
         "thread; the card is one generated moderate card (`scripts/make_cards.py`, seed 5150). CPU s is user + "
         "system of the process; where the CPU goes is measured inside one process with `time.process_time`. "
         f"Load average at the end of the run: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min) on "
         "a machine shared with other work; the ratio to the baseline, measured in the same run, is the figure "
-        "to compare.\n"
+        "to compare, and CPU s drifts less with the load than wall s.\n"
     )
 
 
@@ -154,9 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         label = generate(folder, 1, "moderate", 5150)[0]
         empty = folder / "empty.jpg"
         empty.write_bytes(b"")
-        current = measure(ROOT, folder / label["file"], empty, args.repeat)
-        before = measure(args.before.resolve(), folder / label["file"], empty, args.repeat) if args.before else None
-    body = report(current, before, args.repeat)
+        checkouts = [ROOT, *([args.before.resolve()] if args.before else [])]
+        current, *others = measure(checkouts, folder / label["file"], empty, args.repeat)
+        before = others[0] if others else None
+    body = report(current, before, args.repeat, [_commit_of(checkout) for checkout in checkouts])
     if not args.no_write:
         from scripts.bench.report import write_section
 

@@ -22,29 +22,21 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from worker.outcomes.base import DEAD_DIR, RESULTS_DIR, RUNS_DIR, OutcomeKind, OutcomeStore, OutcomeStoreError
+from worker.outcomes.base import (
+    DEAD_DIR,
+    RESULTS_DIR,
+    RUNS_DIR,
+    OutcomeKind,
+    OutcomeStore,
+    OutcomeStoreError,
+    split_s3_url,
+)
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _CONDITION_FAILED = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
 _CONDITION_UNSUPPORTED = {"NotImplemented", "InvalidArgument", "501"}
 #: Suffix of the empty object under ``results/`` that says "this task has a dead letter".
 DEAD_MARKER_SUFFIX = ".dead"
-
-
-def split_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix/``); ``cos://`` works the same.
-
-    >>> split_s3_url("s3://outcomes/run-1")
-    ('outcomes', 'run-1/')
-    """
-    scheme, _, rest = url.partition("://")
-    if scheme not in {"s3", "cos"} or not rest:
-        raise OutcomeStoreError(f"not an s3:// URL: {url!r}")
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise OutcomeStoreError(f"no bucket in {url!r}")
-    prefix = prefix.strip("/")
-    return bucket, (prefix + "/" if prefix else "")
 
 
 def sse_arguments(sse: str | None, kms_key_id: str | None = None) -> dict[str, str]:

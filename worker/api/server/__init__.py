@@ -24,6 +24,21 @@ Modules: :mod:`.app` (routes, start-up), :mod:`.state` (what handlers share), :m
 :mod:`.pool` (bounded recognition), :mod:`.limits` (per-appid rate), :mod:`.telemetry` (log line, metrics).
 """
 
-from worker.api.server.app import OCR_PATH, create_app
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from worker.api.server.app import OCR_PATH, create_app
 
 __all__ = ["OCR_PATH", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    """The app on first use: :mod:`worker.config` imports :mod:`.settings`, and reading the configuration must
+    not import starlette, httpx and the metrics for commands that serve nothing."""
+    if name in __all__:
+        from worker.api.server import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
