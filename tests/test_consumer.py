@@ -182,12 +182,22 @@ def _rows(db: Path) -> dict[int, int]:
         return dict(conn.execute("SELECT visible, COUNT(*) FROM kombu_message GROUP BY visible").fetchall())
 
 
-def test_delivered_rows_of_the_embedded_queue_are_swept_and_pending_ones_kept(tmp_path: Path) -> None:
-    from worker.queues import forget_delivered
+def _body_text(body: bytes | str) -> str:
+    return body if isinstance(body, str) else bytes(body).decode()
+
+
+def test_settled_delivered_rows_are_swept_and_in_flight_ones_kept_for_a_revival(tmp_path: Path) -> None:
+    from worker.queues import forget_delivered, revive_orphans
 
     db = tmp_path / "q.sqlite"
     settings = QueueSettings(url=f"sqla+sqlite:///{db}")
-    assert forget_delivered(settings) == 0, "no database yet: nothing to do"
+    done: set[str] = set()
+
+    def settled(body: bytes | str) -> bool:
+        return _body_text(body) in done
+
+    assert forget_delivered(settings, settled) == 0, "no database yet: nothing to do"
+    assert revive_orphans(settings, settled) == 0
     with TaskPublisher(settings) as publisher:
         for index in range(5):
             publisher.publish_task(f"message {index}")
@@ -195,16 +205,50 @@ def test_delivered_rows_of_the_embedded_queue_are_swept_and_pending_ones_kept(tm
         queue = task_queue(settings)(conn.default_channel)
         delivered = [queue.get(no_ack=False) for _ in range(3)]
         for message in delivered[:2]:
+            done.add(_body_text(message.body))
             message.ack()
         assert _rows(db) == {0: 3, 1: 2}
-        assert forget_delivered(settings) == 3, "acknowledged and in-flight rows alike are never read again"
-        assert _rows(db) == {1: 2}
-        delivered[2].ack()  # the one in flight during the sweep is still acknowledged normally
+        assert forget_delivered(settings, settled) == 2, "only the settled rows go"
+        assert _rows(db) == {0: 1, 1: 2}, "the row of the message in flight stays"
+        # Its consumer dies without acknowledging it (kill -9): nothing would ever deliver it again.
+    assert revive_orphans(settings, settled) == 1
+    assert _rows(db) == {1: 3}
     with connection(settings) as conn:
         queue = task_queue(settings)(conn.default_channel)
-        bodies = sorted(m.body if isinstance(m.body, str) else bytes(m.body).decode()
-                        for m in iter(lambda: queue.get(no_ack=True), None))
-    assert bodies == ["message 3", "message 4"], "pending messages are untouched"
+        bodies = sorted(_body_text(m.body) for m in iter(lambda: queue.get(no_ack=True), None))
+    assert bodies == ["message 2", "message 3", "message 4"], "the orphan is delivered again, pending ones untouched"
+
+
+def test_a_message_given_back_is_not_revived_twice(tmp_path: Path) -> None:
+    from worker.queues import revive_orphans
+
+    db = tmp_path / "q.sqlite"
+    settings = QueueSettings(url=f"sqla+sqlite:///{db}")
+    with TaskPublisher(settings) as publisher:
+        publisher.publish_task("given back")
+        publisher.publish_task("held twice")
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        queue.declare()  # binds the queue in this connection, where a requeue looks it up
+        queue.get(no_ack=False).requeue()  # a draining consumer gives it back: a new row, the old one invisible
+        assert _body_text(queue.get(no_ack=False).body) == "held twice"
+        # Closing the connection gives back the unacknowledged "held twice" too.
+    assert _rows(db) == {0: 2, 1: 2}
+    assert revive_orphans(settings, lambda _body: False) == 0, "both were given back: nothing to revive"
+    assert _rows(db) == {1: 2}, "the old rows of messages given back are deleted"
+    with connection(settings) as conn:
+        conn.default_channel.do_restore = False  # dies like kill -9: gives nothing back
+        queue = task_queue(settings)(conn.default_channel)
+        queue.declare()
+        queue.get(no_ack=False).requeue()
+        assert [_body_text(queue.get(no_ack=False).body) for _ in range(2)] == ["held twice", "given back"]
+    assert _rows(db) == {0: 3}, "given back twice over: two invisible rows of one message"
+    assert revive_orphans(settings, lambda _body: False) == 2, "one copy of each"
+    assert _rows(db) == {1: 2}
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        bodies = sorted(_body_text(m.body) for m in iter(lambda: queue.get(no_ack=True), None))
+    assert bodies == ["given back", "held twice"]
 
 
 def test_a_worker_on_the_embedded_queue_sweeps_while_it_runs(tmp_path: Path) -> None:
@@ -215,14 +259,22 @@ def test_a_worker_on_the_embedded_queue_sweeps_while_it_runs(tmp_path: Path) -> 
     with TaskPublisher(settings) as publisher:
         for index in range(4):
             publisher.publish_task(f"message {index}")
-    with sweeping_delivered_rows(settings, interval_s=0.05), connection(settings) as conn:
+    done: set[str] = set()
+    with sweeping_delivered_rows(settings, lambda body: _body_text(body) in done, interval_s=0.05), \
+            connection(settings) as conn:
         queue = task_queue(settings)(conn.default_channel)
-        for _ in range(4):
-            queue.get(no_ack=False).ack()
+        for _ in range(3):
+            message = queue.get(no_ack=False)
+            done.add(_body_text(message.body))
+            message.ack()
+        in_flight = queue.get(no_ack=False)
         deadline = threading.Event()
-        while _rows(db).get(0) and not deadline.wait(0.05):
+        while _rows(db).get(0, 0) > 1 and not deadline.wait(0.05):
             pass
-        assert _rows(db) == {}
+        assert _rows(db) == {0: 1}, "swept while it runs, but not the message in flight"
+        done.add(_body_text(in_flight.body))
+        in_flight.ack()
+    assert _rows(db) == {}, "swept once more at the end"
 
 
 class _RecordingQueue(stdlib_queue.SimpleQueue):  # type: ignore[type-arg]

@@ -14,7 +14,7 @@ import structlog.testing
 
 from tests.fakes.upstream import FakeUpstream, Reply
 from worker.outcomes import LocalOutcomeStore
-from worker.pipeline import HaltError, OutcomeStatus, Pipeline
+from worker.pipeline import HaltError, OutcomeStatus, Pipeline, has_outcome
 from worker.ratelimit import RateLimitSettings, TokenBucket, open_limiter
 from worker.retry import CircuitBreaker, RetrySettings
 from worker.storage import StorageSettings, open_storage
@@ -158,6 +158,19 @@ def test_bad_messages_become_dead_letters_keyed_by_body(tmp_path: Path, fake: Fa
     stored = pipeline.outcomes.read_dead_letter(no_location.task_id)
     assert "no location" in stored.reason and CARD not in stored.model_dump_json()
     assert fake.total_calls == 0
+
+
+def test_has_outcome_keys_a_message_as_the_pipeline_keys_what_it_writes(tmp_path: Path, fake: FakeUpstream) -> None:
+    pipeline = _pipeline(tmp_path, fake.url)
+    task, _ = _image(tmp_path, "a.jpg")
+    garbage = b"\x00 this is not json"
+    assert not has_outcome(pipeline.outcomes, task.to_json())
+    assert not has_outcome(pipeline.outcomes, garbage)
+    pipeline.process_message(task.to_json())
+    pipeline.process_message(garbage)
+    assert has_outcome(pipeline.outcomes, task.to_json()), "by task id"
+    assert has_outcome(pipeline.outcomes, garbage), "by the bad_message dead letter's body hash"
+    assert has_outcome(pipeline.outcomes, json.dumps({"Records": []})), "an event naming nothing needs nothing"
 
 
 @pytest.mark.parametrize(("name", "expected"), [("missing.jpg", "not_found"), ("empty.jpg", "empty")])

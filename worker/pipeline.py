@@ -151,6 +151,36 @@ def _raw_bytes(body: bytes | str | dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, default=str).encode("utf-8")
 
 
+def read_message(body: bytes | str | dict[str, Any], raw_bytes: bytes) -> list[Task] | None:
+    """The tasks a message asks for (None: an event asking for nothing); BadMessage when it is not one."""
+    if len(raw_bytes) > MAX_MESSAGE_BYTES:
+        raise BadMessage(f"the message is {len(raw_bytes)} bytes long (a task is at most {MAX_MESSAGE_BYTES})")
+    try:
+        parsed = body if isinstance(body, dict) else json.loads(raw_bytes)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadMessage(f"not JSON: {str(exc)[:200]}") from None
+    if isinstance(parsed, dict) and is_event(parsed):
+        return tasks_from_event(parsed) or None
+    return [Task.from_json(parsed if isinstance(parsed, dict) else raw_bytes)]
+
+
+def has_outcome(outcomes: OutcomeStore, body: bytes | str | dict[str, Any]) -> bool:
+    """Whether processing the message ``body`` again would do nothing: every task it asks for has an outcome.
+
+    Keyed as :meth:`Pipeline.process_message` keys what it writes: by task id, or, for a message that is not
+    a task (``bad_message``, an unreadable ``internal_error``), by a hash of its bytes. An event that names
+    no new object needs nothing.
+    """
+    raw_bytes = _raw_bytes(body)
+    if outcomes.exists(body_id(raw_bytes)):
+        return True
+    try:
+        tasks = read_message(body, raw_bytes)
+    except Exception:  # not a task: settled only by its dead letter, looked up above
+        return False
+    return tasks is None or all(outcomes.exists(task.id) for task in tasks)
+
+
 class Fetched(Protocol):
     data: bytes
 
@@ -296,16 +326,7 @@ class Pipeline:
             return self.internal_error(body, exc)
 
     def _read_message(self, body: bytes | str | dict[str, Any], raw_bytes: bytes) -> list[Task] | None:
-        """The tasks a message asks for (None: an event asking for nothing); BadMessage when it is not one."""
-        if len(raw_bytes) > MAX_MESSAGE_BYTES:
-            raise BadMessage(f"the message is {len(raw_bytes)} bytes long (a task is at most {MAX_MESSAGE_BYTES})")
-        try:
-            parsed = body if isinstance(body, dict) else json.loads(raw_bytes)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise BadMessage(f"not JSON: {str(exc)[:200]}") from None
-        if isinstance(parsed, dict) and is_event(parsed):
-            return tasks_from_event(parsed) or None
-        return [Task.from_json(parsed if isinstance(parsed, dict) else raw_bytes)]
+        return read_message(body, raw_bytes)
 
     def internal_error(self, body: bytes | str | dict[str, Any], exc: BaseException) -> Outcome:
         """The ``internal_error`` dead letter of a message whose processing raised ``exc`` unexpectedly.

@@ -12,13 +12,16 @@ ends in the dead-letter queue instead of looping forever); cardpipe's own dead l
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import functools
+import json
 import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,30 +155,114 @@ def take_pending_embedded(settings: QueueSettings) -> list[Any]:
     return bodies
 
 
-def forget_delivered(settings: QueueSettings) -> int:
-    """Delete the embedded queue's rows of messages already delivered; returns how many were deleted.
+def forget_delivered(settings: QueueSettings, settled: Callable[[bytes | str], bool]) -> int:
+    """Delete the embedded queue's rows of messages delivered and settled; returns how many were deleted.
 
     Why: kombu's SQLAlchemy transport marks a fetched message invisible and keeps its row for ever, so a
     long-running ``cardpipe worker`` on the embedded queue would grow the database by one row per image. The
-    row is never read again: a delivered message lives in its consumer's memory until it is acknowledged, and
-    a requeue publishes it afresh as a new row. Deleting invisible rows therefore loses nothing, in flight or
-    not, and pending (visible) rows are never touched.
+    transport keeps no acknowledgement state, so an invisible row is either done with or held by a consumer;
+    only ``settled(body)`` (its outcome is stored) tells them apart. The row of a message in flight stays, so
+    that a consumer killed with -9 leaves it for :func:`revive_orphans`. Pending (visible) rows are never touched.
     """
-    path = settings.sqlite_path()
-    if path is None or not path.exists():
+    done = [row_id for row_id, body in _invisible_rows(settings) if body is not None and settled(body)]
+    return _by_ids(settings, 'DELETE FROM "{table}" WHERE id IN ({ids})', done)
+
+
+def revive_orphans(settings: QueueSettings, settled: Callable[[bytes | str], bool]) -> int:
+    """Make the embedded queue's delivered but unsettled rows visible again; returns how many.
+
+    Only for when no consumer of the queue is alive (its lock taken): every invisible row is then either
+    settled or was held by a consumer that died without acknowledging it (kill -9), whose message the
+    transport would otherwise never deliver again. A consumer that gave a message back (requeue) published
+    it afresh as a new row and left the old one invisible: such a copy, and any second invisible copy, is
+    deleted rather than revived, so that two consumers never work on one message at once (two paid calls).
+    A revived message whose outcome appears meanwhile is a skip.
+    """
+    orphans: dict[bytes | str, list[int]] = {}
+    for row_id, body in _invisible_rows(settings):
+        if body is not None and not settled(body):
+            orphans.setdefault(body, []).append(row_id)
+    if not orphans:
         return 0
+    queued_again = _visible_among(settings, orphans.keys())
+    revive = [ids[0] for body, ids in orphans.items() if body not in queued_again]
+    copies = [row_id for body, ids in orphans.items() for row_id in (ids if body in queued_again else ids[1:])]
+    _by_ids(settings, 'DELETE FROM "{table}" WHERE id IN ({ids})', copies)
+    return _by_ids(settings, 'UPDATE "{table}" SET visible = 1 WHERE id IN ({ids})', revive)
+
+
+def _message_table(settings: QueueSettings) -> str:
     table = str(settings.transport_options.get("message_tablename", "kombu_message"))
     if not table.replace("_", "").isalnum():
         raise ValueError(f"unexpected message table name {table!r}")
+    return table
+
+
+def _invisible_rows(settings: QueueSettings) -> list[tuple[int, bytes | str | None]]:
+    """The id and message body of every invisible row, oldest first (body None when not a kombu message)."""
+    with _message_rows(settings, visible=False) as rows:
+        return list(rows)
+
+
+def _visible_among(settings: QueueSettings, bodies: Iterable[bytes | str]) -> set[bytes | str]:
+    """Those of ``bodies`` that a pending (visible) row also carries; reads the rows one at a time."""
+    wanted = set(bodies)
+    with _message_rows(settings, visible=True) as rows:
+        return {body for _row_id, body in rows if body is not None and body in wanted}
+
+
+@contextlib.contextmanager
+def _message_rows(settings: QueueSettings, *, visible: bool) -> Iterator[Iterator[tuple[int, bytes | str | None]]]:
+    path = settings.sqlite_path()
+    if path is None or not path.exists():
+        yield iter(())
+        return
+    table = _message_table(settings)
     conn = _open_sqlite(str(path))
     try:
-        with conn:
-            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-            if not exists:
-                return 0
-            return conn.execute(f'DELETE FROM "{table}" WHERE visible = 0').rowcount
+        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        if not exists:
+            yield iter(())
+            return
+        cursor = conn.execute(f'SELECT id, payload FROM "{table}" WHERE visible = ? ORDER BY id', (int(visible),))
+        yield ((int(row_id), _message_body(payload)) for row_id, payload in cursor)
     finally:
         conn.close()
+
+
+def _message_body(payload: bytes | str) -> bytes | str | None:
+    """The body kombu's virtual transport stored in ``payload``, as a consumer would receive it."""
+    try:
+        envelope = json.loads(payload)
+        body = envelope["body"]
+        if envelope.get("properties", {}).get("body_encoding") == "base64":
+            return base64.b64decode(body)
+        return body if isinstance(body, str | bytes) else None
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+        return None
+
+
+#: Row ids per statement, well under SQLite's limit on bound parameters.
+_IDS_PER_STATEMENT = 500
+
+
+def _by_ids(settings: QueueSettings, statement: str, ids: list[int]) -> int:
+    """Run ``statement`` (with ``{table}`` and ``{ids}`` placeholders) over ``ids`` in one transaction."""
+    path = settings.sqlite_path()
+    if not ids or path is None:
+        return 0
+    table = _message_table(settings)
+    conn = _open_sqlite(str(path))
+    changed = 0
+    try:
+        with conn:
+            for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                chunk = ids[start:start + _IDS_PER_STATEMENT]
+                sql = statement.format(table=table, ids=", ".join("?" * len(chunk)))
+                changed += conn.execute(sql, chunk).rowcount
+    finally:
+        conn.close()
+    return changed
 
 
 def pending_count(settings: QueueSettings) -> int | None:

@@ -32,8 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -140,15 +139,11 @@ class RunLock:
 
     def acquire_exclusive(self, *, timeout_s: float, stop: threading.Event | None = None) -> bool:
         """Wait until no other process holds the lock, then hold it alone; False on timeout or stop."""
-        fd = self._open()
         deadline = time.monotonic() + timeout_s
         told = False
         while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if self.try_exclusive():
                 return True
-            except BlockingIOError:
-                pass
             if not told:
                 log.warning("run.waiting_for_workers", lock=str(self.path),
                             note="workers of an earlier run are still finishing their tasks")
@@ -157,6 +152,14 @@ class RunLock:
                 return False
             if stop is None:
                 time.sleep(0.2)
+
+    def try_exclusive(self) -> bool:
+        """Hold the lock alone when no other process holds it, without waiting; False when one does."""
+        try:
+            fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def share(self) -> None:
         """Hold the lock shared (a consumer), downgrading an exclusive hold; blocks while a run holds it alone."""
@@ -167,20 +170,6 @@ class RunLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
-
-
-@contextmanager
-def shared_lock(path: Path | None) -> Iterator[None]:
-    """Hold ``path`` shared while the body runs (nothing when ``path`` is None)."""
-    if path is None:
-        yield
-        return
-    lock = RunLock(path)
-    lock.share()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 # --- the parent's side ------------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """Consume the task queue in this process: build the pipeline from the settings and run a consumer on it.
 
 Signals stop it gracefully (in-flight tasks finish within ``worker.shutdown_grace_s``, the rest go back); on
-the embedded queue the delivered rows the SQLite transport keeps are swept while it runs.
+the embedded queue the settled rows the SQLite transport keeps are swept while it runs, and the first consumer
+to start redelivers the messages a killed one held.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -20,12 +22,12 @@ from worker.config import Settings
 from worker.consumer import ConsumerReport, QueueConsumer
 from worker.observability import get_logger
 from worker.outcomes import open_outcomes
-from worker.pipeline import Outcome, Pipeline
-from worker.queues import EMBEDDED_SWEEP_INTERVAL_S, QueueSettings, forget_delivered
+from worker.pipeline import Outcome, Pipeline, has_outcome
+from worker.queues import EMBEDDED_SWEEP_INTERVAL_S, QueueSettings, forget_delivered, revive_orphans
 from worker.ratelimit import open_limiter
 from worker.retry import CircuitBreaker
 from worker.storage import open_storage
-from worker.supervision import RUN_LOCK_ENV, shared_lock
+from worker.supervision import RUN_LOCK_ENV, RunLock
 from worker.upstreams import open_upstream
 from worker.upstreams.settings import LOCAL_URL
 
@@ -111,8 +113,10 @@ def consume(settings: Settings, *, concurrency: int | None, until_empty: bool,
                              publish_outcomes=settings.outcomes.publish_results, on_settled=on_settled)
     if on_consumer is not None:
         on_consumer(consumer)
-    with stop_on_signals(consumer.request_stop), shared_lock(queue_lock_path(settings)), \
-            sweeping_delivered_rows(settings.queue):
+    settled = functools.partial(has_outcome, pipeline.outcomes)
+    revive = functools.partial(revive_orphaned_rows, settings.queue, settled)
+    with stop_on_signals(consumer.request_stop), consumer_lock(queue_lock_path(settings), when_alone=revive), \
+            sweeping_delivered_rows(settings.queue, settled):
         return consumer.run(until_empty=until_empty)
 
 
@@ -129,11 +133,47 @@ def embedded_lock_path(settings: Settings) -> Path | None:
 
 
 @contextmanager
-def sweeping_delivered_rows(queue: QueueSettings, interval_s: float = EMBEDDED_SWEEP_INTERVAL_S) -> Iterator[None]:
-    """On the embedded queue, delete delivered rows every ``interval_s`` while the body runs, and once at the end.
+def consumer_lock(path: Path | None, *, when_alone: Callable[[], object]) -> Iterator[None]:
+    """Hold ``path`` shared while the body runs; first, when no other process holds it, call ``when_alone``.
+
+    ``when_alone`` runs holding the lock exclusively, so no consumer starts (nor a run purges) meanwhile.
+    """
+    if path is None:
+        yield
+        return
+    lock = RunLock(path)
+    try:
+        if lock.try_exclusive():
+            when_alone()
+        lock.share()
+        yield
+    finally:
+        lock.release()
+
+
+def revive_orphaned_rows(queue: QueueSettings, settled: Callable[[bytes | str], bool]) -> int:
+    """On the embedded queue, with no other consumer alive: redeliver the messages a dead consumer held.
+
+    The SQLite transport keeps no acknowledgement state: a consumer killed with -9 leaves its messages'
+    rows invisible for ever (see :func:`worker.queues.revive_orphans`).
+    """
+    if not queue.is_embedded:
+        return 0
+    revived = revive_orphans(queue, settled)
+    if revived:
+        log.info("worker.revived_orphans", messages=revived,
+                 note="messages held by a consumer that died without finishing them are queued again")
+    return revived
+
+
+@contextmanager
+def sweeping_delivered_rows(queue: QueueSettings, settled: Callable[[bytes | str], bool],
+                            interval_s: float = EMBEDDED_SWEEP_INTERVAL_S) -> Iterator[None]:
+    """On the embedded queue, delete settled delivered rows every ``interval_s`` while the body runs, and at the end.
 
     Without it a worker that runs for weeks keeps one dead row per image in the SQLite file (see
     :func:`worker.queues.forget_delivered`); other transports delete acknowledged messages themselves.
+    ``settled(body)`` tells a message done with from one in flight, whose row must outlive a kill -9.
     """
     if not queue.is_embedded:
         yield
@@ -142,7 +182,7 @@ def sweeping_delivered_rows(queue: QueueSettings, interval_s: float = EMBEDDED_S
 
     def sweep() -> None:
         try:
-            removed = forget_delivered(queue)
+            removed = forget_delivered(queue, settled)
         except Exception as exc:  # a busy or locked database: try again next interval
             log.warning("worker.sweep_failed", error=f"{type(exc).__name__}: {exc}")
             return

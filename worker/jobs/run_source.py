@@ -13,6 +13,7 @@ shared while its workers consume, so a resumed run never overlaps the still-drai
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -25,11 +26,11 @@ from typing import Any
 from worker.config import Settings
 from worker.consumer import EXIT_OK, EXIT_STOPPED, QueueConsumer
 from worker.jobs.backstop import absorb_backstop
-from worker.jobs.consume import consume, embedded_lock_path, stop_on_signals
+from worker.jobs.consume import consume, embedded_lock_path, revive_orphaned_rows, stop_on_signals
 from worker.jobs.enqueue import EnqueueReport, enqueue_source
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStore
-from worker.pipeline import Outcome
+from worker.pipeline import Outcome, has_outcome
 from worker.progress import RunProgress, RunTally
 from worker.queues import TaskPublisher, forget_delivered, purge_embedded_queue, take_pending_embedded
 from worker.sources import FolderSource, ListFileSource, SingleFileSource, Source
@@ -134,7 +135,7 @@ def run_source(settings: Settings, request: RunRequest, outcomes: OutcomeStore, 
         if settings.queue.is_embedded and result.exit_code == EXIT_OK:
             # Drop the delivered rows the SQLite transport keeps; a task queued meanwhile (enqueue, redrive)
             # stays, so this never purges.
-            forget_delivered(settings.queue)
+            forget_delivered(settings.queue, functools.partial(has_outcome, outcomes))
     finally:
         lock.release()
     if result.exit_code == EXIT_OK and result.missing:
@@ -146,7 +147,7 @@ def run_source(settings: Settings, request: RunRequest, outcomes: OutcomeStore, 
 def _enqueue(settings: Settings, source: Source, outcomes: OutcomeStore, progress: RunProgress,
              tally: RunTally) -> EnqueueReport:
     with TaskPublisher(settings.queue) as publisher:
-        queued = _reset_embedded_queue(settings, publisher)
+        queued = _reset_embedded_queue(settings, publisher, outcomes)
         report = enqueue_source(source, outcomes, publisher, keep_ids=True, already_queued=queued,
                                 on_page=lambda r: progress.enqueueing(r.enqueued + r.skipped))
     tally.already_done = report.skipped
@@ -154,10 +155,14 @@ def _enqueue(settings: Settings, source: Source, outcomes: OutcomeStore, progres
     return report
 
 
-def _reset_embedded_queue(settings: Settings, publisher: TaskPublisher) -> set[str]:
-    """On the embedded queue: keep the pending tasks, purge the rest; returns the ids of the tasks kept."""
+def _reset_embedded_queue(settings: Settings, publisher: TaskPublisher, outcomes: OutcomeStore) -> set[str]:
+    """On the embedded queue: keep the pending tasks, purge the rest; returns the ids of the tasks kept.
+
+    Pending includes the messages a killed worker held without an outcome (the run holds the lock alone).
+    """
     queued: set[str] = set()
     if settings.queue.is_embedded:
+        revive_orphaned_rows(settings.queue, functools.partial(has_outcome, outcomes))
         pending = take_pending_embedded(settings.queue)
         stale = purge_embedded_queue(settings.queue)
         for body in pending:
@@ -187,7 +192,7 @@ def _enqueue_while_processing(settings: Settings, request: RunRequest, outcomes:
     only once the producer is done. The embedded queue is reset first, under the exclusive lock, as before.
     """
     with TaskPublisher(settings.queue) as publisher:
-        queued = _reset_embedded_queue(settings, publisher)
+        queued = _reset_embedded_queue(settings, publisher, outcomes)
     lock.share()
     producing = threading.Event()
     producing.set()
