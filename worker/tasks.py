@@ -206,10 +206,6 @@ class Task(BaseModel):
         except (ValueError, TypeError) as exc:
             raise BadMessage(f"invalid task: {type(exc).__name__}: {str(exc)[:200]}") from None
 
-    def redelivered(self) -> Task:
-        """The same task, one attempt further."""
-        return self.model_copy(update={"attempt": self.attempt + 1})
-
     def redriven(self, dead: DeadLetter) -> Task:
         """The task of ``dead`` sent round again: one attempt further, with that dead letter in its history."""
         prior = PriorOutcome(code=dead.code, reason=dead.reason[:REASON_CHARS], attempts=dead.attempts,

@@ -33,7 +33,6 @@ from worker.tasks import DeadLetter, Result, normalize_location
 
 log = get_logger("outcomes.postgres")
 
-SCHEMES = ("postgresql", "postgres")
 _KIND_OF_FOLDER = {RESULTS_DIR: OutcomeKind.RESULT.value, DEAD_DIR: OutcomeKind.DEAD_LETTER.value}
 _FOLDER_OF_KIND = {kind: folder for folder, kind in _KIND_OF_FOLDER.items()}
 #: Rows fetched per round trip when streaming (export, listings).
@@ -64,10 +63,6 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK_KEY = 0x63617264  # "card": the advisory lock that serialises migrations
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.partition("://")[0].lower() in SCHEMES and "://" in url
 
 
 def redact_url(url: str) -> str:
