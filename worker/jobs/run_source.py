@@ -26,7 +26,7 @@ from worker.config import Settings
 from worker.consumer import EXIT_OK, EXIT_STOPPED, QueueConsumer
 from worker.jobs.backstop import absorb_backstop
 from worker.jobs.consume import consume, embedded_lock_path, stop_on_signals
-from worker.jobs.enqueue import EnqueueReport, enqueue_source
+from worker.jobs.enqueue import EnqueueReport, enqueue_source, ids_with_an_outcome
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStore
 from worker.pipeline import Outcome
@@ -263,8 +263,7 @@ def without_outcome(outcomes: OutcomeStore, task_ids: set[str]) -> set[str]:
         return set()
     if len(task_ids) < 2000:
         return {task_id for task_id in task_ids if not outcomes.exists(task_id)}
-    done = set(outcomes.result_ids()) | set(outcomes.dead_letter_ids())
-    return task_ids - done
+    return task_ids - ids_with_an_outcome(outcomes)
 
 
 class _Ids(Source):
