@@ -17,7 +17,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,14 +227,9 @@ def _enqueue_while_processing(settings: Settings, request: RunRequest, outcomes:
     producer.start()
     progress.processing(0)
 
-    def settled(outcome: Outcome) -> None:
-        for leaf in outcome.leaves():
-            tally.add(leaf.status.value, leaf.code)
-        progress.update()
-
     try:
-        report = consume(settings, concurrency=request.concurrency, until_empty=True, on_settled=settled,
-                         on_consumer=watch)
+        report = consume(settings, concurrency=request.concurrency, until_empty=True,
+                         on_settled=_counter(tally, progress), on_consumer=watch)
     finally:
         consumer_stopped.set()
         producer.join()
@@ -283,14 +278,20 @@ class _Ids(Source):
 
 # --- processing ---------------------------------------------------------------------------------------------------
 
+def _counter(tally: RunTally, progress: RunProgress) -> Callable[[Outcome], None]:
+    """What a consumer in this process calls with each settled outcome: count its leaves, move the bar."""
+    def settled(outcome: Outcome) -> None:
+        for leaf in outcome.leaves():
+            tally.add(leaf.status.value, leaf.code)
+        progress.update()
+
+    return settled
+
+
 def _process(settings: Settings, request: RunRequest, tally: RunTally, progress: RunProgress) -> tuple[int, str]:
     if request.processes == 1:
-        def settled(outcome: Outcome) -> None:
-            for leaf in outcome.leaves():
-                tally.add(leaf.status.value, leaf.code)
-            progress.update()
-
-        report = consume(settings, concurrency=request.concurrency, until_empty=True, on_settled=settled)
+        report = consume(settings, concurrency=request.concurrency, until_empty=True,
+                         on_settled=_counter(tally, progress))
         return report.exit_code, report.reason
 
     def child_outcome(event: dict[str, Any]) -> None:
