@@ -31,6 +31,7 @@ from rich.console import Console
 
 from worker.api.errors import CardpipeError, ConfigError
 from worker.broker import BrokerUnavailable
+from worker.commands import global_args
 from worker.config import load_config
 from worker.jobs.consume import threads_per_process
 from worker.jobs.grants import apply_grants
@@ -53,12 +54,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-
-
-def global_args(args: argparse.Namespace) -> list[str]:
-    """The ``cardpipe`` options a child worker process is started with."""
-    options = ["--log-level", args.log_level, "--log-format", args.log_format]
-    return [*options, "--config", str(args.config)] if args.config else options
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ import sys
 import threading
 
 from worker.api.errors import ConfigError
+from worker.commands import global_args
 from worker.config import Settings, load_config
 from worker.consumer import ConsumerReport, QueueConsumer
 from worker.jobs.consume import consume, report_json, stop_on_signals, threads_per_process
@@ -110,10 +111,8 @@ def _consume_here(settings: Settings, args: argparse.Namespace) -> ConsumerRepor
 
 
 def _supervise(settings: Settings, args: argparse.Namespace) -> int:
-    options = ["--log-level", args.log_level, "--log-format", args.log_format,
-               *(["--config", str(args.config)] if args.config else [])]
-    command = worker_command(options, concurrency=args.concurrency or threads_per_process(settings, args.processes),
-                             until_empty=args.until_empty)
+    concurrency = args.concurrency or threads_per_process(settings, args.processes)
+    command = worker_command(global_args(args), concurrency=concurrency, until_empty=args.until_empty)
     stop = threading.Event()
     # One endpoint for the whole worker: the children write their samples where this process reads them.
     with stop_on_signals(lambda _reason: stop.set()), multiprocess_metrics(), \
