@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         apply_grants(settings)
         outcomes = open_outcomes(settings.outcomes, settings.storage)
         recorder = RunRecorder(outcomes, settings, source)
-        recorder.begin(settings)
+        recorder.begin()
         source = recorder.stamp(source)
     except CardpipeError as exc:
         print(f"cardpipe run: {exc}", file=sys.stderr)

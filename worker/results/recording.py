@@ -50,6 +50,7 @@ class RunRecorder:
 
     def __init__(self, store: OutcomeStore, settings: Settings, source: Source) -> None:
         self.store = store
+        self.settings = settings
         self.record = RunRecord.start(source.description, store.location,
                                       settings_digest=settings_digest(settings.redacted()))
         self._previous_variable: str | None = None
@@ -58,9 +59,9 @@ class RunRecorder:
     def run_id(self) -> str:
         return self.record.run_id
 
-    def begin(self, settings: Settings) -> None:
+    def begin(self) -> None:
         save_run(self.store, self.record)
-        settings.outcomes.run_id = self.run_id
+        self.settings.outcomes.run_id = self.run_id
         self.store.run_id = self.run_id
         self._previous_variable = os.environ.get(RUN_ID_VARIABLE)
         os.environ[RUN_ID_VARIABLE] = self.run_id  # the worker processes inherit it; finish() restores it
