@@ -34,7 +34,6 @@ from worker.broker import BrokerUnavailable
 from worker.commands import global_args
 from worker.config import load_config
 from worker.jobs.consume import threads_per_process
-from worker.jobs.grants import apply_grants
 from worker.jobs.run_source import EXIT_INCOMPLETE, RunRequest, allow_source_folder, run_source
 from worker.outcomes import OutcomeStoreError, open_outcomes
 from worker.progress import RunProgress, RunTally, summary_json, summary_table
@@ -64,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
         settings = load_config(args.config)
         source = open_source(args.source, settings.storage)
         allow_source_folder(settings, source)
-        apply_grants(settings)
         outcomes = open_outcomes(settings.outcomes, settings.storage)
         recorder = RunRecorder(outcomes, settings, source)
         recorder.begin()

@@ -27,6 +27,7 @@ from worker.consumer import EXIT_OK, EXIT_STOPPED, QueueConsumer
 from worker.jobs.backstop import absorb_backstop
 from worker.jobs.consume import consume, embedded_lock_path, stop_on_signals
 from worker.jobs.enqueue import EnqueueReport, enqueue_source, ids_with_an_outcome
+from worker.jobs.grants import apply_grants, record_grant
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStore
 from worker.pipeline import Outcome
@@ -77,16 +78,14 @@ class RunRequest:
 def allow_source_folder(settings: Settings, source: Source) -> None:
     """Naming a local folder (or list, or image) on the command line lets workers of this config read inside it.
 
-    The grant is recorded (see :mod:`worker.jobs.grants`), so a task of this run that is redriven later keeps it.
+    The grant is recorded (see :mod:`worker.jobs.grants`), so a task of this run that is redriven later keeps it,
+    and applied with every other grant of the configuration.
     """
-    from worker.jobs.grants import record_grant
-
     folder = source.root if isinstance(source, FolderSource) else \
         source.path.parent if isinstance(source, ListFileSource | SingleFileSource) else None
     if folder is not None:
         record_grant(settings, folder)
-        if folder not in settings.storage.local_roots:
-            settings.storage.local_roots = [*settings.storage.local_roots, folder]
+    apply_grants(settings)
 
 
 def lock_path(settings: Settings) -> Path:
