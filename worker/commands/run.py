@@ -36,12 +36,12 @@ from worker.config import load_config
 from worker.jobs.consume import threads_per_process
 from worker.jobs.run_source import EXIT_INCOMPLETE, RunRequest, allow_source_folder, run_source
 from worker.outcomes import OutcomeStoreError, open_outcomes
+from worker.pipeline import EXIT_HALTED
 from worker.progress import RunProgress, RunTally, summary_json, summary_table
 from worker.results.recording import RunRecorder, no_images_message, tally_counts
 from worker.sources import open_source
 
 EXIT_CONFIG = 2
-EXIT_HALTED = 3
 EXIT_NO_IMAGES = 7
 
 

@@ -34,12 +34,11 @@ from worker.pipeline import Outcome
 from worker.progress import RunProgress, RunTally
 from worker.queues import TaskPublisher, forget_delivered, purge_embedded_queue, take_pending_embedded
 from worker.sources import FolderSource, ListFileSource, SingleFileSource, Source
-from worker.supervision import RUN_LOCK_ENV, RunLock, run_children, worker_command
+from worker.supervision import EXIT_INCOMPLETE, RUN_LOCK_ENV, RunLock, run_children, worker_command
 from worker.tasks import BadMessage, Task
 
 log = get_logger("jobs.run")
 
-EXIT_INCOMPLETE = 1
 #: Rounds of re-enqueueing tasks still without an outcome after a clean drain (messages lost in transit).
 MAX_ROUNDS = 2
 #: Tasks a run enqueues ahead of its outcomes while its workers consume (the queue stays this short).
