@@ -9,7 +9,8 @@ Example::
 With ``--processes P`` this process supervises P worker processes (see :mod:`worker.supervision`): they die
 with it, whatever kills it, and SIGINT/SIGTERM drains them within ``worker.shutdown_grace_s``.
 
-Exit codes: 0 stopped by request or drained; 2 bad configuration; 3 halted (credentials or configuration
+Exit codes: 0 stopped by request or drained; 1 a worker process (``--processes``) was killed without saying
+why; 2 bad configuration; 3 halted (credentials or configuration
 refused by the upstream, or the outcome store is unusable: the message says which); 4 the broker is
 unreachable or refuses our login; 5 the upstream kept failing (circuit open) with ``--until-empty``; 6 the
 shared rate limiter's Redis is unreachable; 130 stopped by a signal.
