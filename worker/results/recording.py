@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from worker.config import Settings
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStore, OutcomeStoreError
+from worker.progress import RunTally
 from worker.results.runs import RunRecord, save_run, settings_digest
 from worker.sources import FolderSource, S3InventorySource, S3PrefixSource, Source
 from worker.tasks import Task
@@ -106,7 +106,7 @@ def no_images_message(source: Source) -> str:
     return f"no images found in {source.description} (looked for {looked})"
 
 
-def tally_counts(tally: Any, missing: int) -> dict[str, int]:
-    """The run record's counts from a :class:`worker.progress.RunTally`."""
+def tally_counts(tally: RunTally, missing: int) -> dict[str, int]:
+    """The run record's counts from the run's tally."""
     return {"enqueued": tally.enqueued, "ok": tally.ok, "dead": tally.dead,
             "skipped": tally.already_done + tally.skipped, "ignored": tally.ignored, "missing": missing}
