@@ -176,10 +176,11 @@ class OutcomeStore(abc.ABC):
                 if raw is not None:
                     yield folder, task_id, raw
 
-    def ids_with_prefix(self, prefix: str, limit: int = 20) -> list[tuple[str, str]]:
-        """(folder, task id) of outcomes whose id starts with ``prefix``; at most ``limit``."""
+    def ids_with_prefix(self, prefix: str, limit: int = 20,
+                        folders: Iterable[str] = (RESULTS_DIR, DEAD_DIR)) -> list[tuple[str, str]]:
+        """(folder, task id) of outcomes in ``folders`` whose id starts with ``prefix``; at most ``limit``."""
         found: list[tuple[str, str]] = []
-        for folder in (RESULTS_DIR, DEAD_DIR):
+        for folder in folders:
             for task_id in self._scan_ids(folder):
                 if task_id.startswith(prefix):
                     found.append((folder, task_id))
