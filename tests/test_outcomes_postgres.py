@@ -101,6 +101,8 @@ def test_readers_filter_in_sql_and_find_by_prefix_and_location(postgres_url: str
     assert sorted(run_one) == sorted(t.id for t in tasks if t.run_id == "run-1")
     assert [folder for folder, _, _ in store.raw_outcomes(("dead",))] == ["dead", "dead"]
     assert store.ids_with_prefix(tasks[0].id[:10]) == [("results", tasks[0].id)]
+    assert store.ids_with_prefix(tasks[0].id[:10], folders=("dead",)) == []
+    assert store.ids_with_prefix(tasks[5].id[:10], folders=("dead",)) == [("dead", tasks[5].id)]
     assert store.ids_with_prefix("_%") == [], "LIKE wildcards in a prefix match themselves only"
     assert store.ids_at_location("file:///cards/5.jpg") == [("dead", tasks[5].id)]
     assert store.kind_of(tasks[5].id) is OutcomeKind.DEAD_LETTER

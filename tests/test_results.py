@@ -186,6 +186,21 @@ def test_an_ambiguous_prefix_lists_the_candidates(config_path: Path, capsys: pyt
     assert code == 0 and json.loads(out)["location"] == "/cards/1.jpg"
 
 
+def test_dlq_show_finds_a_dead_letter_among_many_results_of_its_prefix(
+        config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outcomes = open_outcomes(load_config(config_path).outcomes)
+    for index in range(15):  # more results under the prefix than candidates are listed
+        task = Task(id=f"abcd{index:028x}", location=f"/cards/{index}.jpg")
+        outcomes.write_result(Result(task=task, response=_response(), attempts=1, started_at=T0, finished_at=T0,
+                                     duration_s=0.1, worker="test:1"))
+    task = Task(id="abcdf" + "0" * 27, location="/cards/dead.jpg")
+    outcomes.write_dead_letter(DeadLetter(task_id=task.id, task=task, code="-1102", reason="decode failed",
+                                          attempts=1, first_attempt_at=T0, last_attempt_at=T0, worker="test:1"))
+    code, out, err = _cli(config_path, capsys, "dlq", "show", "abcd")
+    assert code == 0, err
+    assert json.loads(out)["location"] == "/cards/dead.jpg"
+
+
 def test_runs_lists_the_records_oldest_first(config_path: Path, store: OutcomeStore,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _cli(config_path, capsys, "runs", "--json")

@@ -18,6 +18,7 @@ import urllib.parse
 
 import kombu
 import kombu.exceptions
+from amqp.exceptions import AccessRefused  # py-amqp is a dependency of kombu
 
 from worker.api.errors import CardpipeError
 from worker.observability import get_logger
@@ -68,28 +69,15 @@ def describe(exc: BaseException) -> str:
 
 def is_login_refused(exc: BaseException) -> bool:
     """True when ``exc`` says the broker refused our credentials (AMQP 403, Redis AUTH, ...)."""
-    try:
-        from amqp.exceptions import AccessRefused
-
-        if isinstance(exc, AccessRefused):
-            return True
-    except ImportError:  # pragma: no cover - py-amqp comes with kombu
-        pass
+    if isinstance(exc, AccessRefused):
+        return True
     text = f"{type(exc).__name__} {exc}".lower()
     return any(marker in text for marker in _LOGIN_REFUSED_MARKERS)
 
 
 def connection_errors(conn: kombu.Connection) -> tuple[type[BaseException], ...]:
     """What a lost or refused connection raises on ``conn``'s transport."""
-    errors: tuple[type[BaseException], ...] = (OSError, kombu.exceptions.OperationalError,
-                                               *conn.connection_errors)
-    try:
-        from amqp.exceptions import AccessRefused
-
-        errors = (*errors, AccessRefused)
-    except ImportError:  # pragma: no cover
-        pass
-    return errors
+    return (OSError, kombu.exceptions.OperationalError, *conn.connection_errors, AccessRefused)
 
 
 def connect(conn: kombu.Connection, *, timeout_s: float, stop: threading.Event | None = None,

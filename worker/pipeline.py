@@ -538,7 +538,7 @@ class Pipeline:
         if self.outcomes.exists(task_id):
             return self._report(Outcome(OutcomeStatus.SKIPPED, task_id, reason="outcome already stored"))
         now = utc_now()
-        dead_letter = DeadLetter(task_id=task_id, message_excerpt=mask_digits_in_text(message_excerpt(body)), code=code,
+        dead_letter = DeadLetter(task_id=task_id, message_excerpt=message_excerpt(body), code=code,
                                  reason=mask_digits_in_text(bounded(reason, REASON_CHARS)), attempts=0,
                                  first_attempt_at=now, last_attempt_at=now, worker=self.worker_id)
         written = self.outcomes.write_dead_letter(dead_letter)

@@ -37,6 +37,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from worker.api.errors import CardpipeError
+from worker.observability import mask_digits_in_text
 
 TASK_VERSION = 1
 OUTCOME_VERSION = 1
@@ -206,10 +207,6 @@ class Task(BaseModel):
         except (ValueError, TypeError) as exc:
             raise BadMessage(f"invalid task: {type(exc).__name__}: {str(exc)[:200]}") from None
 
-    def redelivered(self) -> Task:
-        """The same task, one attempt further."""
-        return self.model_copy(update={"attempt": self.attempt + 1})
-
     def redriven(self, dead: DeadLetter) -> Task:
         """The task of ``dead`` sent round again: one attempt further, with that dead letter in its history."""
         prior = PriorOutcome(code=dead.code, reason=dead.reason[:REASON_CHARS], attempts=dead.attempts,
@@ -291,9 +288,9 @@ class DeadLetter(BaseModel):
 
 
 def message_excerpt(body: bytes) -> str:
-    """The start of an unreadable message for its dead letter (not yet masked), its full size noted when cut."""
+    """The start of an unreadable message for its dead letter, card numbers masked, its full size noted when cut."""
     excerpt = body[:EXCERPT_CHARS].decode("utf-8", "replace")
-    return excerpt + f"... ({len(body)} bytes in all)" if len(body) > EXCERPT_CHARS else excerpt
+    return mask_digits_in_text(excerpt + f"... ({len(body)} bytes in all)" if len(body) > EXCERPT_CHARS else excerpt)
 
 
 def body_id(body: bytes) -> str:

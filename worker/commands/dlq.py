@@ -21,6 +21,9 @@ Example::
 Every command takes a task id or a prefix of one (4 hex digits or more, as long as it names one dead letter).
 ``list`` prints each dead letter's full id and location (a card number in a path is masked on screen),
 newest last, the same order in the table and ``--json``; ``--limit N`` keeps the newest N.
+
+Exit codes: 0 done; 1 the outcome store failed, or a named dead letter does not exist; 2 bad configuration,
+or ``redrive`` without an id, ``--code`` or ``--all``; 4 the broker is unreachable or refuses our login.
 """
 
 from __future__ import annotations

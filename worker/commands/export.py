@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from worker.api.errors import CardpipeError, ConfigError
+from worker.commands._reading import EXIT_CONFIG, EXIT_FAILED
 from worker.config import load_config
 from worker.outcomes import CardNumberPolicy
 from worker.results.export import STATUSES, ExportFilter, ExportReport, export_rows, parse_since
@@ -40,8 +41,6 @@ from worker.results.runs import find_run
 from worker.results.sinks import open_sink
 from worker.results.writers import FORMATS, CsvWriter, JsonLinesWriter, ParquetWriter, RowWriter
 
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 #: Rows between two progress updates.
 PROGRESS_EVERY = 2000
 

@@ -31,17 +31,17 @@ from rich.console import Console
 
 from worker.api.errors import CardpipeError, ConfigError
 from worker.broker import BrokerUnavailable
+from worker.commands import global_args
 from worker.config import load_config
 from worker.jobs.consume import threads_per_process
-from worker.jobs.grants import apply_grants
 from worker.jobs.run_source import EXIT_INCOMPLETE, RunRequest, allow_source_folder, run_source
 from worker.outcomes import OutcomeStoreError, open_outcomes
+from worker.pipeline import EXIT_HALTED
 from worker.progress import RunProgress, RunTally, summary_json, summary_table
 from worker.results.recording import RunRecorder, no_images_message, tally_counts
 from worker.sources import open_source
 
 EXIT_CONFIG = 2
-EXIT_HALTED = 3
 EXIT_NO_IMAGES = 7
 
 
@@ -55,12 +55,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
-def global_args(args: argparse.Namespace) -> list[str]:
-    """The ``cardpipe`` options a child worker process is started with."""
-    options = ["--log-level", args.log_level, "--log-format", args.log_format]
-    return [*options, "--config", str(args.config)] if args.config else options
-
-
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
@@ -69,10 +63,9 @@ def run(args: argparse.Namespace) -> int:
         settings = load_config(args.config)
         source = open_source(args.source, settings.storage)
         allow_source_folder(settings, source)
-        apply_grants(settings)
         outcomes = open_outcomes(settings.outcomes, settings.storage)
         recorder = RunRecorder(outcomes, settings, source)
-        recorder.begin(settings)
+        recorder.begin()
         source = recorder.stamp(source)
     except CardpipeError as exc:
         print(f"cardpipe run: {exc}", file=sys.stderr)

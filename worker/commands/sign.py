@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from worker.api.legacy.signing import MAX_TTL_SECONDS, plaintext_for, sign, sign_plaintext
+from worker.api.legacy.signing import plaintext_for, sign, sign_plaintext
 from worker.api.v3 import tc3
 from worker.api.v3.schema import ACTION, SERVICE, VERSION
 
@@ -63,9 +63,7 @@ def legacy_header(args: argparse.Namespace, secret_id: str, secret_key: str) -> 
                                   nonce=secrets.randbelow(10**10), fileid=secrets.token_hex(8))
         value = sign_plaintext(plaintext, secret_key)
     else:
-        if not 0 < args.ttl <= MAX_TTL_SECONDS:
-            raise ValueError(f"--ttl must be within 1..{MAX_TTL_SECONDS} seconds")
-        value = sign(args.appid, secret_id, secret_key, bucket=args.bucket, ttl=args.ttl)
+        value = sign(args.appid, secret_id, secret_key, bucket=args.bucket, ttl=args.ttl)  # checks --ttl
     return f"Authorization: {value}"
 
 

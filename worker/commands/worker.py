@@ -9,7 +9,8 @@ Example::
 With ``--processes P`` this process supervises P worker processes (see :mod:`worker.supervision`): they die
 with it, whatever kills it, and SIGINT/SIGTERM drains them within ``worker.shutdown_grace_s``.
 
-Exit codes: 0 stopped by request or drained; 2 bad configuration; 3 halted (credentials or configuration
+Exit codes: 0 stopped by request or drained; 1 a worker process (``--processes``) was killed without saying
+why; 2 bad configuration; 3 halted (credentials or configuration
 refused by the upstream, or the outcome store is unusable: the message says which); 4 the broker is
 unreachable or refuses our login; 5 the upstream kept failing (circuit open) with ``--until-empty``; 6 the
 shared rate limiter's Redis is unreachable; 130 stopped by a signal.
@@ -26,6 +27,7 @@ import sys
 import threading
 
 from worker.api.errors import ConfigError
+from worker.commands import global_args
 from worker.config import Settings, load_config
 from worker.consumer import ConsumerReport, QueueConsumer
 from worker.jobs.consume import consume, report_json, stop_on_signals, threads_per_process
@@ -110,10 +112,8 @@ def _consume_here(settings: Settings, args: argparse.Namespace) -> ConsumerRepor
 
 
 def _supervise(settings: Settings, args: argparse.Namespace) -> int:
-    options = ["--log-level", args.log_level, "--log-format", args.log_format,
-               *(["--config", str(args.config)] if args.config else [])]
-    command = worker_command(options, concurrency=args.concurrency or threads_per_process(settings, args.processes),
-                             until_empty=args.until_empty)
+    concurrency = args.concurrency or threads_per_process(settings, args.processes)
+    command = worker_command(global_args(args), concurrency=concurrency, until_empty=args.until_empty)
     stop = threading.Event()
     # One endpoint for the whole worker: the children write their samples where this process reads them.
     with stop_on_signals(lambda _reason: stop.set()), multiprocess_metrics(), \

@@ -16,7 +16,7 @@ from kombu.message import Message
 
 from worker.broker import connect
 from worker.config import Settings
-from worker.observability import get_logger, mask_digits_in_text
+from worker.observability import get_logger
 from worker.outcomes import OutcomeStore
 from worker.queues import backstop_queue, connection, uses_backstop
 from worker.tasks import DELIVERY_LIMIT, BadMessage, DeadLetter, Task, body_id, message_excerpt, utc_now
@@ -72,7 +72,7 @@ def _dead_letter(message: Message, limit: int, worker: str) -> DeadLetter:
     if task is not None:
         return DeadLetter(task_id=task.id, task=task, code=DELIVERY_LIMIT, reason=reason, attempts=deliveries,
                           first_attempt_at=now, last_attempt_at=now, worker=worker)
-    return DeadLetter(task_id=body_id(raw), message_excerpt=mask_digits_in_text(message_excerpt(raw)),
+    return DeadLetter(task_id=body_id(raw), message_excerpt=message_excerpt(raw),
                       code=DELIVERY_LIMIT,
                       reason=reason, attempts=deliveries, first_attempt_at=now, last_attempt_at=now, worker=worker)
 

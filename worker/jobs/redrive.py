@@ -37,12 +37,15 @@ def redrive(store: OutcomeStore, publisher: TaskPublisher, dead_letters: Iterabl
     redriven, notes = 0, []
     batch: list[DeadLetter] = []
 
+    def write_back() -> None:
+        for unconfirmed in batch:
+            store.write_dead_letter(unconfirmed)
+
     def confirm() -> None:
         try:
             publisher.flush()
         except Exception:
-            for unconfirmed in batch:
-                store.write_dead_letter(unconfirmed)
+            write_back()
             raise
         batch.clear()
 
@@ -58,8 +61,7 @@ def redrive(store: OutcomeStore, publisher: TaskPublisher, dead_letters: Iterabl
         try:
             publisher.publish_task(dead.task.redriven(dead).to_json())
         except Exception:
-            for unconfirmed in batch:
-                store.write_dead_letter(unconfirmed)
+            write_back()
             raise
         redriven += 1
         if len(batch) >= REDRIVE_BATCH:

@@ -18,7 +18,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,19 +27,19 @@ from worker.config import Settings
 from worker.consumer import EXIT_OK, EXIT_STOPPED, QueueConsumer
 from worker.jobs.backstop import absorb_backstop
 from worker.jobs.consume import consume, embedded_lock_path, revive_orphaned_rows, stop_on_signals
-from worker.jobs.enqueue import EnqueueReport, enqueue_source
+from worker.jobs.enqueue import EnqueueReport, enqueue_source, ids_with_an_outcome
+from worker.jobs.grants import apply_grants, record_grant
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStore
 from worker.pipeline import Outcome, has_outcome
 from worker.progress import RunProgress, RunTally
 from worker.queues import TaskPublisher, forget_delivered, purge_embedded_queue, take_pending_embedded
 from worker.sources import FolderSource, ListFileSource, SingleFileSource, Source
-from worker.supervision import RUN_LOCK_ENV, RunLock, run_children, worker_command
+from worker.supervision import EXIT_INCOMPLETE, RUN_LOCK_ENV, RunLock, run_children, worker_command
 from worker.tasks import BadMessage, Task
 
 log = get_logger("jobs.run")
 
-EXIT_INCOMPLETE = 1
 #: Rounds of re-enqueueing tasks still without an outcome after a clean drain (messages lost in transit).
 MAX_ROUNDS = 2
 #: Tasks a run enqueues ahead of its outcomes while its workers consume (the queue stays this short).
@@ -78,16 +78,14 @@ class RunRequest:
 def allow_source_folder(settings: Settings, source: Source) -> None:
     """Naming a local folder (or list, or image) on the command line lets workers of this config read inside it.
 
-    The grant is recorded (see :mod:`worker.jobs.grants`), so a task of this run that is redriven later keeps it.
+    The grant is recorded (see :mod:`worker.jobs.grants`), so a task of this run that is redriven later keeps it,
+    and applied with every other grant of the configuration.
     """
-    from worker.jobs.grants import record_grant
-
     folder = source.root if isinstance(source, FolderSource) else \
         source.path.parent if isinstance(source, ListFileSource | SingleFileSource) else None
     if folder is not None:
         record_grant(settings, folder)
-        if folder not in settings.storage.local_roots:
-            settings.storage.local_roots = [*settings.storage.local_roots, folder]
+    apply_grants(settings)
 
 
 def lock_path(settings: Settings) -> Path:
@@ -232,14 +230,9 @@ def _enqueue_while_processing(settings: Settings, request: RunRequest, outcomes:
     producer.start()
     progress.processing(0)
 
-    def settled(outcome: Outcome) -> None:
-        for leaf in outcome.leaves():
-            tally.add(leaf.status.value, leaf.code)
-        progress.update()
-
     try:
-        report = consume(settings, concurrency=request.concurrency, until_empty=True, on_settled=settled,
-                         on_consumer=watch)
+        report = consume(settings, concurrency=request.concurrency, until_empty=True,
+                         on_settled=_counter(tally, progress), on_consumer=watch)
     finally:
         consumer_stopped.set()
         producer.join()
@@ -268,8 +261,7 @@ def without_outcome(outcomes: OutcomeStore, task_ids: set[str]) -> set[str]:
         return set()
     if len(task_ids) < 2000:
         return {task_id for task_id in task_ids if not outcomes.exists(task_id)}
-    done = set(outcomes.result_ids()) | set(outcomes.dead_letter_ids())
-    return task_ids - done
+    return task_ids - ids_with_an_outcome(outcomes)
 
 
 class _Ids(Source):
@@ -289,14 +281,20 @@ class _Ids(Source):
 
 # --- processing ---------------------------------------------------------------------------------------------------
 
+def _counter(tally: RunTally, progress: RunProgress) -> Callable[[Outcome], None]:
+    """What a consumer in this process calls with each settled outcome: count its leaves, move the bar."""
+    def settled(outcome: Outcome) -> None:
+        for leaf in outcome.leaves():
+            tally.add(leaf.status.value, leaf.code)
+        progress.update()
+
+    return settled
+
+
 def _process(settings: Settings, request: RunRequest, tally: RunTally, progress: RunProgress) -> tuple[int, str]:
     if request.processes == 1:
-        def settled(outcome: Outcome) -> None:
-            for leaf in outcome.leaves():
-                tally.add(leaf.status.value, leaf.code)
-            progress.update()
-
-        report = consume(settings, concurrency=request.concurrency, until_empty=True, on_settled=settled)
+        report = consume(settings, concurrency=request.concurrency, until_empty=True,
+                         on_settled=_counter(tally, progress))
         return report.exit_code, report.reason
 
     def child_outcome(event: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
-"""The outcome store's contract, shared by the local-directory and S3 implementations.
+"""The outcome store's contract, shared by the local-directory, S3 and PostgreSQL implementations.
 
 Every task ends with exactly one outcome: a result or a dead letter, one JSON object at
-``<sink>/results/<task_id>.json`` or ``<sink>/dead/<task_id>.json``. Writes are create-once: a second write of
+``<sink>/results/<task_id>.json`` or ``<sink>/dead/<task_id>.json`` (a row of ``cardpipe_outcomes`` in
+PostgreSQL, see :mod:`worker.outcomes.postgres`). Writes are create-once: a second write of
 the same task's outcome (a redelivery racing the first) returns False and changes nothing, which is what turns
 at-least-once delivery into exactly-once effects.
 
@@ -44,7 +45,8 @@ class OutcomeStoreError(CardpipeError):
 class OutcomeStore(abc.ABC):
     """Where results and dead letters are kept, keyed by task id."""
 
-    #: Human-readable place, for summaries and errors (a directory or an ``s3://`` prefix).
+    #: Human-readable place, for summaries and errors (a directory, an ``s3://`` prefix or a ``postgresql://``
+    #: URL without its password).
     location: str
     #: How card numbers are kept at rest (``outcomes.card_number``); applied by :meth:`write_result`.
     card_numbers: CardNumberProtector = KEEP_FULL
@@ -174,10 +176,11 @@ class OutcomeStore(abc.ABC):
                 if raw is not None:
                     yield folder, task_id, raw
 
-    def ids_with_prefix(self, prefix: str, limit: int = 20) -> list[tuple[str, str]]:
-        """(folder, task id) of outcomes whose id starts with ``prefix``; at most ``limit``."""
+    def ids_with_prefix(self, prefix: str, limit: int = 20,
+                        folders: Iterable[str] = (RESULTS_DIR, DEAD_DIR)) -> list[tuple[str, str]]:
+        """(folder, task id) of outcomes in ``folders`` whose id starts with ``prefix``; at most ``limit``."""
         found: list[tuple[str, str]] = []
-        for folder in (RESULTS_DIR, DEAD_DIR):
+        for folder in folders:
             for task_id in self._scan_ids(folder):
                 if task_id.startswith(prefix):
                     found.append((folder, task_id))

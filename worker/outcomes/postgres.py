@@ -33,7 +33,6 @@ from worker.tasks import DeadLetter, Result, normalize_location
 
 log = get_logger("outcomes.postgres")
 
-SCHEMES = ("postgresql", "postgres")
 _KIND_OF_FOLDER = {RESULTS_DIR: OutcomeKind.RESULT.value, DEAD_DIR: OutcomeKind.DEAD_LETTER.value}
 _FOLDER_OF_KIND = {kind: folder for folder, kind in _KIND_OF_FOLDER.items()}
 #: Rows fetched per round trip when streaming (export, listings).
@@ -64,10 +63,6 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK_KEY = 0x63617264  # "card": the advisory lock that serialises migrations
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.partition("://")[0].lower() in SCHEMES and "://" in url
 
 
 def redact_url(url: str) -> str:
@@ -253,10 +248,12 @@ class PostgresOutcomeStore(OutcomeStore):
         for _, _, raw in self.raw_outcomes((DEAD_DIR,)):
             yield DeadLetter.model_validate_json(raw)
 
-    def ids_with_prefix(self, prefix: str, limit: int = 20) -> list[tuple[str, str]]:
+    def ids_with_prefix(self, prefix: str, limit: int = 20,
+                        folders: Iterable[str] = (RESULTS_DIR, DEAD_DIR)) -> list[tuple[str, str]]:
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        kinds = [_KIND_OF_FOLDER[folder] for folder in folders]
         rows = self._run("find outcomes", "SELECT kind, task_id FROM cardpipe_outcomes WHERE task_id LIKE %s "
-                         "ORDER BY task_id LIMIT %s", (pattern, limit), fetch="all")
+                         "AND kind = ANY(%s) ORDER BY task_id LIMIT %s", (pattern, kinds, limit), fetch="all")
         return [(_FOLDER_OF_KIND[kind], task_id) for kind, task_id in rows]
 
     def ids_at_location(self, location: str) -> list[tuple[str, str]]:

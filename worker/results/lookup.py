@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from worker.api.errors import CardpipeError
-from worker.outcomes import DEAD_DIR, OutcomeStore
+from worker.outcomes import DEAD_DIR, RESULTS_DIR, OutcomeStore
 from worker.tasks import DeadLetter, Result
 
 _ID_PREFIX = re.compile(r"^[0-9a-f]{4,64}$")
@@ -48,8 +48,8 @@ def resolve_id(store: OutcomeStore, prefix: str, *, dead_letters_only: bool = Fa
     prefix = prefix.strip().lower()
     if not looks_like_id_prefix(prefix):
         raise OutcomeNotFound(f"{prefix!r} is not a task id or id prefix (4 or more hex digits)")
-    found = [Found(folder, task_id) for folder, task_id in store.ids_with_prefix(prefix, SHOWN_CANDIDATES + 1)
-             if not dead_letters_only or folder == DEAD_DIR]
+    folders = (DEAD_DIR,) if dead_letters_only else (RESULTS_DIR, DEAD_DIR)
+    found = [Found(folder, task_id) for folder, task_id in store.ids_with_prefix(prefix, SHOWN_CANDIDATES + 1, folders)]
     what = "dead letter" if dead_letters_only else "outcome"
     if not found:
         raise OutcomeNotFound(f"no {what} with an id starting {prefix} in {store.location}")

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from worker.config import Settings
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStore, OutcomeStoreError
+from worker.progress import RunTally
 from worker.results.runs import RunRecord, save_run, settings_digest
 from worker.sources import FolderSource, S3InventorySource, S3PrefixSource, Source
 from worker.tasks import Task
@@ -50,6 +50,7 @@ class RunRecorder:
 
     def __init__(self, store: OutcomeStore, settings: Settings, source: Source) -> None:
         self.store = store
+        self.settings = settings
         self.record = RunRecord.start(source.description, store.location,
                                       settings_digest=settings_digest(settings.redacted()))
         self._previous_variable: str | None = None
@@ -58,9 +59,9 @@ class RunRecorder:
     def run_id(self) -> str:
         return self.record.run_id
 
-    def begin(self, settings: Settings) -> None:
+    def begin(self) -> None:
         save_run(self.store, self.record)
-        settings.outcomes.run_id = self.run_id
+        self.settings.outcomes.run_id = self.run_id
         self.store.run_id = self.run_id
         self._previous_variable = os.environ.get(RUN_ID_VARIABLE)
         os.environ[RUN_ID_VARIABLE] = self.run_id  # the worker processes inherit it; finish() restores it
@@ -105,7 +106,7 @@ def no_images_message(source: Source) -> str:
     return f"no images found in {source.description} (looked for {looked})"
 
 
-def tally_counts(tally: Any, missing: int) -> dict[str, int]:
-    """The run record's counts from a :class:`worker.progress.RunTally`."""
+def tally_counts(tally: RunTally, missing: int) -> dict[str, int]:
+    """The run record's counts from the run's tally."""
     return {"enqueued": tally.enqueued, "ok": tally.ok, "dead": tally.dead,
             "skipped": tally.already_done + tally.skipped, "ignored": tally.ignored, "missing": missing}

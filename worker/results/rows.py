@@ -11,7 +11,6 @@ Results and dead letters share the columns; a dead letter's card fields are empt
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -92,8 +91,3 @@ def dead_letter_row(dead: DeadLetter) -> dict[str, Any]:
         "processed_at": dead.processed_at,
     })
     return row
-
-
-def processed_at(row: dict[str, Any]) -> dt.datetime | None:
-    value = row.get("processed_at")
-    return value if isinstance(value, dt.datetime) else None

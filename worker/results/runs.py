@@ -46,8 +46,8 @@ def settings_digest(redacted_settings: Mapping[str, Any]) -> str:
 
 
 class RunRecord(BaseModel):
-    """One run. ``status``: running, complete (every image has an outcome), incomplete, or the halt reason's
-    kind (``halted``, ``interrupted``)."""
+    """One run. ``status``: running, complete (every image has an outcome), incomplete, empty (the source held
+    no images), interrupted (a signal), or halted (any other exit code)."""
 
     model_config = ConfigDict(extra="ignore")
 
