@@ -3,7 +3,7 @@
 Example::
 
     cardpipe --config pipeline.yaml worker --concurrency 8
-    cardpipe worker --processes 2 --concurrency 2   # CPU-bound local recognizer: one process per core
+    cardpipe worker --processes 2                   # CPU-bound local recognizer: threads = cores / processes
     cardpipe worker --until-empty                   # process what is queued, then exit
 
 With ``--processes P`` this process supervises P worker processes (see :mod:`worker.supervision`): they die
