@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.test_run import _cardpipe, _config, _env, _folder, _outcome_ids
+from worker.supervision import run_children
 
 
 def _children(pid: int) -> list[int]:
@@ -129,3 +132,13 @@ def test_the_first_worker_that_failed_on_its_own_gives_the_exit_code_and_reason(
     report = ChildrenReport(codes=codes, reports=reports, stopping=stopping)
     assert report.exit_code == expected[0]
     assert expected[1] in report.reason
+
+
+def test_each_child_that_exits_is_reported_with_its_pid() -> None:
+    report_line = 'import json; print(json.dumps({"report": {"exit_code": 0}}), flush=True)'
+    exited: list[int] = []
+    children = run_children([sys.executable, "-c", report_line], 2, env=dict(os.environ),
+                            on_outcome=lambda _event: None, stop=threading.Event(), grace_s=5,
+                            on_exit=exited.append)
+    assert children.codes == [0, 0]
+    assert len(set(exited)) == 2 and all(pid > 0 for pid in exited)

@@ -221,7 +221,7 @@ def worker_command(global_args: list[str], *, concurrency: int | None, until_emp
 
 def run_children(command: list[str], count: int, *, env: dict[str, str],
                  on_outcome: Callable[[dict[str, Any]], None], stop: threading.Event,
-                 grace_s: float) -> ChildrenReport:
+                 grace_s: float, on_exit: Callable[[int], None] | None = None) -> ChildrenReport:
     """Run ``count`` copies of ``command`` until they all exit; ``stop`` set drains them (SIGTERM).
 
     Parameters:
@@ -231,6 +231,7 @@ def run_children(command: list[str], count: int, *, env: dict[str, str],
         on_outcome: called with each outcome line a child prints.
         stop: set (e.g. by a signal handler) to ask every child to drain and exit.
         grace_s: how long children may drain after the stop before they are killed.
+        on_exit: called with a child's pid once it has exited (so its live metrics stop counting).
     """
     env = {**env, PARENT_PID_ENV: str(os.getpid())}
     children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -265,6 +266,8 @@ def run_children(command: list[str], count: int, *, env: dict[str, str],
             continue
         if line is None:
             open_streams -= 1
+            if on_exit is not None:
+                on_exit(children[index].pid)  # its stdout closed: it has exited or is exiting
             continue
         try:
             event = json.loads(line)

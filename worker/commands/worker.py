@@ -116,10 +116,11 @@ def _supervise(settings: Settings, args: argparse.Namespace) -> int:
     command = worker_command(global_args(args), concurrency=concurrency, until_empty=args.until_empty)
     stop = threading.Event()
     # One endpoint for the whole worker: the children write their samples where this process reads them.
-    with stop_on_signals(lambda _reason: stop.set()), multiprocess_metrics(), \
+    with stop_on_signals(lambda _reason: stop.set()), multiprocess_metrics() as shared_metrics, \
             worker_endpoint(settings, args.metrics_port):
         children = run_children(command, args.processes, env=dict(os.environ), on_outcome=lambda _event: None,
-                                stop=stop, grace_s=settings.worker.shutdown_grace_s)
+                                stop=stop, grace_s=settings.worker.shutdown_grace_s,
+                                on_exit=shared_metrics.process_exited)
     log.info("worker.stopped", processes=args.processes, exit_codes=children.codes, reason=children.reason)
     if children.exit_code != 0:
         print(f"cardpipe worker: {children.reason}", file=sys.stderr)
