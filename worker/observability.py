@@ -30,6 +30,8 @@ import structlog
 from rich.console import Console
 from rich.text import Text
 
+from worker.recognizer.bins import luhn_valid
+
 #: Longest rendering of one log value; longer ones are cut, with their full size noted.
 MAX_VALUE_CHARS = 4096
 #: ``--log-format`` choices: ``auto`` is ``console`` on a terminal and ``json`` otherwise.
@@ -42,17 +44,6 @@ _SEPARATOR = re.compile(r"[ -]")
 #: Libraries whose INFO lines are per-request or per-file chatter: shown only at DEBUG.
 _CHATTY_LOGGERS = ("httpx", "httpcore", "botocore", "boto3", "s3transfer", "urllib3", "PIL", "multipart",
                    "python_multipart", "asyncio", "amqp", "kombu")
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn checksum every payment card number satisfies (about one random digit string in ten does)."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
 
 
 def could_be_card_number(digits: str) -> bool:
