@@ -57,6 +57,8 @@ class Measure:
     cpu_per_1000: float
     first_outcome_s: float
     wall_s: float
+    #: The system (kernel) part of ``cpu_per_1000``: file creation, fsync, sockets.
+    system_per_1000: float = float("nan")
 
 
 def make_jpeg(size_hint: int = 30_000) -> bytes:
@@ -85,19 +87,21 @@ def _count(results: Path) -> int:
         return 0
 
 
-def _tree_cpu(process: psutil.Process) -> float:
-    total = 0.0
+def _tree_cpu(process: psutil.Process) -> tuple[float, float]:
+    """(user, system) CPU seconds of ``process`` and its descendants."""
+    user = system = 0.0
     try:
         members = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0.0
+        return 0.0, 0.0
     for member in members:
         try:
             times = member.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system
-    return total
+        user += times.user
+        system += times.system
+    return user, system
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -118,7 +122,8 @@ def measure(command: list[str], env: dict[str, str], results: Path, expected: in
                                    stderr=stderr)
         watched = psutil.Process(process.pid)
         try:
-            first_t = first_cpu = 0.0
+            first_t = 0.0
+            first_cpu = end_cpu = (0.0, 0.0)
             first_n = 0
             last_n, last_change = 0, time.monotonic()
             while True:
@@ -137,14 +142,15 @@ def measure(command: list[str], env: dict[str, str], results: Path, expected: in
                 time.sleep(0.05)
         finally:
             _stop(process)
-    done = expected - first_n
+    done = max(expected - first_n, 1)
     span = max(now - first_t, 1e-6)
-    return Measure(msg_s=done / span, cpu_per_1000=(end_cpu - first_cpu) / max(done, 1) * 1000,
-                   first_outcome_s=first_t - started, wall_s=now - started)
+    user, system = end_cpu[0] - first_cpu[0], end_cpu[1] - first_cpu[1]
+    return Measure(msg_s=done / span, cpu_per_1000=(user + system) / done * 1000,
+                   first_outcome_s=first_t - started, wall_s=now - started, system_per_1000=system / done * 1000)
 
 
-def _python_env(extra: dict[str, str]) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+def _python_env(extra: dict[str, str], root: Path = ROOT) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(root), **extra}
 
 
 def start_fake_upstream() -> tuple[subprocess.Popen[str], str]:
@@ -176,8 +182,13 @@ def _run(command: list[str], env: dict[str, str], cwd: Path) -> None:
         raise RuntimeError(f"{' '.join(command[:5])} failed ({done.returncode}): {done.stderr[-2000:]}")
 
 
-def run_system(system: str, broker: str, folder: Path, expected: int, work: Path, upstream: str) -> Measure:
-    """One measured run of ``system`` on ``broker`` in the fresh directory ``work``."""
+def run_system(system: str, broker: str, folder: Path, expected: int, work: Path, upstream: str,
+               baseline: Path | None = None) -> Measure:
+    """One measured run of ``system`` on ``broker`` in the fresh directory ``work``.
+
+    ``cardpipe-base`` is cardpipe run from the checkout ``baseline`` (e.g. the main branch's), so that a change
+    is measured against the code before it in the same run, under the same load.
+    """
     work.mkdir(parents=True)
     (work / "out" / "results").mkdir(parents=True)
     queue = f"bench-{system}-{uuid.uuid4().hex[:8]}"
@@ -185,11 +196,12 @@ def run_system(system: str, broker: str, folder: Path, expected: int, work: Path
     env = _python_env({"BENCH_BROKER": url, "BENCH_QUEUE": queue, "BENCH_UPSTREAM": upstream, "BENCH_APPID": APPID,
                        "BENCH_SECRET_ID": SECRET_ID, "BENCH_SECRET_KEY": SECRET_KEY,
                        "BENCH_OUT": str(work / "out"), "CARDPIPE_UPSTREAM__SECRET_ID": SECRET_ID,
-                       "CARDPIPE_UPSTREAM__SECRET_KEY": SECRET_KEY})
+                       "CARDPIPE_UPSTREAM__SECRET_KEY": SECRET_KEY},
+                      root=baseline if system == "cardpipe-base" and baseline is not None else ROOT)
     python = sys.executable
     results = work / "out" / "results"
     try:
-        if system == "cardpipe":
+        if system in {"cardpipe", "cardpipe-base"}:
             config = _cardpipe_config(work, url, queue, folder, upstream)
             base = [python, "-m", "worker", "--config", str(config), "--log-level", "WARNING"]
             if broker == "sqlite":
@@ -258,13 +270,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--brokers", default="redis,rabbitmq,sqlite",
                         help="comma-separated: redis, rabbitmq, sqlite (cardpipe run only)")
-    parser.add_argument("--systems", default="cardpipe,celery,dramatiq")
+    parser.add_argument("--systems", default="cardpipe,celery,dramatiq",
+                        help="comma-separated: cardpipe, celery, dramatiq, cardpipe-base (needs --baseline)")
+    parser.add_argument("--baseline", type=Path,
+                        help="another cardpipe checkout, run as the system cardpipe-base (before/after a change)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     brokers = [b for b in args.brokers.split(",") if b]
     systems = [s for s in args.systems.split(",") if s]
     _services_up(brokers)
 
+    if "cardpipe-base" in systems and args.baseline is None:
+        parser.error("the system cardpipe-base needs --baseline CHECKOUT")
     runs: list[tuple[str, str]] = [(s, b) for b in brokers if b != "sqlite" for s in systems]
     if "sqlite" in brokers and "cardpipe" in systems:
         runs.append(("cardpipe", "sqlite"))
@@ -284,11 +301,11 @@ def main() -> int:
                 shift = round_index % len(runs)
                 for system, broker in runs[shift:] + runs[:shift]:
                     work = Path(scratch) / f"{system}-{broker}-{round_index}"
-                    result = run_system(system, broker, folder, args.messages, work, upstream)
+                    result = run_system(system, broker, folder, args.messages, work, upstream, args.baseline)
                     figures[(system, broker)].append(result)
-                    print(f"round {round_index + 1} {system:9s} {broker:8s} {result.msg_s:7.1f} msg/s "
-                          f"{result.cpu_per_1000:6.2f} CPU-s/1000 first outcome {result.first_outcome_s:5.2f} s "
-                          f"load {os.getloadavg()[0]:.2f}", flush=True)
+                    print(f"round {round_index + 1} {system:13s} {broker:8s} {result.msg_s:7.1f} msg/s "
+                          f"{result.cpu_per_1000:6.2f} CPU-s/1000 (system {result.system_per_1000:4.2f}) "
+                          f"first outcome {result.first_outcome_s:5.2f} s load {os.getloadavg()[0]:.2f}", flush=True)
             loads.append(os.getloadavg()[0])
     finally:
         if fake.stdin is not None:
@@ -311,7 +328,8 @@ def append_history(figures: dict[tuple[str, str], list[Measure]], loads: list[fl
     from scripts.bench.report import BENCHMARKS_MD, command_line
 
     cells = "; ".join(f"{system}@{broker} {_median([m.msg_s for m in values]):.0f} msg/s "
-                      f"{_median([m.cpu_per_1000 for m in values]):.2f} CPU-s"
+                      f"{_median([m.cpu_per_1000 for m in values]):.2f} CPU-s "
+                      f"({_median([m.system_per_1000 for m in values]):.2f} system)"
                       for (system, broker), values in figures.items())
     line = (f"- {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load {min(loads):.2f}-{max(loads):.2f}, "
             f"`{command_line()}`: {cells}")
@@ -329,8 +347,9 @@ def report(figures: dict[tuple[str, str], list[Measure]], messages: int, image_b
     rows = []
     for (system, broker), (msg_s, cpu, first) in medians.items():
         every = ", ".join(f"{m.msg_s:.0f}/{m.cpu_per_1000:.2f}" for m in figures[(system, broker)])
+        kernel = _median([m.system_per_1000 for m in figures[(system, broker)]])
         label = "cardpipe run (embedded)" if broker == "sqlite" else system
-        rows.append([broker, label, f"{msg_s:.1f}", f"{cpu:.2f}", f"{first:.1f}", every])
+        rows.append([broker, label, f"{msg_s:.1f}", f"{cpu:.2f}", f"{kernel:.2f}", f"{first:.1f}", every])
     ratio_rows = []
     for broker in ("redis", "rabbitmq"):
         ours = medians.get(("cardpipe", broker))
@@ -349,7 +368,8 @@ def report(figures: dict[tuple[str, str], list[Measure]], messages: int, image_b
         f"round(s).** msg/s and CPU-s are measured from the first to the last outcome file; CPU is the worker "
         f"process tree's only (psutil). 1-minute load average at each round's start and at the end: {load_text} "
         f"(2 cores, shared with other work).\n\n"
-        + markdown_table(["broker", "system", "msg/s", "CPU-s / 1,000 msg", "first outcome s",
+        + markdown_table(["broker", "system", "msg/s", "CPU-s / 1,000 msg", "of which system (kernel)",
+                          "first outcome s",
                           "each round (msg/s / CPU-s)"], rows)
         + "\n\n**cardpipe / peer** (CPU target <= 0.5 against Celery and <= 1.0 against Dramatiq; throughput "
           "target >= 1.0 against Dramatiq):\n\n"

@@ -30,16 +30,17 @@ if str(ROOT) not in sys.path:
 from scripts.bench import brokers  # noqa: E402
 
 
-def summarize(raw: Path, match: str, top: int) -> str:
-    """Inclusive share of samples per function (``name (file)``), from py-spy's raw (collapsed) output."""
+def summarize(raw: Path, match: str, top: int, *, self_time: bool = False) -> str:
+    """Share of samples per function (``name (file)``), from py-spy's raw (collapsed) output: inclusive, or
+    with ``self_time`` only the samples where the function itself was running."""
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text(encoding="utf-8").splitlines():
         stack, _, count = line.rpartition(" ")
         samples = int(count)
         total += samples
-        seen = {re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")}
-        for name in seen:
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+        for name in ({frames[-1]} if self_time else set(frames)):
             inclusive[name] += samples
     rows = [f"{n / total * 100:5.1f}%  {name}" for name, n in inclusive.most_common() if match in name][:top]
     return f"{total} samples\n" + "\n".join(rows)
@@ -52,6 +53,9 @@ def main() -> int:
     parser.add_argument("--match", default="", help="show only functions whose name or file contains this")
     parser.add_argument("--top", type=int, default=60)
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--self", dest="self_time", action="store_true",
+                        help="rank functions by their own samples (not counting what they call)")
+    parser.add_argument("--keep-raw", type=Path, help="also copy py-spy's raw (collapsed) stacks here")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 
@@ -75,7 +79,9 @@ def main() -> int:
             subprocess.run([py_spy, "record", "--gil", "-r", str(args.rate), "-f", "raw", "-o", str(raw), "--",
                             *base, "worker", "--concurrency", str(brokers.THREADS), "--until-empty"],
                            env=env, cwd=work, check=True)
-            print(summarize(raw, args.match, args.top))
+            if args.keep_raw:
+                shutil.copyfile(raw, args.keep_raw)
+            print(summarize(raw, args.match, args.top, self_time=args.self_time))
         finally:
             if fake.stdin is not None:
                 fake.stdin.close()
