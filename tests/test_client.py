@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import socket
+import threading
+import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -175,3 +180,94 @@ def test_signature_is_renewed_after_80_percent_of_its_life() -> None:
     renewed = cache.current()
     assert renewed != first
     assert int(parse(renewed).fields["e"]) == int(now[0]) + 1000
+
+
+class _ForwardProxy:
+    """A plain-HTTP forward proxy on loopback: relays each request to the absolute URL it names and records the
+    request lines and the client connections (peer ports) it served."""
+
+    def __init__(self) -> None:
+        self.request_lines: list[str] = []
+        self.peers: set[int] = set()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                outer.request_lines.append(self.requestline)
+                outer.peers.add(self.client_address[1])
+                target = urllib.parse.urlsplit(self.path)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "proxy-connection"}}
+                    upstream.request("POST", target.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    content = answer.read()
+                finally:
+                    upstream.close()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.getheader("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[_ForwardProxy]:
+    forward = _ForwardProxy()
+    yield forward
+    forward.close()
+
+
+def test_the_proxy_the_environment_names_carries_the_call(fake: FakeUpstream, proxy: _ForwardProxy,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    with LegacyClient(fake.url, appid=APPID, timeout_s=5) as client:
+        assert client.recognize(IMAGE).ok
+    assert proxy.request_lines == [f"POST {fake.url} HTTP/1.1"]
+    assert fake.requests[0].image == IMAGE
+
+
+def test_no_proxy_exempts_the_upstream_host(fake: FakeUpstream, proxy: _ForwardProxy,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with LegacyClient(fake.url, appid=APPID, timeout_s=5) as client:
+        assert client.recognize(IMAGE).ok
+    assert proxy.request_lines == [] and fake.total_calls == 1
+
+
+def test_calls_beyond_the_pool_size_wait_for_a_connection(fake: FakeUpstream, proxy: _ForwardProxy,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)  # the proxy counts the client's connections
+    fake.default = Reply(delay=0.1)
+    with LegacyClient(fake.url, appid=APPID, timeout_s=10, max_connections=2) as client, \
+            ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: client.recognize(IMAGE), range(12)))
+    assert all(answer.ok for answer in answers)
+    assert len(proxy.request_lines) == 12 and len(proxy.peers) <= 2
+
+
+def test_a_3xx_answer_is_permanent(fake: FakeUpstream, client: LegacyClient) -> None:
+    fake.script(IMAGE, [Reply(http_status=302, body=b"")])
+    error = recognize_error(client)
+    assert (error.code, error.http_status) == (codes.BAD_REQUEST, 302) and not error.transient
+    assert fake.calls_for(IMAGE) == 1
