@@ -1,8 +1,19 @@
-"""Acks go out only for settled messages, and on AMQP as one multiple-ack per run of consecutive deliveries."""
+"""Acks go out only for settled messages: on AMQP as one multiple-ack per run of consecutive deliveries, on
+Redis as one group ack, in both cases after a short linger so that one ack covers several."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import time
+
+import kombu
+import pytest
+import redis
+from kombu.message import Message
+
 from worker.acks import AckBatcher
+from worker.queues import QueueSettings, TaskPublisher, connection, task_queue
 
 
 class _Message:
@@ -42,3 +53,65 @@ def test_without_batching_each_message_is_acked_as_it_settles() -> None:
     acks.settled(two, ack=True)
     acks.settled(one, ack=False)
     assert log == [(2, False)] and acks.flush() == 0
+
+
+def test_group_acks_wait_for_enough_messages_or_the_linger() -> None:
+    now = [100.0]
+    groups: list[list[int]] = []
+    acks = AckBatcher(batch=False, ack_group=lambda ms: groups.append([m.delivery_tag for m in ms]),
+                      max_waiting=3, linger_s=0.01, clock=lambda: now[0])
+    log: list[tuple[int, bool]] = []
+    one, two, three, four, five, six = _delivered(acks, 6, log)
+    acks.settled(one, ack=True)
+    acks.settled(two, ack=False)  # requeued: never acked
+    assert acks.flush() == 0 and acks.pending == 1  # one waiting, for less than the linger
+    now[0] += 0.01
+    assert acks.flush() == 1 and groups == [[1]]
+    for message in (three, four, five):
+        acks.settled(message, ack=True)
+    assert acks.flush() == 3 and groups == [[1], [3, 4, 5]]  # three waiting: at once
+    acks.settled(six, ack=True)
+    assert acks.flush() == 0 and acks.flush(force=True) == 1 and groups[-1] == [6]
+    assert log == [] and acks.pending == 0
+
+
+def test_multiple_acks_linger_too() -> None:
+    now = [100.0]
+    log: list[tuple[int, bool]] = []
+    acks = AckBatcher(batch=True, max_waiting=4, linger_s=0.01, clock=lambda: now[0])
+    one, two, _three = _delivered(acks, 3, log)
+    acks.settled(one, ack=True)
+    acks.settled(two, ack=True)
+    assert acks.flush() == 0 and log == []
+    now[0] += 0.02
+    assert acks.flush() == 2 and log == [(2, True)]
+
+
+@pytest.mark.services
+def test_a_redis_group_ack_removes_every_tag_and_nothing_is_redelivered(redis_url: str, unique_name: str) -> None:
+    settings = QueueSettings(url=redis_url, tasks=f"{unique_name}-tasks")
+    with TaskPublisher(settings) as publisher:
+        for index in range(5):
+            publisher.publish_task(f'{{"n": {index}}}')
+    received: list[Message] = []
+    with connection(settings) as conn:
+        channel = conn.channel()
+        consumer = kombu.Consumer(channel, queues=[task_queue(settings)], on_message=received.append,
+                                  prefetch_count=10)
+        consumer.consume()
+        deadline = time.monotonic() + 10
+        while len(received) < 5 and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError, socket.timeout):
+                conn.drain_events(timeout=0.2)
+        assert len(received) == 5
+        client = redis.Redis.from_url(redis_url)
+        tags = [message.delivery_tag for message in received]
+        assert all(client.hexists(channel.unacked_key, tag) for tag in tags)
+        channel.ack_messages(received)
+        assert not any(client.hexists(channel.unacked_key, tag) for tag in tags)
+        assert not any(client.zscore(channel.unacked_index_key, tag) is not None for tag in tags)
+        assert all(message.acknowledged for message in received)
+        consumer.cancel()
+        channel.close()  # kombu restores what is still unacked on close: nothing may come back
+    with connection(settings) as conn:
+        assert task_queue(settings)(conn.default_channel).get(no_ack=True) is None

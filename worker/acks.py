@@ -1,12 +1,21 @@
-"""Acknowledging settled messages: one by one, or on AMQP one ``multiple`` ack per run of consecutive deliveries.
+"""Acknowledging settled messages: one by one, or a few at once after a short linger.
 
-Why: on RabbitMQ a ``basic.ack`` per message was the largest single cost of the drain thread (a frame
-encoded and written per message). AMQP's ``multiple`` flag acks every delivery up to a tag on the channel at
-once, but it would also ack deliveries still being worked on, so a message is acked only when every message
-delivered before it on the channel is settled too: settled messages wait (in memory, their outcome already
-durable) behind a slower one, and a batch goes out when the head of the line settles. Nothing is acked before
-its outcome is written, and nothing is acked twice. Transports without a real ``multiple`` ack (Redis, SQS,
-SQLite: kombu's virtual channels ack only the tag given) ack each message as it settles.
+Why batch: an ack is a broker round trip of its own (on Redis a MULTI/EXEC of ZREM and HDEL, on RabbitMQ a
+``basic.ack`` frame), and it was among the largest costs of the drain thread per message. Two ways to ack
+several at once:
+
+- AMQP's ``multiple`` flag acks every delivery up to a tag on the channel, but it would also ack deliveries
+  still being worked on, so a message is acked only when every message delivered before it on the channel is
+  settled too: settled messages wait (in memory, their outcome already durable) behind a slower one, and a
+  batch goes out when the head of the line settles.
+- A group ack (``ack_group``, e.g. :meth:`worker.redis_transport.Channel.ack_messages`) acks any set of
+  messages in one round trip.
+
+Either way, settled messages may wait a little (``linger_s``, or until ``max_waiting`` of them are waiting) so
+that one ack covers several. Nothing is acked before its outcome is written, and nothing is acked twice; a
+message waiting for its ack when the worker dies is redelivered, and its stored outcome makes that a skip.
+Transports with neither (SQS, SQLite: kombu's virtual channels ack only the tag given) ack each message as it
+settles.
 
 >>> acks = AckBatcher(batch=False)
 >>> acks.pending
@@ -15,7 +24,9 @@ SQLite: kombu's virtual channels ack only the tag given) ack each message as it 
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -30,18 +41,29 @@ class AckBatcher:
 
     Parameters:
         batch: use ``multiple`` acks (AMQP only).
+        ack_group: acks a list of messages in one round trip (used when ``batch`` is False).
+        max_waiting: a flush acks at once when this many settled messages wait for their ack.
+        linger_s: otherwise, a flush acks once the oldest waiting message has waited this long.
+        clock: monotonic seconds; injectable for tests.
     """
 
-    def __init__(self, *, batch: bool) -> None:
+    def __init__(self, *, batch: bool, ack_group: Callable[[list[Ackable]], None] | None = None,
+                 max_waiting: int = 1, linger_s: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.batch = batch
+        self.ack_group = None if batch else ack_group
+        self.max_waiting = max(1, max_waiting)
+        self.linger_s = linger_s
+        self._clock = clock
         self._delivered: deque[Ackable] = deque()
         self._settled: set[int] = set()
         self._to_ack: set[int] = set()
+        self._group: list[Ackable] = []
+        self._waiting_since: float | None = None
 
     @property
     def pending(self) -> int:
-        """Settled messages not yet acked (waiting behind an unsettled earlier delivery)."""
-        return len(self._to_ack)
+        """Settled messages not yet acked (lingering, or waiting behind an unsettled earlier delivery)."""
+        return len(self._to_ack) + len(self._group)
 
     def delivered(self, message: Ackable) -> None:
         """Record a delivery, in the channel's delivery order."""
@@ -50,17 +72,45 @@ class AckBatcher:
 
     def settled(self, message: Ackable, *, ack: bool) -> None:
         """The message is done with: ``ack`` once its outcome is durable, or not (it was requeued/rejected)."""
-        if not self.batch:
+        if self.batch:
+            self._settled.add(id(message))
+            if ack:
+                self._to_ack.add(id(message))
+        elif ack and self.ack_group is not None:
+            self._group.append(message)
+        else:
             if ack:
                 message.ack()
             return
-        self._settled.add(id(message))
-        if ack:
-            self._to_ack.add(id(message))
+        if ack and self._waiting_since is None:
+            self._waiting_since = self._clock()
 
-    def flush(self) -> int:
-        """Ack the settled messages at the head of the delivery order with one ``multiple`` ack; returns how
-        many were covered."""
+    def due(self) -> bool:
+        """Whether a flush would ack now: enough messages wait, or the oldest has waited ``linger_s``."""
+        waiting = self.pending
+        if not waiting:
+            return False
+        if waiting >= self.max_waiting or self._waiting_since is None:
+            return True
+        return self._clock() - self._waiting_since >= self.linger_s
+
+    def flush(self, *, force: bool = False) -> int:
+        """Ack what may be acked, when :meth:`due` (or ``force``); returns how many messages were acked."""
+        if not (force and self.pending) and not self.due():
+            return 0
+        covered = self._flush_group() if self.ack_group is not None else self._flush_multiple()
+        self._waiting_since = self._clock() if self.pending else None
+        return covered
+
+    def _flush_group(self) -> int:
+        group, self._group = self._group, []
+        if group:
+            assert self.ack_group is not None
+            self.ack_group(group)
+        return len(group)
+
+    def _flush_multiple(self) -> int:
+        """One ``multiple`` ack for the settled messages at the head of the delivery order."""
         if not self.batch:
             return 0
         last: Ackable | None = None

@@ -48,6 +48,9 @@ from worker.worker_settings import WorkerSettings
 
 log = get_logger("consumer")
 
+#: Settled messages wait at most about this long for their ack, so that one ack covers several (worker.acks).
+ACK_LINGER_S = 0.01
+
 EXIT_OK = 0
 EXIT_OUTAGE = 5
 EXIT_STOPPED = 130
@@ -160,7 +163,7 @@ class QueueConsumer:
 
     def _consume(self, conn: kombu.Connection, pool: ThreadPoolExecutor, *, until_empty: bool) -> None:
         channel = conn.channel()
-        self._acks = AckBatcher(batch=self.queue_settings.is_amqp)  # delivery tags are per channel
+        self._acks = self._ack_batcher(channel)  # delivery tags are per channel
         queue = task_queue(self.queue_settings)
         for declared in task_queues(self.queue_settings):
             declared(channel).declare()
@@ -183,9 +186,10 @@ class QueueConsumer:
                         with contextlib.suppress(TimeoutError, socket.timeout):
                             conn.drain_events(timeout=0.01)
                 else:
-                    # Short timeouts while tasks run, so that finished ones are acked promptly.
+                    # Short timeouts while tasks run or acks linger, so that finished ones are acked promptly.
+                    busy = self._in_flight or self._acks.pending
                     with contextlib.suppress(TimeoutError, socket.timeout):
-                        conn.drain_events(timeout=0.02 if self._in_flight else 0.25 if until_empty else 1.0)
+                        conn.drain_events(timeout=0.02 if busy else 0.25 if until_empty else 1.0)
                 conn.heartbeat_check()
                 self._handle_completions()
                 if until_empty and self._drained():
@@ -195,6 +199,18 @@ class QueueConsumer:
         finally:
             self._wind_down(consumer)
             channel.close()
+
+    def _ack_batcher(self, channel: Any) -> AckBatcher:
+        """Acks for ``channel``: AMQP multiple-acks, or group acks where the channel has them (Redis), each
+        covering the messages settled within :data:`ACK_LINGER_S` (at most half the threads' worth, so the
+        broker's prefetch window never waits on them); otherwise one ack per message."""
+        linger = {"max_waiting": max(1, self.settings.concurrency // 2), "linger_s": ACK_LINGER_S}
+        if self.queue_settings.is_amqp:
+            return AckBatcher(batch=True, **linger)
+        ack_group = getattr(channel, "ack_messages", None)
+        if ack_group is not None:
+            return AckBatcher(batch=False, ack_group=ack_group, **linger)
+        return AckBatcher(batch=False)
 
     def _drained(self) -> bool:
         return self._in_flight == 0 and time.monotonic() - self._last_activity >= self.settings.idle_exit_s \
@@ -315,6 +331,10 @@ class QueueConsumer:
         deadline = time.monotonic() + self.settings.shutdown_grace_s
         while self._in_flight > 0 and time.monotonic() < deadline:
             self._handle_completions(block_s=0.5)
+        try:
+            self._acks.flush(force=True)
+        except Exception as exc:  # the channel is gone: the broker redelivers them, their outcomes make it a skip
+            log.warning("consumer.ack_failed", pending=self._acks.pending, error=describe(exc))
         if self._in_flight > 0:
             log.warning("consumer.abandoned", in_flight=self._in_flight,
                         note="the broker redelivers them; their outcomes, once written, make the redelivery a skip")
