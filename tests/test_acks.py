@@ -115,3 +115,33 @@ def test_a_redis_group_ack_removes_every_tag_and_nothing_is_redelivered(redis_ur
         channel.close()  # kombu restores what is still unacked on close: nothing may come back
     with connection(settings) as conn:
         assert task_queue(settings)(conn.default_channel).get(no_ack=True) is None
+
+
+@pytest.mark.services
+def test_redis_takes_a_batch_within_the_prefetch_window_and_records_each_delivery(redis_url: str,
+                                                                                  unique_name: str) -> None:
+    settings = QueueSettings(url=redis_url, tasks=f"{unique_name}-tasks")
+    with TaskPublisher(settings) as publisher:
+        for index in range(20):
+            publisher.publish_task(f'{{"n": {index}}}')
+    received: list[Message] = []
+    with connection(settings) as conn:
+        channel = conn.channel()
+        consumer = kombu.Consumer(channel, queues=[task_queue(settings)], on_message=received.append,
+                                  prefetch_count=8)
+        consumer.qos(prefetch_count=8)
+        consumer.consume()
+        with contextlib.suppress(TimeoutError, socket.timeout):
+            conn.drain_events(timeout=5)
+        assert len(received) == 8, "one BRPOP and one RPOP of 7: the whole window, no more"
+        client = redis.Redis.from_url(redis_url)
+        assert all(client.hexists(channel.unacked_key, m.delivery_tag) for m in received)
+        assert all(client.zscore(channel.unacked_index_key, m.delivery_tag) is not None for m in received)
+        consumer.cancel()
+        channel.close()  # nothing acked: kombu puts every recorded delivery back
+    with connection(settings) as conn:
+        queue = task_queue(settings)(conn.default_channel)
+        back = []
+        while (message := queue.get(no_ack=True)) is not None:
+            back.append(message.body)
+    assert sorted(back) == sorted(f'{{"n": {index}}}'.encode() for index in range(20)), "nothing lost, nothing doubled"
