@@ -177,6 +177,9 @@ class QueueConsumer:
                  concurrency=self.settings.concurrency)
         try:
             while not self.stopping:
+                if self._acks.pending and self._in_flight + self._acks.pending >= self.prefetch:
+                    # The broker sends nothing more until something is acked: lingering would idle the threads.
+                    self._acks.flush(force=True)
                 if self._in_flight >= self.prefetch:
                     # Prefetch is full: the broker sends nothing more until something is acked, so mostly wait
                     # for completions; but still read the socket briefly, or the broker's heartbeats go unread
