@@ -145,7 +145,11 @@ def _content_type(path: str) -> str | None:
 
 
 def _read_up_to(fd: int, expected: int, limit: int) -> bytes:
-    """The file's bytes, reading ``expected`` (its size) plus one to notice growth, and never past ``limit``+1."""
+    """The file's bytes, reading ``expected`` (its size) plus one to notice growth, and never past ``limit``+1.
+
+    A read of a regular file that returns fewer bytes than asked has met the end of the file, so the usual
+    case is one ``read``, not a second one that returns nothing.
+    """
     chunks: list[bytes] = []
     total = 0
     want = min(expected, limit) + 1
@@ -155,5 +159,7 @@ def _read_up_to(fd: int, expected: int, limit: int) -> bytes:
             break
         chunks.append(chunk)
         total += len(chunk)
+        if len(chunk) < want:
+            break
         want = limit + 1 - total
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
