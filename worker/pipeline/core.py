@@ -1,40 +1,39 @@
-"""One message, end to end: the pipeline core, with no knowledge of queues or transports.
-
-``process(task)``: outcome already stored? -> skipped (no paid call). Otherwise fetch the image, then for each
-attempt take a rate-limit token and call the upstream; transient codes are retried with backoff (tenacity),
-permanent codes become dead letters, auth/config codes (4-14) raise :class:`HaltError` because every later
-message would fail the same way. A result or dead letter is written once, then the caller may ack.
-
-``process_message(body)`` is what a queue consumer calls: it never raises for bad input (a malformed body
-becomes a dead letter keyed by a hash of the body), only :class:`HaltError` for conditions that must stop the
-worker, with the message left unacknowledged.
-
->>> pipeline = Pipeline(storage, upstream, limiter, outcomes, RetrySettings(), worker_id="host:1")  # doctest: +SKIP
->>> pipeline.process(Task.for_location("/data/cards/a.jpg")).status  # doctest: +SKIP
-<OutcomeStatus.OK: 'ok'>
+"""The flow of one task: outcome already stored? -> skipped; else fetch, rate-limit token, upstream call with the
+retry policy, and one result or dead letter written (see the package docstring).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
-import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import tenacity
 
-from worker.api.errors import ApiError, CardpipeError
+from worker.api.errors import ApiError
 from worker.api.legacy.codes import Disposition
 from worker.api.legacy.schema import BankCardResponse
 from worker.metrics import metrics
 from worker.observability import get_logger, mask_digits_in_text
 from worker.outcomes import OutcomeStore, OutcomeStoreError
+from worker.pipeline.failures import (
+    EXIT_LIMITER_DOWN,
+    HaltError,
+    Interrupted,
+    RateLimitTimeout,
+    call_with_retries,
+    failure_code,
+    failure_reason,
+    is_transient,
+    retrying_for,
+)
+from worker.pipeline.messages import body_bytes, read_message
+from worker.pipeline.reporting import Outcome, OutcomeStatus, report
 from worker.ratelimit import RateLimitUnavailable
-from worker.retry import CircuitBreaker, RetrySettings, build_retrying
+from worker.retry import CircuitBreaker, RetrySettings
 from worker.storage import FetchError
 from worker.tasks import (
     BAD_MESSAGE,
@@ -46,37 +45,13 @@ from worker.tasks import (
     Result,
     Task,
     body_id,
-    is_event,
     message_excerpt,
-    tasks_from_event,
     utc_now,
 )
 
 log = get_logger("pipeline")
 
 _T = TypeVar("_T")
-
-#: The largest message read as a task; a larger one is a ``bad_message`` (a task is well under 1 KB).
-MAX_MESSAGE_BYTES = 256 * 1024
-
-#: Exit code of a worker halted because every message would fail (credentials refused, outcome store gone).
-EXIT_HALTED = 3
-#: Exit code of a worker whose shared rate limiter stayed unreachable.
-EXIT_LIMITER_DOWN = 6
-
-
-class HaltError(CardpipeError):
-    """Stop consuming: continuing would fail every message (bad credentials, outcome store gone, no limiter).
-
-    The message being processed is not dead-lettered and not acknowledged; it goes back to the queue.
-    ``exit_code`` is the worker's exit code for this condition.
-    """
-
-    def __init__(self, code: str, reason: str, *, exit_code: int = EXIT_HALTED) -> None:
-        self.code = code
-        self.reason = reason
-        self.exit_code = exit_code
-        super().__init__(f"[{code}] {reason}")
 
 
 def bounded(text: str, limit: int) -> str:
@@ -106,81 +81,6 @@ class _Since:
             self._since = None
 
 
-class OutcomeStatus(enum.StrEnum):
-    OK = "ok"                #: a result was written
-    DEAD = "dead"            #: a dead letter was written
-    SKIPPED = "skipped"      #: the task already had an outcome: nothing called, nothing written
-    IGNORED = "ignored"      #: the message asked for nothing (an S3 test event, a removal event)
-    REQUEUE = "requeue"      #: not finished (outage or shutdown): put the message back, write nothing
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one task (or, for an event with several records, of each of them: ``parts``)."""
-
-    status: OutcomeStatus
-    task_id: str | None = None
-    code: str | None = None
-    reason: str = ""
-    attempts: int = 0
-    parts: tuple[Outcome, ...] = field(default_factory=tuple)
-    #: The image's location, so that a log line can be matched to its image (masked in logs like all text).
-    location: str | None = None
-
-    def leaves(self) -> tuple[Outcome, ...]:
-        """The per-task outcomes: this one, or its parts for a multi-record event."""
-        return tuple(p for part in self.parts for p in part.leaves()) if self.parts else (self,)
-
-    @classmethod
-    def combine(cls, outcomes: list[Outcome]) -> Outcome:
-        """One outcome for a message that carried several tasks: REQUEUE wins (the message must come back)."""
-        if not outcomes:
-            return cls(OutcomeStatus.IGNORED, reason="the event names no new object")
-        if len(outcomes) == 1:
-            return outcomes[0]
-        status = OutcomeStatus.REQUEUE if any(o.status is OutcomeStatus.REQUEUE for o in outcomes) \
-            else OutcomeStatus.OK
-        return cls(status, parts=tuple(outcomes))
-
-
-def _raw_bytes(body: bytes | str | dict[str, Any]) -> bytes:
-    if isinstance(body, bytes | bytearray | memoryview):
-        return bytes(body)
-    if isinstance(body, str):
-        return body.encode("utf-8", "replace")
-    return json.dumps(body, sort_keys=True, default=str).encode("utf-8")
-
-
-def read_message(body: bytes | str | dict[str, Any], raw_bytes: bytes) -> list[Task] | None:
-    """The tasks a message asks for (None: an event asking for nothing); BadMessage when it is not one."""
-    if len(raw_bytes) > MAX_MESSAGE_BYTES:
-        raise BadMessage(f"the message is {len(raw_bytes)} bytes long (a task is at most {MAX_MESSAGE_BYTES})")
-    try:
-        parsed = body if isinstance(body, dict) else json.loads(raw_bytes)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadMessage(f"not JSON: {str(exc)[:200]}") from None
-    if isinstance(parsed, dict) and is_event(parsed):
-        return tasks_from_event(parsed) or None
-    return [Task.from_json(parsed if isinstance(parsed, dict) else raw_bytes)]
-
-
-def has_outcome(outcomes: OutcomeStore, body: bytes | str | dict[str, Any]) -> bool:
-    """Whether processing the message ``body`` again would do nothing: every task it asks for has an outcome.
-
-    Keyed as :meth:`Pipeline.process_message` keys what it writes: by task id, or, for a message that is not
-    a task (``bad_message``, an unreadable ``internal_error``), by a hash of its bytes. An event that names
-    no new object needs nothing.
-    """
-    raw_bytes = _raw_bytes(body)
-    if outcomes.exists(body_id(raw_bytes)):
-        return True
-    try:
-        tasks = read_message(body, raw_bytes)
-    except Exception:  # not a task: settled only by its dead letter, looked up above
-        return False
-    return tasks is None or all(outcomes.exists(task.id) for task in tasks)
-
-
 class Fetched(Protocol):
     data: bytes
 
@@ -195,14 +95,6 @@ class Upstream(Protocol):
 
 class RateLimiter(Protocol):
     def acquire(self, timeout: float | None = None) -> bool: ...
-
-
-class _RateLimitTimeout(CardpipeError):
-    """No token within the acquire timeout: a transient condition, retried like one."""
-
-
-class _Interrupted(CardpipeError):
-    """Shutdown was requested during a wait: leave the task for another worker."""
 
 
 @dataclass
@@ -231,37 +123,6 @@ class _Attempts:
     def count(self) -> int:
         """Upstream calls made; fetch attempts when it never got that far."""
         return self.calls or self.fetches
-
-
-def _failure_code(exc: BaseException) -> str:
-    """The short code recorded for a failure: API code, ``http_<status>``, fetch code, or the condition."""
-    if isinstance(exc, ApiError):
-        if exc.code == 0 and exc.http_status:
-            return f"http_{exc.http_status}"
-        return str(exc.code)
-    if isinstance(exc, FetchError):
-        return str(exc.code)
-    if isinstance(exc, _RateLimitTimeout):
-        return "rate_limit"
-    if isinstance(exc, RateLimitUnavailable):
-        return "rate_limit_unavailable"
-    return type(exc).__name__
-
-
-def _failure_reason(exc: BaseException) -> str:
-    if isinstance(exc, ApiError):
-        return exc.message
-    if isinstance(exc, FetchError):
-        return str(getattr(exc, "reason", exc))
-    return str(exc) or type(exc).__name__
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, ApiError):
-        return exc.disposition is Disposition.RETRY
-    if isinstance(exc, FetchError):
-        return bool(exc.transient)
-    return isinstance(exc, _RateLimitTimeout | RateLimitUnavailable)
 
 
 class Pipeline:
@@ -309,7 +170,7 @@ class Pipeline:
         letter, and an unexpected exception while processing it is its ``internal_error`` dead letter. Only
         :class:`HaltError` (a condition every message would hit) comes out.
         """
-        raw_bytes = _raw_bytes(body)
+        raw_bytes = body_bytes(body)
         try:
             tasks = self._read_message(body, raw_bytes)
         except BadMessage as exc:
@@ -336,7 +197,7 @@ class Pipeline:
         """
         log.exception("task.internal_error", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
         reason = f"{type(exc).__name__}: {exc}"
-        raw_bytes = _raw_bytes(body)
+        raw_bytes = body_bytes(body)
         try:
             tasks = self._read_message(body, raw_bytes)
         except Exception:
@@ -371,7 +232,7 @@ class Pipeline:
                     response = self._recognize(task, None, attempts, url=task.location)
                 else:
                     response = self._recognize(task, self._fetch(task, attempts), attempts)
-            except _Interrupted:
+            except Interrupted:
                 return Outcome(OutcomeStatus.REQUEUE, task.id, location=task.location,
                                reason="shutting down", attempts=attempts.count)
             except HaltError:
@@ -389,18 +250,7 @@ class Pipeline:
         return Outcome(OutcomeStatus.OK, task.id, location=task.location, code="0", attempts=attempts.count)
 
     def _retrying(self, task: Task, stage: str) -> tenacity.Retrying:
-        def sleep(seconds: float) -> None:
-            if self.stop_event.wait(seconds):
-                raise _Interrupted()
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            code = _failure_code(exc) if exc else "unknown"
-            metrics().retries.labels(stage=stage, code=code).inc()
-            log.info("task.retry", task_id=task.id, stage=stage, code=code, attempt=state.attempt_number,
-                     wait_s=round(state.upcoming_sleep, 3), reason=_failure_reason(exc) if exc else "")
-
-        return build_retrying(self.retry_settings, is_retryable=_is_transient, sleep=sleep, before_sleep=before_sleep)
+        return retrying_for(self.retry_settings, self.stop_event, task.id, stage)
 
     def _fetch(self, task: Task, attempts: _Attempts) -> bytes:
         def fetch_once() -> bytes:
@@ -410,26 +260,8 @@ class Pipeline:
         return self._with_retries(task, "fetch", fetch_once)
 
     def _with_retries(self, task: Task, stage: str, call: Callable[[], _T]) -> _T:
-        """``call()`` once; only when that fails transiently, the retry policy takes over from attempt 2.
-
-        Why: building and driving a tenacity ``Retrying`` cost ~0.1 ms per stage, twice per task, on the
-        path where nearly every call succeeds at once. The first failure is replayed as tenacity's first
-        attempt, so attempts, backoff and logging are the policy's own (its time budget starts after the
-        first call instead of before it).
-        """
-        try:
-            return call()
-        except Exception as exc:
-            if not _is_transient(exc):
-                raise
-            first_failure: Exception | None = exc
-        for attempt in self._retrying(task, stage):
-            with attempt:
-                if first_failure is not None:
-                    failure, first_failure = first_failure, None
-                    raise failure
-                return call()
-        raise AssertionError("tenacity re-raises the last error")  # pragma: no cover
+        """``call()`` once, the retry policy only after a transient failure (see :func:`call_with_retries`)."""
+        return call_with_retries(call, lambda: self._retrying(task, stage))
 
     def _sends_url(self, task: Task) -> bool:
         """Public http(s) images go to an upstream that fetches URLs itself (no download and re-upload here)."""
@@ -442,18 +274,18 @@ class Pipeline:
 
     def _call_once(self, image: bytes | None, attempts: _Attempts, *, url: str | None = None) -> BankCardResponse:
         if not self.breaker.wait_until_callable(self.stop_event.wait):
-            raise _Interrupted()
+            raise Interrupted()
         waited = time.monotonic()
         granted = self._acquire()
         if not granted:
-            raise _RateLimitTimeout(f"no rate-limit token within {self.acquire_timeout_s} s")
+            raise RateLimitTimeout(f"no rate-limit token within {self.acquire_timeout_s} s")
         metrics().limiter_wait.observe(time.monotonic() - waited)
         attempts.begin_call()
         called = time.monotonic()
         try:
             response = self.upstream.recognize(image=image) if url is None else self.upstream.recognize(url=url)
         except ApiError as exc:
-            metrics().upstream_calls.labels(code=_failure_code(exc)).inc()
+            metrics().upstream_calls.labels(code=failure_code(exc)).inc()
             disposition = exc.disposition
             if disposition is Disposition.HALT:
                 raise HaltError(str(exc.code), f"the upstream refused our credentials or configuration: "
@@ -489,7 +321,7 @@ class Pipeline:
                 (log.warning if down_for == 0 else log.debug)(
                     "limiter.unreachable", error=str(exc), halts_after_s=self.limiter_unreachable_exit_s)
                 if self.stop_event.wait(min(1.0, self.limiter_unreachable_exit_s - down_for)):
-                    raise _Interrupted() from exc
+                    raise Interrupted() from exc
                 continue
             self._limiter_down.cleared()
             return granted
@@ -497,15 +329,15 @@ class Pipeline:
     # --- failures ---------------------------------------------------------------------------------------------
 
     def _failed(self, task: Task, exc: Exception, attempts: _Attempts) -> Outcome:
-        code, reason = _failure_code(exc), _failure_reason(exc)
-        if isinstance(exc, RateLimitUnavailable | _RateLimitTimeout) or (_is_transient(exc) and self.breaker.in_outage):
+        code, reason = failure_code(exc), failure_reason(exc)
+        if isinstance(exc, RateLimitUnavailable | RateLimitTimeout) or (is_transient(exc) and self.breaker.in_outage):
             # An outage or our own quota, never this image's fault: put the task back rather than dead-letter it.
             log.warning("task.requeue", task_id=task.id, code=code, reason=reason,
                           circuit_open=self.breaker.in_outage)
             return Outcome(OutcomeStatus.REQUEUE, task.id, location=task.location,
                            code=code, reason=f"{reason} (returned to the queue)",
                            attempts=attempts.count)
-        if _is_transient(exc):
+        if is_transient(exc):
             return self._dead(task, f"{RETRIES_EXHAUSTED}:{code}",
                               f"{attempts.count} attempt(s) failed; last: {reason}", attempts)
         if isinstance(exc, ApiError | FetchError):
@@ -546,12 +378,5 @@ class Pipeline:
         return self._report(Outcome(status, task_id, code=code, reason=dead_letter.reason))
 
     def _report(self, outcome: Outcome) -> Outcome:
-        for leaf in outcome.leaves():
-            metrics().tasks.labels(status=leaf.status.value, code=leaf.code or "").inc()
-            # Dead letters are worth a line at INFO; the rest would drown a terminal on a large run.
-            emit = log.info if leaf.status is OutcomeStatus.DEAD else log.debug
-            emit("task.done", task_id=leaf.task_id, location=leaf.location, status=leaf.status.value,
-                 code=leaf.code, attempts=leaf.attempts, reason=leaf.reason or None)
-            if self.on_outcome is not None:
-                self.on_outcome(leaf)
-        return outcome
+        return report(outcome, self.on_outcome)
+
