@@ -355,7 +355,7 @@ def report(figures: dict[tuple[str, str], list[Measure]], messages: int, image_b
         ours = medians.get(("cardpipe", broker))
         if ours is None:
             continue
-        for peer in ("celery", "dramatiq"):
+        for peer in ("celery", "dramatiq", "cardpipe-base"):
             theirs = medians.get((peer, broker))
             if theirs is None:
                 continue
@@ -372,7 +372,8 @@ def report(figures: dict[tuple[str, str], list[Measure]], messages: int, image_b
                           "first outcome s",
                           "each round (msg/s / CPU-s)"], rows)
         + "\n\n**cardpipe / peer** (CPU target <= 0.5 against Celery and <= 1.0 against Dramatiq; throughput "
-          "target >= 1.0 against Dramatiq):\n\n"
+          "target >= 1.0 against Dramatiq; cardpipe-base, when measured, is cardpipe from the --baseline "
+          "checkout):\n\n"
         + markdown_table(["broker", "peer", "CPU-s per message, ratio", "msg/s, ratio"], ratio_rows)
     )
 
