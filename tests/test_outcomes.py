@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from worker.outcomes import LocalOutcomeStore, OutcomeKind, OutcomeSettings, OutcomeStore, S3OutcomeStore, open_outcomes
+from worker.outcomes.local import DirectoryBarrier
 from worker.tasks import DeadLetter, Result, Task, utc_now
 
 
@@ -138,3 +139,56 @@ def test_s3_dead_letter_without_a_marker_still_blocks_a_second_outcome(aws_env: 
     client.put_object(Bucket=unique_name, Key=f"runs/dead/{task.id}.json", Body=_dead(task).model_dump_json())
     assert store.write_result(_result(task)) is False
     assert list(store.result_ids()) == [] and list(store.dead_letter_ids()) == [task.id]
+
+
+def test_a_directory_fsync_is_shared_but_never_one_that_started_before_the_link(tmp_path: Path) -> None:
+    """Group commit: every writer returns only after an fsync that started after its link has finished, and
+    writers that link at the same time share fsyncs."""
+    lock = threading.Lock()
+    linked: list[int] = []
+    covered: list[int] = []  # for each finished fsync: how many links it covers (made before it started)
+    late: list[int] = []
+
+    def slow_fsync(_directory: str) -> None:
+        with lock:
+            seen = len(linked)
+        threading.Event().wait(0.005)  # a disk's fsync: long enough for other writers to link meanwhile
+        with lock:
+            covered.append(seen)
+
+    barrier = DirectoryBarrier(str(tmp_path), fsync=slow_fsync)
+
+    def write() -> None:
+        with lock:
+            linked.append(1)
+            position = len(linked)
+        barrier.sync()
+        with lock:
+            if max(covered, default=0) < position:
+                late.append(position)
+
+    writers = [threading.Thread(target=write) for _ in range(40)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert late == [], "a writer returned before its link was covered by a finished fsync"
+    assert max(covered) == 40 and len(covered) < 40, "the writers shared fsyncs"
+
+
+def test_concurrent_writes_each_land_once_through_the_shared_fsync(tmp_path: Path) -> None:
+    store = LocalOutcomeStore(tmp_path)
+    tasks = [Task.for_location(f"/cards/{index}.jpg") for index in range(60)]
+    written: list[bool] = []
+
+    def write(task: Task) -> None:
+        written.append(store.write_result(_result(task)))
+        written.append(store.write_result(_result(task)))  # a redelivery racing it: refused
+
+    threads = [threading.Thread(target=write, args=(task,)) for task in tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert written.count(True) == 60 and written.count(False) == 60
+    assert sorted(store.result_ids()) == sorted(task.id for task in tasks)

@@ -3,6 +3,10 @@
 Why link rather than rename: ``os.replace`` would silently overwrite an outcome another worker wrote a moment
 earlier; ``os.link`` of a fully written, fsynced temporary file onto the final name is atomic and fails when
 the name exists, so the first outcome wins and a reader never sees a half-written file.
+
+The new name is made durable by an fsync of its directory before the write returns (and so before the message
+is acked). Threads that link at about the same time share that fsync (:class:`DirectoryBarrier`, a group
+commit): one fsync of a directory covers every name linked into it before the fsync started.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import contextlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from worker.outcomes.base import DEAD_DIR, RESULTS_DIR, RUNS_DIR, OutcomeStore, OutcomeStoreError
@@ -34,6 +38,7 @@ class LocalOutcomeStore(OutcomeStore):
         self.location = str(self.root)
         # Plain strings on the per-task paths: pathlib's joins cost more than the system calls they wrap.
         self._folders = {folder: os.path.join(self.location, folder) for folder in (RESULTS_DIR, DEAD_DIR)}
+        self._barriers = {path: DirectoryBarrier(path) for path in self._folders.values()}
         try:
             for folder in (RESULTS_DIR, DEAD_DIR):
                 (self.root / folder).mkdir(parents=True, exist_ok=True)
@@ -58,7 +63,11 @@ class LocalOutcomeStore(OutcomeStore):
                     os.link(temp_name, final)
                 except FileExistsError:
                     return False
-            _fsync_directory(directory)
+            barrier = self._barriers.get(directory)
+            if barrier is None:
+                _fsync_directory(directory)
+            else:
+                barrier.sync()
         except OSError as exc:
             raise OutcomeStoreError(f"cannot write {final}: {exc}") from exc
         return True
@@ -110,6 +119,50 @@ class LocalOutcomeStore(OutcomeStore):
         for path in sorted(directory.glob("*.json")):
             with contextlib.suppress(FileNotFoundError):
                 yield path.read_bytes()
+
+
+class DirectoryBarrier:
+    """Group commit for the names linked into one directory: fewer directory fsyncs, none of them skipped.
+
+    A thread calls :meth:`sync` after its link and returns once an fsync of the directory that *started after*
+    that call has finished. When no fsync is running, the thread runs one itself. When one is running, it may
+    have started before the link, so the thread waits for it to end; then the first waiting thread runs the
+    next fsync for every thread waiting (the leader), and the others return when it ends (the followers).
+    Measured with 8 pipeline threads: the directory fsync, one per outcome before, was the largest part of a
+    worker's system CPU on Redis (see docs/benchmarks.md, brokers-notes).
+
+    Parameters:
+        directory: the directory whose entries are made durable.
+        fsync: makes ``directory`` durable; injectable for tests.
+    """
+
+    def __init__(self, directory: str, *, fsync: Callable[[str], None] | None = None) -> None:
+        self.directory = directory
+        self._fsync = fsync or _fsync_directory
+        self._cond = threading.Condition(threading.Lock())
+        self._started = 0   # generations of fsyncs started...
+        self._finished = 0  # ...and finished (in order: one runs at a time)
+        self._running = False
+
+    def sync(self) -> None:
+        """Return once every name linked into the directory before this call is durable."""
+        with self._cond:
+            needed = self._started + 1  # an fsync started from now on covers the caller's link
+            while self._finished < needed:
+                if self._running:
+                    self._cond.wait()
+                    continue
+                self._running = True
+                self._started += 1
+                generation = self._started
+                self._cond.release()
+                try:
+                    self._fsync(self.directory)
+                finally:
+                    self._cond.acquire()
+                    self._running = False
+                    self._finished = generation
+                    self._cond.notify_all()
 
 
 @contextlib.contextmanager
