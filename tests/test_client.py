@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.fakes import FakeUpstream, Reply
-from worker.api.errors import ApiError
+from worker.api.errors import ApiError, ConfigError
 from worker.api.legacy import codes
 from worker.api.legacy.client import LegacyClient, SignatureCache, interpret
 from worker.api.legacy.signing import Credential, parse
@@ -271,3 +271,11 @@ def test_a_3xx_answer_is_permanent(fake: FakeUpstream, client: LegacyClient) -> 
     error = recognize_error(client)
     assert (error.code, error.http_status) == (codes.BAD_REQUEST, 302) and not error.transient
     assert fake.calls_for(IMAGE) == 1
+
+
+def test_a_socks_proxy_is_refused_as_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(ConfigError, match="not an http"):
+        LegacyClient("https://ocr.example.invalid/ocr/bankcard", appid=APPID)
