@@ -21,12 +21,11 @@ import kombu.exceptions
 from amqp.exceptions import AccessRefused  # py-amqp is a dependency of kombu
 
 from worker.api.errors import CardpipeError
+from worker.exit_codes import EXIT_BROKER_DOWN
 from worker.observability import get_logger
 
 log = get_logger("broker")
 
-#: Exit code of a command that could not use the broker.
-EXIT_BROKER_DOWN = 4
 #: Socket timeout of one connection attempt: short, so a signal never waits long for an attempt to end.
 CONNECT_TIMEOUT_S = 1.5
 #: The longest pause between two connection attempts.

@@ -16,6 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from worker.exit_codes import EXIT_BROKEN_PIPE
+
 #: command name -> (module under worker.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "enqueue a source and process it to the end with N workers, then print a summary"),
@@ -29,9 +31,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("runs", "list the runs recorded in the outcome store, with their counts"),
     "export": ("export", "export outcomes as a table: CSV, JSON lines or Parquet"),
 }
-
-#: Exit status of a command whose reader went away (128 + SIGPIPE), as shells report it.
-EXIT_BROKEN_PIPE = 141
 
 
 def _load(module_name: str):  # type: ignore[no-untyped-def]

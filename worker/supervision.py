@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from worker.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_STOPPED
 from worker.observability import get_logger
 
 log = get_logger("supervision")
@@ -47,9 +48,6 @@ PARENT_PID_ENV = "CARDPIPE_PARENT_PID"
 RUN_LOCK_ENV = "CARDPIPE_RUN_LOCK"
 
 _PR_SET_PDEATHSIG = 1
-EXIT_OK = 0
-EXIT_INCOMPLETE = 1
-EXIT_STOPPED = 130
 
 
 # --- the child's side -------------------------------------------------------------------------------------------

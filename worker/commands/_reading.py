@@ -7,11 +7,9 @@ from pathlib import Path
 
 from worker.api.errors import CardpipeError, ConfigError
 from worker.config import Settings, load_config
+from worker.exit_codes import EXIT_CONFIG, EXIT_FAILED
 from worker.outcomes import OutcomeStore
 from worker.results.sinks import open_sink
-
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
 
 def open_for_reading(command: str, config: str | Path | None, sink: str | None) -> tuple[Settings, OutcomeStore] | int:

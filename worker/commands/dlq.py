@@ -41,6 +41,7 @@ from rich.table import Table
 from worker.api.errors import CardpipeError, ConfigError
 from worker.broker import BrokerUnavailable
 from worker.config import Settings, load_config
+from worker.exit_codes import EXIT_CONFIG, EXIT_FAILED
 from worker.jobs.backstop import BackstopReport, absorb_backstop
 from worker.jobs.redrive import code_matches, matching, redrive
 from worker.observability import mask_digits_in_text
@@ -48,9 +49,6 @@ from worker.outcomes import OutcomeStore, open_outcomes
 from worker.queues import TaskPublisher
 from worker.results.lookup import OutcomeNotFound, resolve_id
 from worker.tasks import DeadLetter
-
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

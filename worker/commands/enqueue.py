@@ -25,13 +25,11 @@ import kombu.exceptions
 from worker.api.errors import CardpipeError, ConfigError
 from worker.broker import BrokerUnavailable
 from worker.config import load_config
+from worker.exit_codes import EXIT_CONFIG, EXIT_FAILED
 from worker.jobs.enqueue import checkpoint_dir, enqueue_source
 from worker.outcomes import open_outcomes
 from worker.queues import TaskPublisher
 from worker.sources import S3PrefixSource, open_source
-
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

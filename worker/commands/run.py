@@ -33,16 +33,13 @@ from worker.api.errors import CardpipeError, ConfigError
 from worker.broker import BrokerUnavailable
 from worker.commands import global_args
 from worker.config import load_config
+from worker.exit_codes import EXIT_CONFIG, EXIT_HALTED, EXIT_INCOMPLETE, EXIT_NO_IMAGES
 from worker.jobs.consume import threads_per_process
-from worker.jobs.run_source import EXIT_INCOMPLETE, RunRequest, allow_source_folder, run_source
+from worker.jobs.run_source import RunRequest, allow_source_folder, run_source
 from worker.outcomes import OutcomeStoreError, open_outcomes
-from worker.pipeline import EXIT_HALTED
 from worker.progress import RunProgress, RunTally, summary_json, summary_table
 from worker.results.recording import RunRecorder, no_images_message, tally_counts
 from worker.sources import open_source
-
-EXIT_CONFIG = 2
-EXIT_NO_IMAGES = 7
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -23,14 +23,11 @@ from pathlib import Path
 
 from worker.api.errors import ConfigError
 from worker.api.server.settings import CREDENTIALS_ENV, HOW_TO_GIVE_CREDENTIALS, ServeSettings, load_credentials
+from worker.exit_codes import EXIT_CONFIG
 from worker.observability import get_logger
 from worker.recognizer.settings import RecognizerSettings
 
 log = get_logger("serve")
-
-
-#: Exit code when the configuration, the credentials or the port is unusable.
-EXIT_BAD_SETUP = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -81,16 +78,16 @@ def run(args: argparse.Namespace) -> int:
         credentials = load_credentials(settings)
     except (ConfigError, ValueError) as exc:
         print(f"cardpipe serve: {exc}", file=sys.stderr)
-        return EXIT_BAD_SETUP
+        return EXIT_CONFIG
     if not credentials:
         print(f"cardpipe serve: no credentials. {HOW_TO_GIVE_CREDENTIALS}", file=sys.stderr)
-        return EXIT_BAD_SETUP
+        return EXIT_CONFIG
     try:
         listening = bind(settings.host, settings.port)
     except OSError as exc:
         print(f"cardpipe serve: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
               file=sys.stderr)
-        return EXIT_BAD_SETUP
+        return EXIT_CONFIG
 
     import uvicorn
 

@@ -27,10 +27,10 @@ from pathlib import Path
 from worker.api.legacy.signing import plaintext_for, sign, sign_plaintext
 from worker.api.v3 import tc3
 from worker.api.v3.schema import ACTION, SERVICE, VERSION
+from worker.exit_codes import EXIT_CONFIG
 
 DEFAULT_SECRET_ID_ENV = "CARDPIPE_UPSTREAM__SECRET_ID"
 DEFAULT_SECRET_KEY_ENV = "CARDPIPE_UPSTREAM__SECRET_KEY"
-EXIT_BAD_ARGUMENTS = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +84,6 @@ def run(args: argparse.Namespace) -> int:
         lines = v3_headers(args, secret_id, secret_key) if args.v3 else [legacy_header(args, secret_id, secret_key)]
     except (ValueError, OSError) as exc:
         print(f"cardpipe sign: {exc}", file=sys.stderr)
-        return EXIT_BAD_ARGUMENTS
+        return EXIT_CONFIG
     print("\n".join(lines))
     return 0
