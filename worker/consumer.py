@@ -41,8 +41,9 @@ from worker.broker import (
     is_login_refused,
     masked_url,
 )
+from worker.exit_codes import EXIT_HALTED, EXIT_LIMITER_DOWN, EXIT_OK, EXIT_OUTAGE, EXIT_STOPPED
 from worker.observability import get_logger
-from worker.pipeline import EXIT_HALTED, EXIT_LIMITER_DOWN, HaltError, Outcome, OutcomeStatus, Pipeline
+from worker.pipeline import HaltError, Outcome, OutcomeStatus, Pipeline
 from worker.queues import QueueSettings, connection, task_queue, task_queues
 from worker.worker_settings import WorkerSettings
 
@@ -51,9 +52,6 @@ log = get_logger("consumer")
 #: Settled messages wait at most about this long for their ack, so that one ack covers several (worker.acks).
 ACK_LINGER_S = 0.01
 
-EXIT_OK = 0
-EXIT_OUTAGE = 5
-EXIT_STOPPED = 130
 __all__ = ["EXIT_BROKER_DOWN", "EXIT_HALTED", "EXIT_LIMITER_DOWN", "EXIT_OK", "EXIT_OUTAGE", "EXIT_STOPPED",
            "ConsumerReport", "QueueConsumer", "WorkerSettings"]
 

@@ -18,8 +18,9 @@ task's outcome, counted and logged), :mod:`worker.pipeline.core` (the flow).
 <OutcomeStatus.OK: 'ok'>
 """
 
+from worker.exit_codes import EXIT_HALTED, EXIT_LIMITER_DOWN
 from worker.pipeline.core import Fetched, Pipeline, RateLimiter, Storage, Upstream, bounded
-from worker.pipeline.failures import EXIT_HALTED, EXIT_LIMITER_DOWN, HaltError
+from worker.pipeline.failures import HaltError
 from worker.pipeline.messages import MAX_MESSAGE_BYTES, has_outcome, read_message
 from worker.pipeline.reporting import Outcome, OutcomeStatus
 

@@ -16,11 +16,11 @@ import tenacity
 from worker.api.errors import ApiError
 from worker.api.legacy.codes import Disposition
 from worker.api.legacy.schema import BankCardResponse
+from worker.exit_codes import EXIT_LIMITER_DOWN
 from worker.metrics import metrics
 from worker.observability import get_logger, mask_digits_in_text
 from worker.outcomes import OutcomeStore, OutcomeStoreError
 from worker.pipeline.failures import (
-    EXIT_LIMITER_DOWN,
     HaltError,
     Interrupted,
     RateLimitTimeout,

@@ -12,6 +12,7 @@ import tenacity
 
 from worker.api.errors import ApiError, CardpipeError
 from worker.api.legacy.codes import Disposition
+from worker.exit_codes import EXIT_HALTED
 from worker.metrics import metrics
 from worker.observability import get_logger
 from worker.ratelimit import RateLimitUnavailable
@@ -22,10 +23,6 @@ log = get_logger("pipeline")
 
 _T = TypeVar("_T")
 
-#: Exit code of a worker halted because every message would fail (credentials refused, outcome store gone).
-EXIT_HALTED = 3
-#: Exit code of a worker whose shared rate limiter stayed unreachable.
-EXIT_LIMITER_DOWN = 6
 
 
 class HaltError(CardpipeError):
