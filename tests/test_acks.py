@@ -4,6 +4,7 @@ Redis as one group ack, in both cases after a short linger so that one ack cover
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import time
 
@@ -145,3 +146,87 @@ def test_redis_takes_a_batch_within_the_prefetch_window_and_records_each_deliver
         while (message := queue.get(no_ack=True)) is not None:
             back.append(message.body)
     assert sorted(back) == sorted(f'{{"n": {index}}}'.encode() for index in range(20)), "nothing lost, nothing doubled"
+
+
+@pytest.mark.services
+def test_a_batch_fetch_never_has_more_than_the_blocking_pop_in_flight(redis_url: str, unique_name: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before every command a consumer sends after its BRPOP, each of the 20 messages is still in the list or
+    recorded as unacked, but for the one the BRPOP itself took (kombu's own window): a worker killed between
+    two commands of a batch fetch loses at most that one, as a worker taking one message at a time would."""
+    settings = QueueSettings(url=redis_url, tasks=f"{unique_name}-tasks")
+    with TaskPublisher(settings) as publisher:
+        for index in range(20):
+            publisher.publish_task(f'{{"n": {index}}}')
+    observer = redis.Redis.from_url(redis_url)
+    list_key = f"{unique_name}-tasks"
+    tags = [json.loads(item)["properties"]["delivery_tag"] for item in observer.lrange(list_key, 0, -1)]
+    assert len(tags) == 20
+    seen: list[int] = []
+    unacked_key = "unacked"
+
+    def accounted_for() -> int:  # the unacked hash is shared by every consumer of this Redis: count ours only
+        recorded = sum(value is not None for value in observer.hmget(unacked_key, tags))
+        return int(observer.llen(list_key)) + recorded
+
+    observing = False
+
+    def checked(original):  # type: ignore[no-untyped-def]
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal observing
+            if not observing:
+                observing = True
+                try:
+                    seen.append(accounted_for())
+                finally:
+                    observing = False
+            return original(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(redis.Redis, "execute_command", checked(redis.Redis.execute_command))
+    monkeypatch.setattr(redis.client.Pipeline, "execute", checked(redis.client.Pipeline.execute))
+    received: list[Message] = []
+    with connection(settings) as conn:
+        channel = conn.channel()
+        unacked_key = channel.unacked_key
+        consumer = kombu.Consumer(channel, queues=[task_queue(settings)], on_message=received.append,
+                                  prefetch_count=8)
+        consumer.qos(prefetch_count=8)
+        consumer.consume()
+        with contextlib.suppress(TimeoutError, socket.timeout):
+            conn.drain_events(timeout=5)
+        assert len(received) == 8
+        monkeypatch.undo()
+        consumer.cancel()
+        channel.close()
+    assert seen and min(seen) >= 19, f"messages neither queued nor recorded between two commands: {seen}"
+
+
+@pytest.mark.services
+def test_a_batch_fetch_stops_at_an_unreadable_message_and_leaves_it_queued(redis_url: str, unique_name: str) -> None:
+    settings = QueueSettings(url=redis_url, tasks=f"{unique_name}-tasks")
+    list_key = f"{unique_name}-tasks"
+    observer = redis.Redis.from_url(redis_url)
+    with TaskPublisher(settings) as publisher:
+        for index in range(3):
+            publisher.publish_task(f'{{"n": {index}}}')
+        observer.lpush(list_key, b"not kombu's envelope")
+        for index in range(3, 6):
+            publisher.publish_task(f'{{"n": {index}}}')
+    received: list[Message] = []
+    with connection(settings) as conn:
+        channel = conn.channel()
+        consumer = kombu.Consumer(channel, queues=[task_queue(settings)], on_message=received.append,
+                                  prefetch_count=10)
+        consumer.qos(prefetch_count=10)
+        consumer.consume()
+        with contextlib.suppress(TimeoutError, socket.timeout):
+            conn.drain_events(timeout=5)
+        assert [m.body for m in received] == [f'{{"n": {index}}}'.encode() for index in range(3)]
+        assert all(observer.hexists(channel.unacked_key, m.delivery_tag) for m in received)
+        assert observer.llen(list_key) == 4
+        assert observer.lindex(list_key, -1) == b"not kombu's envelope", "next in line, in its place"
+        channel.ack_messages(received)
+        observer.delete(list_key)
+        consumer.cancel()
+        channel.close()

@@ -11,12 +11,13 @@ MULTI/EXEC (the same two commands, the same atomicity) and then does kombu's in-
 
 Why batched fetches: kombu takes one message per BRPOP and records each delivery in the unacked index and hash
 in a MULTI/EXEC of its own, two round trips per message on the drain thread; each one releases and retakes
-the GIL, which the worker threads contend for. When the BRPOP returns a message and the prefetch window has
-more room, :meth:`Channel._brpop_read` takes up to :data:`FETCH_BATCH` - 1 more from the same list with one
-``RPOP key count`` and records every delivery of the batch in one MULTI/EXEC, before any of them can be acked
-(acks go out on the same thread, after this returns). A crash between the pop and the recording loses the
-popped messages, as it does in kombu between its BRPOP and its MULTI/EXEC; the window is the same round trip,
-now covering up to a batch. Everything else is kombu's transport unchanged.
+the GIL, which the worker threads contend for. When the BRPOP returns a message, :meth:`Channel._brpop_read`
+runs one Lua script (:data:`TAKE_AND_RECORD`) that records that message as unacked and, as far as the prefetch
+window has room, pops up to :data:`FETCH_BATCH` - 1 more from the same list and records each of them too, in
+one atomic step: a message leaves the list only together with its unacked record, so a worker killed at any
+point of a batch leaves every message of it either queued or restorable. The one message in flight is the
+BRPOP's own, between its reply and the script, the window kombu has for every message. Everything else is
+kombu's transport unchanged.
 """
 
 from __future__ import annotations
@@ -30,40 +31,69 @@ from typing import Any
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from kombu.utils.encoding import bytes_to_str
-from kombu.utils.json import dumps, loads
+from kombu.utils.json import loads
 
-#: The most messages one fetch takes from a list (a BRPOP, then one RPOP with a count), within the prefetch window.
+#: The most messages one fetch takes from a list (a BRPOP, then the script's RPOP with a count), within the
+#: prefetch window.
 FETCH_BATCH = 16
+
+#: Records the BRPOP's message (ARGV[1]) as unacked as kombu's ``QoS.append`` does (ZADD of its delivery tag
+#: at ARGV[3] in the index KEYS[3], HSET of ``[message, exchange, routing_key]`` in the hash KEYS[2]), then pops
+#: up to ARGV[2] more from the list KEYS[1] and records each the same way; the message text is stored as it
+#: came, never re-encoded. A message it cannot read (not kombu's JSON envelope) stops the batch: it and the rest
+#: go back to the list's tail in their order, for kombu's own handling on the next BRPOP. Returns
+#: ``{first recorded (1 or 0), popped message, ...}``.
+TAKE_AND_RECORD = """
+local function record(item)
+  local ok, message = pcall(cjson.decode, item)
+  if not ok or type(message) ~= 'table' or type(message['properties']) ~= 'table' then return false end
+  local properties = message['properties']
+  local tag, info = properties['delivery_tag'], properties['delivery_info']
+  if type(tag) ~= 'string' or type(info) ~= 'table' then return false end
+  local exchange, routing_key = info['exchange'], info['routing_key']
+  if type(exchange) ~= 'string' or type(routing_key) ~= 'string' then return false end
+  redis.call('ZADD', KEYS[3], ARGV[3], tag)
+  local entry = '[' .. item .. ',' .. cjson.encode(exchange) .. ',' .. cjson.encode(routing_key) .. ']'
+  redis.call('HSET', KEYS[2], tag, entry)
+  return true
+end
+local result = {record(ARGV[1]) and 1 or 0}
+local wanted = tonumber(ARGV[2])
+if wanted > 0 then
+  local items = redis.call('RPOP', KEYS[1], wanted)
+  if items then
+    for index, item in ipairs(items) do
+      if not record(item) then
+        for back = #items, index, -1 do redis.call('RPUSH', KEYS[1], items[back]) end
+        break
+      end
+      result[#result + 1] = item
+    end
+  end
+end
+return result
+"""
 
 
 class QoS(kombu_redis.QoS):
-    _recording: list[tuple[str, str]] | None = None
+    _recorded: frozenset[str] = frozenset()
 
     def append(self, message: Any, delivery_tag: str) -> None:
-        """Record a delivery as unacked: at once (kombu's MULTI/EXEC), or inside :meth:`recording_together`
-        with the rest of its batch."""
-        if self._recording is None:
-            super().append(message, delivery_tag)
+        """Record a delivery as unacked: in Redis with kombu's MULTI/EXEC, unless the fetch's script already
+        did (inside :meth:`recorded_already`); in memory always."""
+        if delivery_tag in self._recorded:
+            virtual.QoS.append(self, message, delivery_tag)
             return
-        delivery = message.delivery_info
-        self._recording.append((delivery_tag, dumps([message._raw, delivery["exchange"], delivery["routing_key"]])))
-        virtual.QoS.append(self, message, delivery_tag)
+        super().append(message, delivery_tag)
 
     @contextmanager
-    def recording_together(self) -> Iterator[None]:
-        """Deliveries made inside are recorded as unacked in one MULTI/EXEC when it ends (ZADD and HSET of all,
-        as kombu's append does for one)."""
-        self._recording = []
+    def recorded_already(self, delivery_tags: frozenset[str]) -> Iterator[None]:
+        """Deliveries of ``delivery_tags`` made inside are not recorded in Redis again (the script did)."""
+        self._recorded = delivery_tags
         try:
             yield
         finally:
-            recorded, self._recording = self._recording, None
-            if recorded:
-                now = time()
-                with self.pipe_or_acquire() as pipe:
-                    pipe.zadd(self.unacked_index_key, {tag: now for tag, _ in recorded}) \
-                        .hset(self.unacked_key, mapping=dict(recorded)) \
-                        .execute()
+            self._recorded = frozenset()
 
     def ack_many(self, delivery_tags: Sequence[str]) -> None:
         """Ack ``delivery_tags`` together: one MULTI/EXEC for all, instead of one per tag."""
@@ -78,6 +108,7 @@ class QoS(kombu_redis.QoS):
 class Channel(kombu_redis.Channel):
     QoS = QoS
     _shared_client: Any = None
+    _take_and_record_script: Any = None
 
     def _create_client(self, asynchronous: bool = False) -> Any:
         if asynchronous:
@@ -87,7 +118,8 @@ class Channel(kombu_redis.Channel):
         return self._shared_client
 
     def _brpop_read(self, **options: Any) -> bool:
-        """kombu's BRPOP reply handling, then up to a batch more from the same list (see the module docstring)."""
+        """kombu's BRPOP reply handling, the delivery recorded together with up to a batch more from the same
+        list by one script (see the module docstring)."""
         try:
             try:
                 key_item = self.client.parse_response(self.client.connection, "BRPOP", **options)
@@ -99,25 +131,34 @@ class Channel(kombu_redis.Channel):
             key, item = bytes_to_str(key_item[0]), key_item[1]
             queue = key.rsplit(self.sep, 1)[0]
             self._queue_cycle.rotate(queue)
-            more = self._take_more(key)
-            with self.qos.recording_together():
-                self.connection._deliver(loads(bytes_to_str(item)), queue)
-                for raw in more:
-                    self.connection._deliver(loads(bytes_to_str(raw)), queue)
+            first_recorded, more = self._take_and_record(key, item)
+            messages = [loads(bytes_to_str(raw)) for raw in [item, *more]]
+            recorded = frozenset(message["properties"]["delivery_tag"] for message in messages[1:])
+            if first_recorded:
+                recorded |= {messages[0]["properties"]["delivery_tag"]}
+            with self.qos.recorded_already(recorded):
+                for message in messages:
+                    self.connection._deliver(message, queue)
             return True
         finally:
             self._in_poll = None
             self._flush_brpop_reauth()
 
-    def _take_more(self, key: str) -> list[Any]:
-        """Up to a batch less one more messages from list ``key``, as many as the prefetch window has room for
-        beside the one just popped; none with a global key prefix (the popped key already carries it)."""
+    def _take_and_record(self, key: str, item: bytes) -> tuple[bool, list[bytes]]:
+        """Record ``item`` as unacked and take up to a batch less one more messages from list ``key``, as many
+        as the prefetch window has room for beside ``item``, each recorded too, in one atomic script. Returns
+        whether ``item`` was recorded, and the messages taken. With a global key prefix (kombu prefixes each
+        command's keys its own way) or kombu's plain QoS, nothing is taken and kombu records ``item``."""
+        if self.global_keyprefix or not hasattr(self.qos, "recorded_already"):
+            return False, []
         room = self.qos.can_consume_max_estimate()
-        wanted = min(FETCH_BATCH, FETCH_BATCH if room is None else room) - 1
-        if wanted <= 0 or self.global_keyprefix or not hasattr(self.qos, "recording_together"):
-            return []
+        wanted = max(min(FETCH_BATCH, FETCH_BATCH if room is None else room) - 1, 0)
+        if self._take_and_record_script is None:
+            self._take_and_record_script = self.client.register_script(TAKE_AND_RECORD)
         with self.conn_or_acquire() as client:
-            return client.rpop(key, wanted) or []
+            reply = self._take_and_record_script(keys=[key, self.unacked_key, self.unacked_index_key],
+                                                 args=[item, wanted, time()], client=client)
+        return bool(reply[0]), list(reply[1:])
 
     def ack_messages(self, messages: Sequence[Any]) -> None:
         """Ack kombu ``messages`` of this channel in one round trip (each as ``message.ack()`` would)."""
