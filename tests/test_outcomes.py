@@ -176,6 +176,53 @@ def test_a_directory_fsync_is_shared_but_never_one_that_started_before_the_link(
     assert max(covered) == 40 and len(covered) < 40, "the writers shared fsyncs"
 
 
+def test_a_failed_shared_fsync_fails_every_writer_it_was_to_cover(tmp_path: Path) -> None:
+    """A directory fsync that fails (EIO: the links may not be on disk) must fail every writer waiting on it,
+    leader and followers alike, so that none acks a message whose outcome may be lost; the next fsync, once
+    it succeeds, serves writers that come later."""
+    started = threading.Event()
+    release = threading.Event()
+    runs: list[int] = []
+
+    def failing_then_good_fsync(_directory: str) -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            started.set()
+            release.wait(5)
+            raise OSError(5, "Input/output error")
+        if len(runs) == 2:
+            release.wait(5)
+            raise OSError(5, "Input/output error")
+
+    barrier = DirectoryBarrier(str(tmp_path), fsync=failing_then_good_fsync)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def write() -> None:
+        try:
+            barrier.sync()
+        except OSError:
+            with lock:
+                outcomes.append("failed")
+        else:
+            with lock:
+                outcomes.append("durable")
+
+    leader = threading.Thread(target=write)
+    leader.start()
+    assert started.wait(5)
+    followers = [threading.Thread(target=write) for _ in range(5)]  # linked while the first fsync runs
+    for follower in followers:
+        follower.start()
+    threading.Event().wait(0.3)  # let every follower reach its wait on the running fsync
+    release.set()
+    for thread in [leader, *followers]:
+        thread.join(10)
+    assert outcomes.count("failed") == 6, outcomes
+    barrier.sync()  # a later writer: the third fsync succeeds
+    assert len(runs) == 3
+
+
 def test_concurrent_writes_each_land_once_through_the_shared_fsync(tmp_path: Path) -> None:
     store = LocalOutcomeStore(tmp_path)
     tasks = [Task.for_location(f"/cards/{index}.jpg") for index in range(60)]

@@ -121,6 +121,10 @@ class LocalOutcomeStore(OutcomeStore):
                 yield path.read_bytes()
 
 
+#: How many failed fsync generations a barrier remembers for the followers still to wake.
+_FAILURES_KEPT = 64
+
+
 class DirectoryBarrier:
     """Group commit for the names linked into one directory: fewer directory fsyncs, none of them skipped.
 
@@ -143,9 +147,14 @@ class DirectoryBarrier:
         self._started = 0   # generations of fsyncs started...
         self._finished = 0  # ...and finished (in order: one runs at a time)
         self._running = False
+        #: generation -> the error of a failed fsync, for the followers it was to cover; only the last few
+        #: are kept (a follower waits on the generation right after the one running when it came)
+        self._failures: dict[int, OSError] = {}
 
     def sync(self) -> None:
-        """Return once every name linked into the directory before this call is durable."""
+        """Return once every name linked into the directory before this call is durable; raise the fsync's
+        error when the fsync that was to make it durable failed (for every writer it covered, not only the
+        one that ran it: the links may not be on disk, so none of them may be acknowledged)."""
         with self._cond:
             needed = self._started + 1  # an fsync started from now on covers the caller's link
             while self._finished < needed:
@@ -156,13 +165,24 @@ class DirectoryBarrier:
                 self._started += 1
                 generation = self._started
                 self._cond.release()
+                failure: OSError | None = None
                 try:
                     self._fsync(self.directory)
+                except OSError as exc:
+                    failure = exc
+                    raise
                 finally:
                     self._cond.acquire()
                     self._running = False
                     self._finished = generation
+                    if failure is not None:
+                        self._failures[generation] = failure
+                        for old in [g for g in self._failures if g < generation - _FAILURES_KEPT]:
+                            del self._failures[old]
                     self._cond.notify_all()
+            failed = self._failures.get(needed)
+            if failed is not None:
+                raise OSError(failed.errno, f"the shared fsync of {self.directory} failed: {failed.strerror or failed}")
 
 
 @contextlib.contextmanager
