@@ -66,3 +66,34 @@ def test_a_huge_value_makes_a_bounded_log_line(capsys: pytest.CaptureFixture[str
     assert len(line) < 20_000
     event = json.loads(line)
     assert event["location"].endswith(f"[truncated: {len(location)} chars]")
+
+
+# A card number that straddles the point where a bounded text is cut: masked before the cut, its middle digits
+# never show; cut first, the part before the cut is a short digit run that no longer looks like a card.
+def _straddling(limit: int) -> str:
+    return "x" * (limit - 10) + f" {VALID} tail"
+
+
+def test_a_bounded_public_text_masks_before_it_cuts() -> None:
+    from worker.observability import public_text
+
+    text = public_text(_straddling(300), 300)
+    assert VALID[:7] not in text
+    assert text.startswith("x" * 290) and "characters in all" in text
+
+
+def test_an_unreadable_message_excerpt_never_shows_a_cut_card_number() -> None:
+    from worker.tasks import EXCERPT_CHARS, message_excerpt
+
+    excerpt = message_excerpt(_straddling(EXCERPT_CHARS).encode())
+    assert VALID[:7] not in excerpt
+
+
+def test_an_api3_error_excerpt_never_shows_a_cut_card_number() -> None:
+    from worker.api.v3.client import interpret
+    from worker.api.v3.errors import V3Error
+
+    with pytest.raises(V3Error) as caught:
+        interpret(502, _straddling(200).encode())
+    assert VALID[:7] not in str(caught.value)
+

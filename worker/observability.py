@@ -96,6 +96,33 @@ def bound_text(text: str, limit: int = MAX_VALUE_CHARS) -> str:
     return f"{text[:limit]}… [truncated: {len(text)} chars]"
 
 
+#: Characters read past a cut so that a card number running through it is masked whole before the cut is made
+#: (19 digits and their separators, with room to spare).
+_STRADDLE_CHARS = 64
+
+
+def public_text(content: str | bytes, limit: int) -> str:
+    """``content`` fit to go into an error or a dead letter: card numbers masked, then cut to ``limit``
+    characters with its full size noted.
+
+    Why mask before cutting: a cut through a card number leaves a shorter digit run, which no longer looks like
+    a card number and would go out unmasked, more than its first six digits with it. Only the part that can
+    show is decoded and masked, so an 8 MB body costs no more than its first few hundred characters.
+    """
+    if isinstance(content, bytes):
+        size = f"{len(content)} bytes"
+        text = content[: 4 * limit + _STRADDLE_CHARS].decode("utf-8", "replace")
+        whole = len(content) <= 4 * limit + _STRADDLE_CHARS
+    else:
+        size = f"{len(content)} characters"
+        text = content[: limit + _STRADDLE_CHARS]
+        whole = len(content) <= limit + _STRADDLE_CHARS
+    masked = mask_digits_in_text(text.strip())
+    if whole and len(masked) <= limit:
+        return masked
+    return f"{masked[:limit]}... ({size} in all)"
+
+
 def _mask_value(value: Any) -> Any:
     if isinstance(value, str):
         return mask_digits_in_text(value)

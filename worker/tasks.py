@@ -37,7 +37,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from worker.api.errors import CardpipeError
-from worker.observability import mask_digits_in_text
+from worker.observability import public_text
 
 TASK_VERSION = 1
 OUTCOME_VERSION = 1
@@ -289,8 +289,7 @@ class DeadLetter(BaseModel):
 
 def message_excerpt(body: bytes) -> str:
     """The start of an unreadable message for its dead letter, card numbers masked, its full size noted when cut."""
-    excerpt = body[:EXCERPT_CHARS].decode("utf-8", "replace")
-    return mask_digits_in_text(excerpt + f"... ({len(body)} bytes in all)" if len(body) > EXCERPT_CHARS else excerpt)
+    return public_text(body, EXCERPT_CHARS)
 
 
 def body_id(body: bytes) -> str:

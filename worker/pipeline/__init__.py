@@ -19,10 +19,10 @@ task's outcome, counted and logged), :mod:`worker.pipeline.core` (the flow).
 """
 
 from worker.exit_codes import EXIT_HALTED, EXIT_LIMITER_DOWN
-from worker.pipeline.core import Fetched, Pipeline, RateLimiter, Storage, Upstream, bounded
+from worker.pipeline.core import Fetched, Pipeline, RateLimiter, Storage, Upstream
 from worker.pipeline.failures import HaltError
 from worker.pipeline.messages import MAX_MESSAGE_BYTES, has_outcome, read_message
 from worker.pipeline.reporting import Outcome, OutcomeStatus
 
 __all__ = ["EXIT_HALTED", "EXIT_LIMITER_DOWN", "MAX_MESSAGE_BYTES", "Fetched", "HaltError", "Outcome", "OutcomeStatus",
-           "Pipeline", "RateLimiter", "Storage", "Upstream", "bounded", "has_outcome", "read_message"]
+           "Pipeline", "RateLimiter", "Storage", "Upstream", "has_outcome", "read_message"]

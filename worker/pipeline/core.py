@@ -18,7 +18,7 @@ from worker.api.legacy.codes import Disposition
 from worker.api.legacy.schema import BankCardResponse
 from worker.exit_codes import EXIT_LIMITER_DOWN
 from worker.metrics import metrics
-from worker.observability import get_logger, mask_digits_in_text
+from worker.observability import get_logger, mask_digits_in_text, public_text
 from worker.outcomes import OutcomeStore, OutcomeStoreError
 from worker.pipeline.failures import (
     HaltError,
@@ -52,13 +52,6 @@ from worker.tasks import (
 log = get_logger("pipeline")
 
 _T = TypeVar("_T")
-
-
-def bounded(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with its full length noted when it was cut."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text)} characters in all)"
 
 
 class _Since:
@@ -348,7 +341,7 @@ class Pipeline:
     def _dead(self, task: Task, code: str, reason: str, attempts: _Attempts) -> Outcome:
         now = utc_now()
         dead_letter = DeadLetter(task_id=task.id, task=task, code=code,
-                                 reason=mask_digits_in_text(bounded(reason, REASON_CHARS)),
+                                 reason=public_text(reason, REASON_CHARS),
                                  attempts=attempts.count, first_attempt_at=attempts.first_at or now,
                                  last_attempt_at=attempts.last_at or now, worker=self.worker_id)
         if not self.outcomes.write_dead_letter(dead_letter):
@@ -371,7 +364,7 @@ class Pipeline:
             return self._report(Outcome(OutcomeStatus.SKIPPED, task_id, reason="outcome already stored"))
         now = utc_now()
         dead_letter = DeadLetter(task_id=task_id, message_excerpt=message_excerpt(body), code=code,
-                                 reason=mask_digits_in_text(bounded(reason, REASON_CHARS)), attempts=0,
+                                 reason=public_text(reason, REASON_CHARS), attempts=0,
                                  first_attempt_at=now, last_attempt_at=now, worker=self.worker_id)
         written = self.outcomes.write_dead_letter(dead_letter)
         status = OutcomeStatus.DEAD if written else OutcomeStatus.SKIPPED

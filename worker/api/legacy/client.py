@@ -45,7 +45,7 @@ from worker.api.errors import ApiError, ConfigError
 from worker.api.legacy import codes
 from worker.api.legacy.schema import BankCardResponse
 from worker.api.legacy.signing import MAX_TTL_SECONDS, Credential, sign
-from worker.observability import mask_digits_in_text
+from worker.observability import public_text
 
 #: The API refuses request bodies over 6 MB; refusing locally saves a paid call and a token.
 MAX_IMAGE_BYTES = 6 * 1024 * 1024
@@ -141,10 +141,8 @@ def connection_pool(url: str, *, timeout_s: float, connect_timeout_s: float,
                           f"{urlsplit(proxy).scheme}://...") from exc
 
 
-def _public_text(text: str, limit: int = 300) -> str:
-    """Upstream text fit for an error message: card numbers masked, length bounded."""
-    text = mask_digits_in_text(text.strip())
-    return text if len(text) <= limit else text[:limit] + "..."
+#: The most characters of upstream text (a message, a body that is not the API's) that an error carries.
+PUBLIC_TEXT_CHARS = 300
 
 
 def _parse_answer(payload: Any) -> BankCardResponse | None:
@@ -171,7 +169,7 @@ def interpret(status: int, content: bytes) -> BankCardResponse:
     except ValueError:  # not JSON, or not UTF-8
         answer = None
     if answer is None:
-        excerpt = _public_text(content[:200].decode("utf-8", "replace"))
+        excerpt = public_text(content, 200)
         if status == 429:
             raise ApiError(codes.RATE_LIMITED, f"HTTP 429 without an API body: {excerpt!r}", http_status=status)
         if codes.is_transient_http_status(status):
@@ -183,7 +181,7 @@ def interpret(status: int, content: bytes) -> BankCardResponse:
         raise ApiError(codes.BAD_REQUEST, f"HTTP {status} without an API body (is the URL the bank-card API?): "
                                           f"{excerpt!r}", http_status=status)
     if answer.code != codes.OK:
-        raise ApiError(answer.code, _public_text(answer.message) or None, http_status=status)
+        raise ApiError(answer.code, public_text(answer.message, PUBLIC_TEXT_CHARS) or None, http_status=status)
     if not 200 <= status < 300:
         raise ApiError(codes.SERVER_INTERNAL_ERROR, f"code 0 with HTTP {status}", http_status=status)
     return answer
@@ -273,12 +271,12 @@ class LegacyClient:
             status, content = self._send(image, url)
         except (NewConnectionError, ProxyError) as exc:  # refused, unresolvable: not a timeout (urllib3 says it is)
             raise ApiError(codes.LINK_FAILED, f"{type(exc).__name__} calling {self.url}: "
-                                              f"{_public_text(str(exc))}") from exc
+                                              f"{public_text(str(exc), PUBLIC_TEXT_CHARS)}") from exc
         except (Urllib3Timeout, EmptyPoolError) as exc:  # connect or read timeout; no free connection in time
             raise ApiError(codes.INTERNAL_TIMEOUT, f"{type(exc).__name__} calling {self.url}") from exc
         except (HTTPError, OSError) as exc:  # reset, dropped, broken answer, TLS failure
             raise ApiError(codes.LINK_FAILED, f"{type(exc).__name__} calling {self.url}: "
-                                              f"{_public_text(str(exc))}") from exc
+                                              f"{public_text(str(exc), PUBLIC_TEXT_CHARS)}") from exc
         return interpret(status, content)
 
     def close(self) -> None:

@@ -31,14 +31,10 @@ from pydantic import ValidationError
 from worker.api.v3 import codes, tc3
 from worker.api.v3.errors import V3Error
 from worker.api.v3.schema import ACTION, SERVICE, VERSION, BankCardOcrRequest, BankCardOcrResponse
-from worker.observability import mask_digits_in_text
+from worker.observability import public_text
 
 #: The cloud takes request bodies up to 10 MB; the base64 form of the image is 4/3 of its size.
 MAX_BODY_BYTES = 10 * 1024 * 1024
-
-
-def _excerpt(content: bytes, limit: int = 200) -> str:
-    return mask_digits_in_text(content[:limit].decode("utf-8", "replace").strip())
 
 
 def interpret(status: int, content: bytes) -> BankCardOcrResponse:
@@ -50,15 +46,15 @@ def interpret(status: int, content: bytes) -> BankCardOcrResponse:
             raise TypeError("Response is not an object")
     except (ValueError, KeyError, TypeError):
         if status == 429:
-            raise V3Error(codes.REQUEST_LIMIT_EXCEEDED, f"HTTP 429: {_excerpt(content)!r}",
+            raise V3Error(codes.REQUEST_LIMIT_EXCEEDED, f"HTTP 429: {public_text(content, 200)!r}",
                           http_status=status) from None
-        raise V3Error(codes.INTERNAL_ERROR, f"HTTP {status} without an API 3.0 answer: {_excerpt(content)!r}",
+        raise V3Error(codes.INTERNAL_ERROR, f"HTTP {status} without an API 3.0 answer: {public_text(content, 200)!r}",
                       http_status=status) from None
     request_id = str(inner.get("RequestId", ""))
     error = inner.get("Error")
     if isinstance(error, dict):
         code = str(error.get("Code") or codes.INTERNAL_ERROR)
-        message = mask_digits_in_text(str(error.get("Message") or "")) or None
+        message = public_text(str(error.get("Message") or ""), 300) or None
         raise V3Error(code, message, http_status=status, request_id=request_id)
     if not 200 <= status < 300:
         raise V3Error(codes.INTERNAL_ERROR, f"HTTP {status} with a success body", http_status=status)
