@@ -201,11 +201,11 @@ class Task(BaseModel):
             return cls.model_validate(raw)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'task'}: {e['msg']}" for e in exc.errors())
-            raise BadMessage(f"invalid task: {problems[:REASON_CHARS]}") from None
+            raise BadMessage(f"invalid task: {public_text(problems, REASON_CHARS)}") from None
         except BadMessage:
             raise
         except (ValueError, TypeError) as exc:
-            raise BadMessage(f"invalid task: {type(exc).__name__}: {str(exc)[:200]}") from None
+            raise BadMessage(f"invalid task: {type(exc).__name__}: {public_text(str(exc), 200)}") from None
 
     def redriven(self, dead: DeadLetter) -> Task:
         """The task of ``dead`` sent round again: one attempt further, with that dead letter in its history."""

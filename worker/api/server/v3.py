@@ -45,7 +45,7 @@ from worker.api.v3 import codes
 from worker.api.v3.errors import V3Error
 from worker.api.v3.schema import ACTION, VERSION, BankCardOcrRequest, BankCardOcrResponse, error_envelope
 from worker.api.v3.tc3 import REPLAY_MESSAGE, SignedRequest, parse_authorization
-from worker.observability import get_logger
+from worker.observability import get_logger, public_text
 
 log = get_logger("server.v3")
 
@@ -153,10 +153,11 @@ def _parse_request(body: bytes) -> BankCardOcrRequest:
         problems = exc.errors()
         unknown = [str(p["loc"][0]) for p in problems if p["type"] == "extra_forbidden"]
         if unknown:
-            raise V3Error(codes.UNKNOWN_PARAMETER, f"unknown parameter(s): {', '.join(sorted(unknown))[:200]}") \
-                from None
+            names = public_text(", ".join(sorted(unknown)), 200)
+            raise V3Error(codes.UNKNOWN_PARAMETER, f"unknown parameter(s): {names}") from None
         wrong = sorted({str(p["loc"][0]) for p in problems if p["loc"]})
-        raise V3Error(codes.INVALID_PARAMETER, f"parameter(s) of the wrong type: {', '.join(wrong)[:200]}") from None
+        names = public_text(", ".join(wrong), 200)
+        raise V3Error(codes.INVALID_PARAMETER, f"parameter(s) of the wrong type: {names}") from None
 
 
 def _decode_image(text: str) -> bytes:
