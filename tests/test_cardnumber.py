@@ -263,3 +263,15 @@ def test_line_digits_are_whole_groups_without_stray_ones() -> None:
     assert line_digits(read("622848 1234567890128 77")) == ABC_19
     assert line_digits(read("6225 7600 0000")) is None
     assert line_digits(read("62257600000000051234")) is None
+
+
+def test_a_window_that_breaks_where_no_layout_of_its_length_has_a_space_proposes_nothing() -> None:
+    # the head's read of tuning card severe 20004 #45 (printed 6214829924373587436 unbroken): the second 9
+    # read as a space, leaving 7 + 11 digits, a Luhn-valid 18-digit number
+    assert acceptable("621482924373587436")
+    assert candidates_from_read(read("6214829 24373587436"), acceptable) == []
+    # the layouts issuers print, and any of their spaces missed, still propose their number
+    assert numbers(candidates_from_read(read("622848 1234567890128"), acceptable)) == [ABC_19]
+    assert numbers(candidates_from_read(read("6228 4812 3456 7890 128"), acceptable)) == [ABC_19]
+    assert numbers(candidates_from_read(read("62257600 0000 0005"), acceptable)) == [CMB_16]
+    assert candidates_from_read(read("622 5760000000005"), acceptable) == [], "no 16-digit layout breaks at 3"

@@ -11,7 +11,8 @@ rival (the commonest misread, e.g. "77" merged into "7"); a longer read that con
 A read's digit groups are used whole; only a short stray group (a logo read as "1") may be left out at either
 end, so the first 16 digits of a 19-digit number are never a candidate. A read whose digits leave a gap inside
 a printed group wide enough for one more digit dropped a digit, and proposes nothing (a 19-digit number read
-as 18 digits can pass Luhn and the BIN check).
+as 18 digits can pass Luhn and the BIN check); nor does a window whose groups break where no printed layout
+of its length has a space (:data:`LAYOUT_BREAKS`: a digit read as a space).
 
 Two readers vote: the general recogniser and the card-number head (:mod:`worker.recognizer.numberreader`),
 which reads the same crops with its own neck and head. Their errors are only partly independent (they share
@@ -100,6 +101,15 @@ MAX_STRAY_DIGITS = 2
 HOLE_PITCHES = 1.8
 #: Below this many within-group gaps a read's pitch is not known well enough to find holes.
 MIN_GAPS_FOR_PITCH = 8
+#: Where the layouts issuers print put a space, by number length: after these many digits (4-4-4-4; 6-13 and
+#: 4-4-4-4-3; Amex 4-6-5; Diners 4-6-4; 13-digit Visa 4-3-3-3). A length not listed is printed unbroken.
+LAYOUT_BREAKS: dict[int, frozenset[int]] = {
+    13: frozenset({4, 7, 10}),
+    14: frozenset({4, 10}),
+    15: frozenset({4, 10}),
+    16: frozenset({4, 8, 12}),
+    19: frozenset({4, 6, 8, 12, 16}),
+}
 
 Acceptable = Callable[[str], bool]
 
@@ -167,6 +177,17 @@ def _has_a_dropped_digit(window: Sequence[DecodedChar], holes: set[int]) -> bool
     return bool(after)
 
 
+def _fits_a_layout(window_groups: Sequence[Sequence[DecodedChar]]) -> bool:
+    """Whether the read's group breaks inside a window fall where a printed layout of the window's length puts
+    its spaces (:data:`LAYOUT_BREAKS`): a read may miss a space, never add one where none is printed.
+
+    A 19-digit number printed unbroken whose "99" one read saw as "9" and a space spells 7 + 11 digits, a
+    Luhn-valid 18-digit number no issuer prints in two groups.
+    """
+    breaks = LAYOUT_BREAKS.get(sum(len(group) for group in window_groups), frozenset())
+    return set(itertools.accumulate(len(group) for group in window_groups[:-1])) <= breaks
+
+
 def candidates_from_read(chars: Sequence[DecodedChar], acceptable: Acceptable, *, source: str = "",
                          repair: bool = True) -> list[Candidate]:
     """Every acceptable 13-19 digit number one read supports, aligned on its digit groups.
@@ -194,6 +215,8 @@ def candidates_from_read(chars: Sequence[DecodedChar], acceptable: Acceptable, *
                 continue
             if _has_a_dropped_digit(window, holes):
                 continue  # a digit is missing inside a printed group: whatever this spells, it is not the number
+            if not _fits_a_layout(groups[first:last + 1]):
+                continue  # a gap where no layout of this length has a space: a digit was read as a space
             number = "".join(c.char for c in window)
             confs = [c.conf for c in window]
             if acceptable(number):
