@@ -24,7 +24,8 @@ clockwise from the top left of the card as read (so they follow a 90/180/270 ``r
 Parameters: ``--out DIR``, ``--count N``, ``--level {clean,moderate,hard,severe,heldout,mixed}`` (mixed
 draws each card's level uniformly among clean, moderate and hard; ``heldout`` is for evaluation only, never
 for training or tuning, see :mod:`scripts.cards.spec`), ``--seed S``, ``--width W`` (scale every photo to
-this width, keeping its aspect ratio).
+this width, keeping its aspect ratio), ``--grouping 6-13`` (every number 19 digits printed that way: 6-13,
+4-4-4-4-3 or 19; a tuning-side option, refused for ``heldout``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def generate(
     *,
     width: int | None = None,
     table: BinTable | None = None,
+    grouping: tuple[int, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``count`` card photos and ``labels.jsonl`` into ``out_dir``; return the labels.
 
@@ -78,6 +80,7 @@ def generate(
         seed: the run's seed; card ``i`` depends only on (seed, i), so a larger run extends a smaller one.
         width: if given, every photo is scaled to this width.
         table: the BIN table to draw numbers from (default: the shipped table).
+        grouping: force 19-digit numbers printed this way, e.g. ``(6, 13)`` or ``(19,)`` (tuning levels only).
     """
     if level not in LEVEL_CHOICES:
         raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVEL_CHOICES)}")
@@ -89,7 +92,7 @@ def generate(
     pools = build_pools(table)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    labels = [make_card(out, index, level, seed, pools, table, width) for index in range(count)]
+    labels = [make_card(out, index, level, seed, pools, table, width, grouping) for index in range(count)]
     with (out / "labels.jsonl").open("w", encoding="utf-8") as handle:
         for label in labels:
             handle.write(json.dumps(label, ensure_ascii=False) + "\n")
@@ -97,12 +100,13 @@ def generate(
 
 
 def make_card(
-    out: Path, index: int, level: str, seed: int, pools: BinPools, table: BinTable, width: int | None
+    out: Path, index: int, level: str, seed: int, pools: BinPools, table: BinTable, width: int | None,
+    grouping: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """Sample, draw, photograph and save card ``index``; return its label."""
     rng = card_rng(seed, index)
     card_level = LEVELS[int(rng.integers(len(LEVELS)))] if level == "mixed" else level
-    spec = sample_spec(table, pools, card_level, rng)
+    spec = sample_spec(table, pools, card_level, rng, grouping=grouping)
     face, layout = render_card_with_layout(spec, rng)
     photo = photograph(face, layout, spec.profile, rng)
     image, scale = photo.image, 1.0
@@ -177,9 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", choices=LEVEL_CHOICES, default="mixed", help="difficulty (default mixed)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--width", type=int, default=None, help="scale every photo to this width")
+    parser.add_argument("--grouping", default=None,
+                        help="force 19-digit numbers printed this way: 6-13, 4-4-4-4-3 or 19 (not for heldout)")
     args = parser.parse_args(argv)
     try:
-        labels = generate(args.out, args.count, args.level, args.seed, width=args.width)
+        grouping = tuple(int(size) for size in args.grouping.split("-")) if args.grouping else None
+        labels = generate(args.out, args.count, args.level, args.seed, width=args.width, grouping=grouping)
     except ValueError as exc:
         parser.error(str(exc))
     print(f"wrote {len(labels)} images and labels.jsonl to {args.out}")

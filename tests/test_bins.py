@@ -162,6 +162,8 @@ def test_exact_length_wins_over_any_length_and_other_lengths_fall_through() -> N
         (make_number("650000", 19), True),
         (make_number("123456", 16), False),
         (make_number("622576", 12), False),  # too short for a card
+        (make_number("621330", 15), False),  # a row for any length, but UnionPay issues 16-19 digits
+        (make_number("622303", 17), True),  # UnionPay at 17 (the table names 16 and 18 for 622303)
         ("62257600000000000000", False),  # 20 digits
         ("6225-7600", False),
         ("", False),

@@ -10,6 +10,7 @@ from worker.recognizer.bins import default_table, luhn_valid
 from worker.recognizer.cardnumber import (
     Candidate,
     candidates_from_read,
+    line_digits,
     vote,
 )
 from worker.recognizer.ctc import DecodedChar
@@ -108,30 +109,30 @@ def test_vote_picks_the_number_most_reads_support() -> None:
 
 def test_vote_refuses_when_two_numbers_compete_closely() -> None:
     other = "6225760000000013"
-    assert vote([Candidate(CMB_16, 0.8, 0.8, False), Candidate(CMB_16, 0.8, 0.8, False),
-                 Candidate(other, 0.84, 0.8, False)]) is None
+    assert vote([Candidate(CMB_16, 0.8, 0.8, False, "a"), Candidate(CMB_16, 0.8, 0.8, False, "b"),
+                 Candidate(other, 0.84, 0.8, False, "c")]) is None
 
 
 def test_vote_refuses_a_low_confidence_winner() -> None:
-    assert vote([Candidate(CMB_16, 0.4, 0.1, False), Candidate(CMB_16, 0.45, 0.1, False)]) is None
+    assert vote([Candidate(CMB_16, 0.4, 0.1, False, "a"), Candidate(CMB_16, 0.45, 0.1, False, "b")]) is None
 
 
 def test_one_read_alone_is_never_enough() -> None:
-    assert vote([Candidate(CMB_16, 0.99, 0.99, False)]) is None
-    decision = vote([Candidate(CMB_16, 0.99, 0.99, False), Candidate(CMB_16, 0.97, 0.9, False)])
+    assert vote([Candidate(CMB_16, 0.99, 0.99, False, "a")]) is None
+    decision = vote([Candidate(CMB_16, 0.99, 0.99, False, "a"), Candidate(CMB_16, 0.97, 0.9, False, "b")])
     assert decision is not None and decision.number == CMB_16
 
 
 def test_repairs_add_weight_but_never_stand_in_for_a_read() -> None:
     repaired = [Candidate(CMB_16, 0.9, 0.4, True, "a"), Candidate(CMB_16, 0.9, 0.4, True, "b")]
     assert vote(repaired) is None
-    assert vote([Candidate(CMB_16, 0.99, 0.9, False), *repaired]) is None
+    assert vote([Candidate(CMB_16, 0.99, 0.9, False, "c"), *repaired]) is None
     other = "6225760000000013"
     # two direct reads tie with a rival's two; a repair breaks the tie for the number it supports
-    tied = [Candidate(CMB_16, 0.9, 0.9, False), Candidate(CMB_16, 0.8, 0.8, False),
-            Candidate(other, 0.5, 0.5, False), Candidate(other, 0.5, 0.5, False)]
+    tied = [Candidate(CMB_16, 0.9, 0.9, False, "a"), Candidate(CMB_16, 0.8, 0.8, False, "b"),
+            Candidate(other, 0.5, 0.5, False, "c"), Candidate(other, 0.5, 0.5, False, "d")]
     assert vote(tied) is None
-    decision = vote([*tied, Candidate(CMB_16, 0.8, 0.5, True)])
+    decision = vote([*tied, Candidate(CMB_16, 0.8, 0.5, True, "e")])
     assert decision is not None and decision.number == CMB_16
     assert decision.conf < 0.9
 
@@ -147,11 +148,11 @@ def test_the_first_sixteen_digits_of_a_longer_read_are_not_a_candidate() -> None
 
 def test_a_confident_direct_rival_blocks_the_vote() -> None:
     other = "6225760000000013"
-    assert vote([Candidate(CMB_16, 0.99, 0.9, False), Candidate(CMB_16, 0.95, 0.9, False),
-                 Candidate(CMB_16, 0.9, 0.9, True), Candidate(other, 0.9, 0.8, False)]) is None
+    assert vote([Candidate(CMB_16, 0.99, 0.9, False, "a"), Candidate(CMB_16, 0.95, 0.9, False, "b"),
+                 Candidate(CMB_16, 0.9, 0.9, True, "c"), Candidate(other, 0.9, 0.8, False, "d")]) is None
     # a weak rival read does not
-    decision = vote([Candidate(CMB_16, 0.99, 0.9, False), Candidate(CMB_16, 0.95, 0.9, False),
-                     Candidate(other, 0.6, 0.2, False)])
+    decision = vote([Candidate(CMB_16, 0.99, 0.9, False, "a"), Candidate(CMB_16, 0.95, 0.9, False, "b"),
+                     Candidate(other, 0.6, 0.2, False, "c")])
     assert decision is not None and decision.number == CMB_16
 
 
@@ -187,13 +188,15 @@ def test_the_surest_supporting_read_must_be_sure_of_every_digit() -> None:
     assert decided is not None and decided.number == number
 
 
-def test_one_crop_read_by_both_readers_must_be_read_surely() -> None:
-    number = "6225760000000008"
-    unsure = [_read(number, 0.30, "line0:straight"), _read(number, 0.46, "line0:straight:head")]
-    assert vote(unsure) is None
-    sure = [_read(number, 0.35, "line0:straight"), _read(number, 0.62, "line0:straight:head")]
-    assert vote(sure) is not None
-    two_crops = [_read(number, 0.30, "line0:straight"), _read(number, 0.46, "line0:clahe:head")]
+def test_one_crop_read_by_both_readers_is_not_enough_however_sure() -> None:
+    # an embossed 19-digit line (tuning card severe 20002 #16, printed 6228594568482154795): the general read
+    # and the head's read of one crop both read it two digits away, every digit at 0.86 or more
+    misread = "6228564566482154795"
+    assert acceptable(misread)
+    one_crop = [Candidate(misread, 0.975, 0.857, False, "pass1:turn0:line0:straight"),
+                Candidate(misread, 0.935, 0.538, False, "pass1:turn0:line0:straight:head")]
+    assert vote(one_crop) is None
+    two_crops = [_read(misread, 0.30, "line0:straight"), _read(misread, 0.46, "line0:clahe:head")]
     assert vote(two_crops) is not None
 
 
@@ -235,3 +238,40 @@ def test_a_worn_digit_rival_blocks_the_winner_even_through_a_repair() -> None:
     # an unrelated weak number (not the winner with two worn digits) does not block
     decision = vote([*sure_reads, Candidate("6225760000000013", 0.5, 0.2, True, "c")])
     assert decision is not None and decision.number == worn
+
+
+def test_a_winner_shorter_than_most_reads_of_its_line_dropped_digits() -> None:
+    # tuning card severe 20004 #45, printed 6214829924373587436 without spaces: two reads merged "99" into
+    # one 9 (a Luhn-valid 18-digit number on the same BIN); as many reads of the line showed 19 digits
+    dropped = "621482924373587436"
+    assert acceptable(dropped)
+    reads = [Candidate(dropped, 0.98, 0.79, False, "pass1:clahe"),
+             Candidate(dropped, 1.0, 1.0, False, "pass0:clahe:head")]
+    assert vote(reads) is not None, "the premise: two crops agree on it"
+    nineteen = ["6214829724373587436", "6214822724373587436", "6214829424373587436"]
+    eighteen = [dropped, "621442924373587436"]
+    other_line = ["984295826626284129", "964295826626286129", "966295626626296029"]  # the card upside down
+    assert vote(reads, line_reads=[*nineteen, *eighteen]) is None
+    assert vote(reads, line_reads=[*nineteen[:2], *eighteen]) is None, "a tie does not support the shorter"
+    assert vote(reads, line_reads=[*nineteen, *eighteen, *other_line]) is None, "another line's reads say nothing"
+    decided = vote(reads, line_reads=[*eighteen, dropped, nineteen[0]])
+    assert decided is not None and decided.number == dropped
+
+
+def test_line_digits_are_whole_groups_without_stray_ones() -> None:
+    assert line_digits(read("1 6225 7600 0000 0005")) == CMB_16
+    assert line_digits(read("622848 1234567890128 77")) == ABC_19
+    assert line_digits(read("6225 7600 0000")) is None
+    assert line_digits(read("62257600000000051234")) is None
+
+
+def test_a_window_that_breaks_where_no_layout_of_its_length_has_a_space_proposes_nothing() -> None:
+    # the head's read of tuning card severe 20004 #45 (printed 6214829924373587436 unbroken): the second 9
+    # read as a space, leaving 7 + 11 digits, a Luhn-valid 18-digit number
+    assert acceptable("621482924373587436")
+    assert candidates_from_read(read("6214829 24373587436"), acceptable) == []
+    # the layouts issuers print, and any of their spaces missed, still propose their number
+    assert numbers(candidates_from_read(read("622848 1234567890128"), acceptable)) == [ABC_19]
+    assert numbers(candidates_from_read(read("6228 4812 3456 7890 128"), acceptable)) == [ABC_19]
+    assert numbers(candidates_from_read(read("62257600 0000 0005"), acceptable)) == [CMB_16]
+    assert candidates_from_read(read("622 5760000000005"), acceptable) == [], "no 16-digit layout breaks at 3"

@@ -209,3 +209,16 @@ def test_new_levels_leave_the_old_ones_unchanged() -> None:
         spec = sample_spec(table, pools, level, card_rng(5, 0))
         assert spec.expiry is None or (spec.expiry.form == "MM/YY" and spec.expiry.since is None)
         assert spec.digit_face in fonts.DIGIT_FACES
+
+
+def test_a_forced_grouping_prints_every_number_that_way_on_tuning_levels_only(tmp_path: Path) -> None:
+    table = default_table()
+    pools = build_pools(table)
+    specs = [sample_spec(table, pools, level, card_rng(77, i), grouping=(6, 13))
+             for i in range(12) for level in ("hard", "severe")]
+    assert {(len(spec.number.digits), spec.number.grouping) for spec in specs} == {(19, (6, 13))}
+    assert all(luhn_valid(spec.number.digits) and table.plausible(spec.number.digits) for spec in specs)
+    with pytest.raises(ValueError, match="evaluation only"):
+        sample_spec(table, pools, "heldout", card_rng(77, 0), grouping=(6, 13))
+    with pytest.raises(ValueError, match="19-digit layout"):
+        sample_spec(table, pools, "hard", card_rng(77, 0), grouping=(4, 4, 4, 4))

@@ -119,7 +119,7 @@ def test_the_number_band_of_the_cards_outline_is_read_by_both_readers(recognizer
                          max_pixels=recognizer.settings.max_pixels)
     view = View.of(np.ascontiguousarray(image.pixels[:, :, ::-1]), quarter_turns=0, scale=image.scale,
                    original_size=image.original_size)
-    reading = _read_number_band(recognizer.engine, view, recognizer.acceptable, [])
+    reading = _read_number_band(recognizer.engine, view, recognizer.acceptable, [], [])
     assert reading is not None and reading.number is not None
     assert reading.number.number == label["number"]
     sources = {c.source for c in reading.number.support}

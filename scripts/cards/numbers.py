@@ -72,13 +72,16 @@ def build_pools(table: BinTable) -> BinPools:
 
 
 def mint(table: BinTable, pools: BinPools, rng: np.random.Generator, *, unionpay_share: float = 0.8,
-         nineteen_share: float | None = None) -> CardNumber:
+         nineteen_share: float | None = None, grouping: tuple[int, ...] | None = None) -> CardNumber:
     """A Luhn-valid number on a real BIN, retried until the table's own lookup agrees on its issuer.
 
     With ``nineteen_share``, that share of the numbers is 19 digits long (UnionPay debit BINs that issue
-    19 digits); without it, lengths follow the BIN table's rows.
+    19 digits); without it, lengths follow the BIN table's rows. A ``grouping`` (one of
+    :data:`GROUPINGS`' 19-digit layouts) forces every number to 19 digits printed that way.
     """
-    wants_nineteen = nineteen_share is not None and rng.random() < nineteen_share
+    if grouping is not None and grouping not in GROUPINGS[19]:
+        raise ValueError(f"a forced grouping must be a 19-digit layout of {GROUPINGS[19]}, not {grouping}")
+    wants_nineteen = grouping is not None or (nineteen_share is not None and rng.random() < nineteen_share)
     nineteen_pool = tuple(entry for entry in pools.unionpay if 19 in entry[1]) if wants_nineteen else ()
     for _ in range(100):
         if nineteen_pool:
@@ -97,8 +100,8 @@ def mint(table: BinTable, pools: BinPools, rng: np.random.Generator, *, unionpay
         if issued_by is None or network is None:
             continue
         groupings = GROUPINGS[length]
-        grouping = groupings[int(rng.integers(len(groupings)))]
-        return CardNumber(digits, grouping, issued_by, network)
+        drawn = groupings[int(rng.integers(len(groupings)))]
+        return CardNumber(digits, grouping or drawn, issued_by, network)
     raise RuntimeError("the BIN table yields no usable 16- or 19-digit card numbers")
 
 

@@ -305,12 +305,19 @@ def _varied_date(date: PrintedDate, profile: LevelProfile, rng: np.random.Genera
     return replace(date, form=form, since=since, range_separator=_pick(rng, profile.range_separators))
 
 
-def sample_spec(table: BinTable, pools: BinPools, level: str, rng: np.random.Generator) -> CardSpec:
-    """Sample one card of ``level`` ("clean", "moderate" or "hard")."""
+def sample_spec(table: BinTable, pools: BinPools, level: str, rng: np.random.Generator, *,
+                grouping: tuple[int, ...] | None = None) -> CardSpec:
+    """Sample one card of ``level`` (any of :data:`ALL_LEVELS`).
+
+    ``grouping`` forces a 19-digit number printed that way (e.g. ``(6, 13)``), to study one layout on tuning
+    cards; the held-apart level refuses it, its cards are drawn only as the level draws them.
+    """
     if level not in PROFILES:
         raise ValueError(f"unknown level {level!r}; expected one of {', '.join(ALL_LEVELS)}")
+    if grouping is not None and level not in TRAINING_LEVELS:
+        raise ValueError(f"level {level!r} is for evaluation only: its numbers cannot be forced")
     profile = PROFILES[level]
-    number: CardNumber = mint(table, pools, rng, nineteen_share=profile.nineteen_share)
+    number: CardNumber = mint(table, pools, rng, nineteen_share=profile.nineteen_share, grouping=grouping)
 
     expiry = None
     distractor = None

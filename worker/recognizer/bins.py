@@ -137,6 +137,15 @@ NETWORK_RANGES: tuple[NetworkRange, ...] = (
 )
 
 
+def in_network_range(number: str) -> bool:
+    """Whether ``number``'s prefix lies in some card network's range, whatever its length.
+
+    >>> in_network_range("622576000000000"), in_network_range("9555000000000000")
+    (True, False)
+    """
+    return any(r.first <= number[: len(r.first)] <= r.last for r in NETWORK_RANGES if len(number) >= len(r.first))
+
+
 def card_network(number: str) -> str | None:
     """The card network whose range and lengths fit ``number`` (e.g. "unionpay"), or None."""
     for network_range in NETWORK_RANGES:
@@ -236,13 +245,21 @@ class BinTable:
         return None
 
     def plausible(self, number: str) -> bool:
-        """True when some issuer could have issued ``number``: the table knows its prefix at that length, or
-        it lies in a card network's range at a length that network issues. Non-digit input is implausible."""
+        """True when some issuer could have issued ``number``: it lies in a card network's range at a length
+        that network issues, or the table knows its prefix at that length (a row for exactly that length; a
+        row for any length only outside every network's range). Non-digit input is implausible."""
         if not number or not number.isascii() or not number.isdigit():
             return False
         if not MIN_CARD_DIGITS <= len(number) <= MAX_CARD_DIGITS:
             return False
-        return self.lookup(number) is not None or card_network(number) is not None
+        if card_network(number) is not None:
+            return True
+        record = self.lookup(number)
+        if record is None:
+            return False
+        # a row without a length says who issues the prefix, not at what lengths: inside a network's range
+        # the network's lengths hold (a 15-digit number on a UnionPay BIN is a misread that dropped digits)
+        return record.length is not None or not in_network_range(number)
 
     def overlaid_with(self, other: BinTable) -> BinTable:
         """A new table with ``other``'s rows; every prefix ``other`` names loses all of this table's rows,

@@ -11,12 +11,18 @@ rival (the commonest misread, e.g. "77" merged into "7"); a longer read that con
 A read's digit groups are used whole; only a short stray group (a logo read as "1") may be left out at either
 end, so the first 16 digits of a 19-digit number are never a candidate. A read whose digits leave a gap inside
 a printed group wide enough for one more digit dropped a digit, and proposes nothing (a 19-digit number read
-as 18 digits can pass Luhn and the BIN check).
+as 18 digits can pass Luhn and the BIN check); nor does a window whose groups break where no printed layout
+of its length has a space (:data:`LAYOUT_BREAKS`: a digit read as a space).
 
 Two readers vote: the general recogniser and the card-number head (:mod:`worker.recognizer.numberreader`),
 which reads the same crops with its own neck and head. Their errors are only partly independent (they share
 a backbone), so a number supported only by the two reads of one crop, or only by head reads, must be read
 surely; otherwise two reads of one misprinted-looking crop would confirm each other.
+
+A number must be read from two crops: the general read and the head's read of one crop agree on errors the
+shared pixels cause (an embossed 19-digit line read surely, by both, two digits away from the printed number).
+A number shorter than as many reads of its line see as see its length may be one they dropped digits from ("99"
+read as one 9 leaves a Luhn-valid 18-digit number); it is not answered.
 
 A number that two worn-digit swaps would turn into another acceptable number (an 8 whose left half wore off
 reads as a sure 3, twice: Luhn cannot tell) is answered only after contrast-enhanced and darkened reads of its
@@ -36,6 +42,7 @@ the BIN check; a repaired candidate adds half a vote to its number but never cou
 
 from __future__ import annotations
 
+import difflib
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,13 +78,16 @@ CONFLICT_MIN_DIGIT_CONF = 0.5
 #: digit. Any support: this much (two reads of different crops agreed on a wrong 19-digit number whose
 #: weakest digits were 0.38 and 0.36)...
 SUREST_MIN_CONF = 0.4
-#: ...when every supporting read comes from one crop (the general read and the head's read of it): this much
-#: (a dropped-and-misread 19-digit number was read by both, the head's read at 0.46; no right number of the
-#: tuning cards was so supported below 0.6)...
-SAME_CROP_MIN_CONF = 0.6
 #: ...and when every supporting read is the head's: this much (the head's two reads of one wrong number:
 #: 0.67 and 0.62).
 HEAD_ONLY_MIN_CONF = 0.8
+#: A read of a number line reads the winner's number (and its length counts) when this share of the two
+#: digit strings match (difflib's ratio): 18 of 19 digits with two misread match at 0.86, another line ~0.4.
+SAME_NUMBER_SIMILARITY = 0.75
+#: Direct support must come from this many crops: the general read and the head's read of one crop share
+#: its pixels and a backbone, and on an embossed 19-digit line both read one crop as the same Luhn-valid
+#: number two digits away from the printed one, surely (every digit 0.86 or more).
+MIN_SUPPORTING_CROPS = 2
 #: What a partly worn 8 reads as (its left half gone: 3; its waist gone: 0), and back. Two such swaps at the
 #: right places keep a number Luhn-valid (an 8 read as 3 at two positions Luhn does not double), so a winner
 #: with such a rival is checked by one more read before it is answered.
@@ -91,6 +101,15 @@ MAX_STRAY_DIGITS = 2
 HOLE_PITCHES = 1.8
 #: Below this many within-group gaps a read's pitch is not known well enough to find holes.
 MIN_GAPS_FOR_PITCH = 8
+#: Where the layouts issuers print put a space, by number length: after these many digits (4-4-4-4; 6-13 and
+#: 4-4-4-4-3; Amex 4-6-5; Diners 4-6-4; 13-digit Visa 4-3-3-3). A length not listed is printed unbroken.
+LAYOUT_BREAKS: dict[int, frozenset[int]] = {
+    13: frozenset({4, 7, 10}),
+    14: frozenset({4, 10}),
+    15: frozenset({4, 10}),
+    16: frozenset({4, 8, 12}),
+    19: frozenset({4, 6, 8, 12, 16}),
+}
 
 Acceptable = Callable[[str], bool]
 
@@ -158,6 +177,17 @@ def _has_a_dropped_digit(window: Sequence[DecodedChar], holes: set[int]) -> bool
     return bool(after)
 
 
+def _fits_a_layout(window_groups: Sequence[Sequence[DecodedChar]]) -> bool:
+    """Whether the read's group breaks inside a window fall where a printed layout of the window's length puts
+    its spaces (:data:`LAYOUT_BREAKS`): a read may miss a space, never add one where none is printed.
+
+    A 19-digit number printed unbroken whose "99" one read saw as "9" and a space spells 7 + 11 digits, a
+    Luhn-valid 18-digit number no issuer prints in two groups.
+    """
+    breaks = LAYOUT_BREAKS.get(sum(len(group) for group in window_groups), frozenset())
+    return set(itertools.accumulate(len(group) for group in window_groups[:-1])) <= breaks
+
+
 def candidates_from_read(chars: Sequence[DecodedChar], acceptable: Acceptable, *, source: str = "",
                          repair: bool = True) -> list[Candidate]:
     """Every acceptable 13-19 digit number one read supports, aligned on its digit groups.
@@ -185,6 +215,8 @@ def candidates_from_read(chars: Sequence[DecodedChar], acceptable: Acceptable, *
                 continue
             if _has_a_dropped_digit(window, holes):
                 continue  # a digit is missing inside a printed group: whatever this spells, it is not the number
+            if not _fits_a_layout(groups[first:last + 1]):
+                continue  # a gap where no layout of this length has a space: a digit was read as a space
             number = "".join(c.char for c in window)
             confs = [c.conf for c in window]
             if acceptable(number):
@@ -256,7 +288,30 @@ def _dropped_digits_of(number: str, winner: str) -> bool:
     return len(number) < len(winner) and all(digit in rest for digit in number)
 
 
-def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
+def line_digits(chars: Sequence[DecodedChar]) -> str | None:
+    """The digits a read of a number line shows: its digit groups whole, a stray short group at either end
+    left out; None outside 13-19 digits (not a read of a whole card number).
+
+    >>> line_digits(tuple(DecodedChar(c, 0.9, 0.0, "", 0.0) for c in "1 621482 9924373587436"))
+    '6214829924373587436'
+    """
+    groups = _split_groups(chars)
+    while groups and len(groups[0]) <= MAX_STRAY_DIGITS:
+        groups = groups[1:]
+    while groups and len(groups[-1]) <= MAX_STRAY_DIGITS:
+        groups = groups[:-1]
+    digits = "".join(c.char for group in groups for c in group)
+    return digits if MIN_DIGITS <= len(digits) <= MAX_DIGITS else None
+
+
+def _reads_of_the_same_number(line_reads: Sequence[str], winner: str) -> list[str]:
+    """The line reads that read ``winner``'s digits, give or take a few (:data:`SAME_NUMBER_SIMILARITY`);
+    reads of another line, or of the card the wrong way up, say nothing about its length."""
+    return [read for read in line_reads
+            if difflib.SequenceMatcher(None, read, winner, autojunk=False).ratio() >= SAME_NUMBER_SIMILARITY]
+
+
+def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> NumberDecision | None:
     """The number the reads agree on, or None when none is convincing or two numbers compete.
 
     Each candidate adds its confidence (half for a repair) to its number's score. The winner needs
@@ -265,9 +320,11 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     read directly at :data:`CONFLICT_CONF` or more with every digit at :data:`CONFLICT_MIN_DIGIT_CONF` or more.
     A number that is the winner with digits dropped is no rival; the reverse (the winner is a rival with
     digits dropped) is; a worn-digit rival of the winner (:func:`_is_worn_digit_rival`) proposed by any read,
-    repaired or not, blocks it. The surest supporting read must be sure of every digit (:data:`SUREST_MIN_CONF`), surer
-    still when the support comes from one crop only or from head reads only (:data:`SAME_CROP_MIN_CONF`,
-    :data:`HEAD_ONLY_MIN_CONF`).
+    repaired or not, blocks it. The direct support must come from :data:`MIN_SUPPORTING_CROPS` crops. The surest
+    supporting read must be sure of every digit (:data:`SUREST_MIN_CONF`), surer still when the support comes
+    from head reads only (:data:`HEAD_ONLY_MIN_CONF`). When as many of the reads of the number lines
+    (``line_reads``, see :func:`line_digits`) that read the winner's digits see more digits than it has as
+    see exactly its digits, its length is not supported (it may have dropped digits): no answer.
     """
     if not candidates:
         return None
@@ -285,6 +342,10 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
         return None
     if any(_is_worn_digit_rival(c.number, winner) for c in candidates):
         return None
+    lengths = [len(read) for read in _reads_of_the_same_number(line_reads, winner)]
+    longer = sum(length > len(winner) for length in lengths)
+    if longer and longer >= sum(length == len(winner) for length in lengths):
+        return None  # as many reads of the number see more digits as see the winner's: it may have dropped some
     support = tuple(c for c in candidates if c.number == winner)
     direct = [c for c in support if not c.repaired]
     if len(direct) < MIN_DIRECT_SUPPORT or max(c.conf for c in direct) < MIN_DIRECT_CONF:
@@ -292,7 +353,7 @@ def vote(candidates: Sequence[Candidate]) -> NumberDecision | None:
     surest = max(c.min_conf for c in direct)
     if surest < SUREST_MIN_CONF:
         return None
-    if len({c.crop for c in direct}) == 1 and surest < SAME_CROP_MIN_CONF:
+    if len({c.crop for c in direct}) < MIN_SUPPORTING_CROPS:
         return None
     if all(c.by_head for c in direct) and surest < HEAD_ONLY_MIN_CONF:
         return None

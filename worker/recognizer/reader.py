@@ -35,6 +35,7 @@ from worker.recognizer.cardnumber import (
     NumberDecision,
     candidates_from_read,
     has_worn_digit_rival,
+    line_digits,
     vote,
 )
 from worker.recognizer.ctc import DecodedChar
@@ -180,6 +181,12 @@ def darkened(image: np.ndarray) -> np.ndarray:
 _DARKEN_TABLE = np.clip(255.0 * (np.arange(256) / 255.0) ** 3, 0, 255).astype(np.uint8)
 
 
+def _digits_of_both_readers(read: LineRead) -> list[str]:
+    """The digits the general read and the head's read of one crop show (see :func:`line_digits`)."""
+    reads = [read.digits.chars] + ([read.number.chars] if read.number is not None else [])
+    return [digits for chars in reads if (digits := line_digits(chars)) is not None]
+
+
 def _candidates_of_both_readers(read: LineRead, acceptable: Callable[[str], bool], *, source: str,
                                 repair: bool = True) -> list[Candidate]:
     """The candidates of one crop's digits-only read and of the card-number head's read of it (when asked
@@ -220,9 +227,10 @@ def _focus_crop(view: View, box: TextBox, start: float, end: float) -> np.ndarra
 
 
 def _read_view(engine: OcrEngine, view: View, detections: list[Detection], acceptable: Callable[[str], bool],
-               pool: list[Candidate], tag: str) -> CardReading:
+               pool: list[Candidate], line_reads: list[str], tag: str) -> CardReading:
     """Read one view; ``pool`` holds every candidate seen so far on this page (earlier views and passes
-    included), so a confident rival read earlier still blocks a later, different answer."""
+    included), so a confident rival read earlier still blocks a later, different answer; ``line_reads`` the
+    digits every read of a number line showed, so a winner that dropped digits is known."""
     reading = CardReading(view=view)
     quads = [view.carry(d.quad) for d in detections]
     quads = [q for q in quads if quad_size(q)[1] >= MIN_BOX_HEIGHT]
@@ -241,6 +249,8 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
     for index, line in enumerate(number_lines):
         line_tag = f"{tag}:line{index}:"
         pool += candidates_from_read(_line_chars(line), acceptable, source=f"{line_tag}boxes")
+        if (digits := line_digits(_line_chars(line))) is not None:
+            line_reads.append(digits)
         decision = None
         for kind, crop in zip(("straight", "clahe", "darkened"), _reread_crops(view, line), strict=True):
             worn_rival = decision is not None and has_worn_digit_rival(decision.number, acceptable)
@@ -248,7 +258,8 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
                 break  # the darkened read only checks a winner that worn digits could have faked
             reread = engine.read([crop], number=True)[0]
             pool += _candidates_of_both_readers(reread, acceptable, source=f"{line_tag}{kind}")
-            decision = vote(pool)
+            line_reads += _digits_of_both_readers(reread)
+            decision = vote(pool, line_reads)
             # two agreeing reads settle it, unless worn digits could make them agree on a rival; otherwise
             # the contrast-enhanced read gets its say too, and for such a rival the darkened one as well
             if (decision is not None and len(decision.support) >= 2
@@ -323,6 +334,7 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
     """
     first_failure: CardReading | None = None
     pool: list[Candidate] = []
+    line_reads: list[str] = []
     passes = (
         (bgr, {"box_thresh": 0.5, "unclip_ratio": 1.5, "max_side": FIRST_PASS_SIDE}),
         (None, {"box_thresh": 0.3, "unclip_ratio": 1.8, "max_side": SECOND_PASS_SIDE, "dilate": True}),
@@ -334,12 +346,13 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
             continue
         for turns in orientation_order(detections)[:2]:
             view = View.of(page, quarter_turns=turns, scale=scale, original_size=original_size)
-            reading = _read_view(engine, view, detections, acceptable, pool, f"pass{pass_index}:turn{turns}")
+            reading = _read_view(engine, view, detections, acceptable, pool, line_reads,
+                                 f"pass{pass_index}:turn{turns}")
             if reading.number is not None:
                 return reading
             first_failure = first_failure or reading
     upright = View.of(bgr, quarter_turns=0, scale=scale, original_size=original_size)
-    banded = _read_number_band(engine, upright, acceptable, pool)
+    banded = _read_number_band(engine, upright, acceptable, pool, line_reads)
     if banded is not None:
         if first_failure is not None and first_failure.view.quarter_turns == 0:
             banded.boxes = first_failure.boxes
@@ -350,7 +363,7 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
 
 
 def _read_number_band(engine: OcrEngine, view: View, acceptable: Callable[[str], bool],
-                      pool: list[Candidate]) -> CardReading | None:
+                      pool: list[Candidate], line_reads: list[str]) -> CardReading | None:
     """Last resort: read the ISO number band of the card's outline directly (see :mod:`cardframe`)."""
     card = find_card_quad(view.image)
     if card is None:
@@ -359,9 +372,11 @@ def _read_number_band(engine: OcrEngine, view: View, acceptable: Callable[[str],
         strips = number_band_strips(view.image, card, upside_down=upside_down)
         crops = [s.image for s in strips] + [clahe(s.image) for s in strips]
         band: list[Candidate] = []
+        band_reads: list[str] = []
         for index, read in enumerate(engine.read(crops, number=True)):
             band += _candidates_of_both_readers(read, acceptable, source=f"band{index}", repair=False)
-        decision = vote(pool + band)
+            band_reads += _digits_of_both_readers(read)
+        decision = vote(pool + band, line_reads + band_reads)
         support = [c for c in decision.support if c in band] if decision is not None else []
         if decision is not None and len({c.crop for c in support}) >= MIN_BAND_SUPPORT:
             best = max(support, key=lambda c: c.conf)
