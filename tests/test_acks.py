@@ -7,6 +7,8 @@ import contextlib
 import json
 import socket
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import kombu
 import pytest
@@ -24,6 +26,24 @@ class _Message:
 
     def ack(self, multiple: bool = False) -> None:
         self._log.append((self.delivery_tag, multiple))
+
+
+@contextlib.contextmanager
+def _one_fetch(settings: QueueSettings, prefetch: int) -> Iterator[tuple[Any, list[Message]]]:
+    """A kombu consumer of the task queue that has drained one fetch's deliveries (the channel, and what it
+    received); on leaving, the consumer is cancelled and the channel closed (kombu puts back what is unacked)."""
+    received: list[Message] = []
+    with connection(settings) as conn:
+        channel = conn.channel()
+        consumer = kombu.Consumer(channel, queues=[task_queue(settings)], on_message=received.append,
+                                  prefetch_count=prefetch)
+        consumer.qos(prefetch_count=prefetch)
+        consumer.consume()
+        with contextlib.suppress(TimeoutError, socket.timeout):
+            conn.drain_events(timeout=5)
+        yield channel, received
+        consumer.cancel()
+        channel.close()
 
 
 def _delivered(acks: AckBatcher, count: int, log: list[tuple[int, bool]]) -> list[_Message]:
@@ -125,21 +145,11 @@ def test_redis_takes_a_batch_within_the_prefetch_window_and_records_each_deliver
     with TaskPublisher(settings) as publisher:
         for index in range(20):
             publisher.publish_task(f'{{"n": {index}}}')
-    received: list[Message] = []
-    with connection(settings) as conn:
-        channel = conn.channel()
-        consumer = kombu.Consumer(channel, queues=[task_queue(settings)], on_message=received.append,
-                                  prefetch_count=8)
-        consumer.qos(prefetch_count=8)
-        consumer.consume()
-        with contextlib.suppress(TimeoutError, socket.timeout):
-            conn.drain_events(timeout=5)
+    with _one_fetch(settings, prefetch=8) as (channel, received):  # nothing acked: all put back on leaving
         assert len(received) == 8, "one BRPOP and one RPOP of 7: the whole window, no more"
         client = redis.Redis.from_url(redis_url)
         assert all(client.hexists(channel.unacked_key, m.delivery_tag) for m in received)
         assert all(client.zscore(channel.unacked_index_key, m.delivery_tag) is not None for m in received)
-        consumer.cancel()
-        channel.close()  # nothing acked: kombu puts every recorded delivery back
     with connection(settings) as conn:
         queue = task_queue(settings)(conn.default_channel)
         back = []
@@ -163,7 +173,8 @@ def test_a_batch_fetch_never_has_more_than_the_blocking_pop_in_flight(redis_url:
     tags = [json.loads(item)["properties"]["delivery_tag"] for item in observer.lrange(list_key, 0, -1)]
     assert len(tags) == 20
     seen: list[int] = []
-    unacked_key = "unacked"
+    with connection(settings) as conn:
+        unacked_key = conn.default_channel.unacked_key
 
     def accounted_for() -> int:  # the unacked hash is shared by every consumer of this Redis: count ours only
         recorded = sum(value is not None for value in observer.hmget(unacked_key, tags))
@@ -185,20 +196,9 @@ def test_a_batch_fetch_never_has_more_than_the_blocking_pop_in_flight(redis_url:
 
     monkeypatch.setattr(redis.Redis, "execute_command", checked(redis.Redis.execute_command))
     monkeypatch.setattr(redis.client.Pipeline, "execute", checked(redis.client.Pipeline.execute))
-    received: list[Message] = []
-    with connection(settings) as conn:
-        channel = conn.channel()
-        unacked_key = channel.unacked_key
-        consumer = kombu.Consumer(channel, queues=[task_queue(settings)], on_message=received.append,
-                                  prefetch_count=8)
-        consumer.qos(prefetch_count=8)
-        consumer.consume()
-        with contextlib.suppress(TimeoutError, socket.timeout):
-            conn.drain_events(timeout=5)
+    with _one_fetch(settings, prefetch=8) as (_channel, received):
         assert len(received) == 8
         monkeypatch.undo()
-        consumer.cancel()
-        channel.close()
     assert seen and min(seen) >= 19, f"messages neither queued nor recorded between two commands: {seen}"
 
 
@@ -213,20 +213,10 @@ def test_a_batch_fetch_stops_at_an_unreadable_message_and_leaves_it_queued(redis
         observer.lpush(list_key, b"not kombu's envelope")
         for index in range(3, 6):
             publisher.publish_task(f'{{"n": {index}}}')
-    received: list[Message] = []
-    with connection(settings) as conn:
-        channel = conn.channel()
-        consumer = kombu.Consumer(channel, queues=[task_queue(settings)], on_message=received.append,
-                                  prefetch_count=10)
-        consumer.qos(prefetch_count=10)
-        consumer.consume()
-        with contextlib.suppress(TimeoutError, socket.timeout):
-            conn.drain_events(timeout=5)
+    with _one_fetch(settings, prefetch=10) as (channel, received):
         assert [m.body for m in received] == [f'{{"n": {index}}}'.encode() for index in range(3)]
         assert all(observer.hexists(channel.unacked_key, m.delivery_tag) for m in received)
         assert observer.llen(list_key) == 4
         assert observer.lindex(list_key, -1) == b"not kombu's envelope", "next in line, in its place"
         channel.ack_messages(received)
         observer.delete(list_key)
-        consumer.cancel()
-        channel.close()
