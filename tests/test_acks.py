@@ -67,6 +67,20 @@ def test_a_multiple_ack_never_covers_a_message_still_being_worked_on() -> None:
     assert acks.flush() == 1 and log == [(3, True), (5, True)] and acks.pending == 0
 
 
+def test_a_forced_flush_acks_each_message_settled_behind_an_unsettled_head() -> None:
+    """The prefetch window is full of settled messages behind a slow one: they are acked one by one, and the
+    slow one, once settled, is covered by a ``multiple`` ack of its own (which acks only what is outstanding)."""
+    log: list[tuple[int, bool]] = []
+    acks = AckBatcher(batch=True, max_waiting=10, linger_s=60.0)
+    one, two, three, four = _delivered(acks, 4, log)
+    for message in (two, three, four):
+        acks.settled(message, ack=True)
+    assert acks.flush() == 0 and log == []
+    assert acks.flush(force=True) == 3 and log == [(2, False), (3, False), (4, False)] and acks.pending == 0
+    acks.settled(one, ack=True)
+    assert acks.flush(force=True) == 1 and log[-1] == (1, True) and acks.pending == 0
+
+
 def test_without_batching_each_message_is_acked_as_it_settles() -> None:
     log: list[tuple[int, bool]] = []
     acks = AckBatcher(batch=False)

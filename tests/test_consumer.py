@@ -82,6 +82,42 @@ def test_rabbitmq_quorum(rabbitmq_url: str, tmp_path: Path, unique_name: str) ->
             task_queue(settings)(conn.default_channel).delete()
 
 
+def test_a_slow_message_does_not_hold_back_the_acks_of_those_delivered_after_it(rabbitmq_url: str, tmp_path: Path,
+                                                                                    unique_name: str) -> None:
+    """AMQP acks go out as one ``multiple`` ack for the settled head of the delivery order; a message stuck at
+    the head (a slow call, a retry's backoff) must not keep the others settled behind it unacked, or the
+    broker's prefetch window fills with them and the worker's free threads idle until the slow one ends.
+    Measured as an order: every fast message gets its outcome before the slow one's answer comes."""
+    settings = QueueSettings(url=rabbitmq_url, tasks=f"{unique_name}-tasks", dead_letters=f"{unique_name}-dead")
+    tasks = _images(tmp_path, 21)
+    two_threads = WorkerSettings(concurrency=2, idle_exit_s=0.3, reconnect_attempts=2, shutdown_grace_s=30)
+    try:
+        with FakeUpstream() as fake:
+            fake.script(b"image 0", [Reply(delay=4.0)])  # within the 5 s read timeout: one slow answer
+            with TaskPublisher(settings) as publisher:
+                for task in tasks:  # the slow one first: the head of the delivery order
+                    publisher.publish_task(task.to_json())
+            pipeline = _pipeline(tmp_path, fake.url)
+            reports = []
+            worker = threading.Thread(target=lambda: reports.append(
+                QueueConsumer(settings, pipeline, two_threads).run(until_empty=True)))
+            worker.start()
+            store = pipeline.outcomes
+            while worker.is_alive() and not store.exists(tasks[0].id):
+                if all(store.exists(task.id) for task in tasks[1:]):
+                    break
+                threading.Event().wait(0.05)
+            fast_done = sum(store.exists(task.id) for task in tasks[1:])
+            slow_done = store.exists(tasks[0].id)
+            worker.join(30)
+        assert not slow_done and fast_done == 20, \
+            f"{fast_done} of 20 fast messages had an outcome before the slow one's answer"
+        assert reports and reports[0].exit_code == EXIT_OK and reports[0].counts["ok"] == 21
+    finally:
+        with connection(settings) as conn:
+            task_queue(settings)(conn.default_channel).delete()
+
+
 def test_redis(redis_url: str, tmp_path: Path, unique_name: str) -> None:
     _drain_and_check(QueueSettings(url=redis_url, tasks=f"{unique_name}-tasks"), tmp_path)
 

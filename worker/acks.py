@@ -5,9 +5,11 @@ Why batch: an ack is a broker round trip of its own (on Redis a MULTI/EXEC of ZR
 several at once:
 
 - AMQP's ``multiple`` flag acks every delivery up to a tag on the channel, but it would also ack deliveries
-  still being worked on, so a message is acked only when every message delivered before it on the channel is
-  settled too: settled messages wait (in memory, their outcome already durable) behind a slower one, and a
-  batch goes out when the head of the line settles.
+  still being worked on, so a ``multiple`` ack covers only the settled head of the delivery order: settled
+  messages wait (in memory, their outcome already durable) behind a slower one, and a batch goes out when the
+  head of the line settles. When they must not wait — the broker's prefetch window is full of them, so it
+  sends nothing more while the slow one lasts (a long call, a retry's backoff) — a forced flush acks each
+  settled message behind the head on its own.
 - A group ack (``ack_group``, e.g. :meth:`worker.redis_transport.Channel.ack_messages`) acks any set of
   messages in one round trip.
 
@@ -98,7 +100,7 @@ class AckBatcher:
         """Ack what may be acked, when :meth:`due` (or ``force``); returns how many messages were acked."""
         if not (force and self.pending) and not self.due():
             return 0
-        covered = self._flush_group() if self.ack_group is not None else self._flush_multiple()
+        covered = self._flush_group() if self.ack_group is not None else self._flush_multiple(force=force)
         self._waiting_since = self._clock() if self.pending else None
         return covered
 
@@ -109,8 +111,10 @@ class AckBatcher:
             self.ack_group(group)
         return len(group)
 
-    def _flush_multiple(self) -> int:
-        """One ``multiple`` ack for the settled messages at the head of the delivery order."""
+    def _flush_multiple(self, *, force: bool = False) -> int:
+        """One ``multiple`` ack for the settled messages at the head of the delivery order; with ``force``,
+        also a plain ack for each settled message behind an unsettled head (a later ``multiple`` ack may cover
+        their tags again: it acks only what is still outstanding)."""
         if not self.batch:
             return 0
         last: Ackable | None = None
@@ -124,4 +128,10 @@ class AckBatcher:
                 covered += 1
         if last is not None:
             last.ack(multiple=True)
+        if force and self._to_ack:
+            for message in self._delivered:
+                if id(message) in self._to_ack:
+                    self._to_ack.discard(id(message))
+                    message.ack()
+                    covered += 1
         return covered
