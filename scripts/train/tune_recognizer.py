@@ -71,9 +71,11 @@ def run(level: str, seed: int, count: int, grouping: tuple[int, ...] | None, car
         seconds = time.perf_counter() - began
         number = answer.value("卡号")
         expiry = answer.value("有效期")
+        expiry_item = answer.field("有效期")
         records.append({**label, "answer": number, "code": answer.code, "message": answer.message,
                         "outcome": outcome_of(answer.code, number, label["number"]), "seconds": round(seconds, 3),
-                        "expiry_answer": expiry, "expiry_outcome": expiry_outcome_of(expiry, label.get("valid_date") or "")})
+                        "expiry_answer": expiry,
+                        "expiry_conf": expiry_item.itemconf if expiry_item else None, "expiry_outcome": expiry_outcome_of(expiry, label.get("valid_date") or "")})
     return records
 
 
@@ -108,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
           f"MISSED {expiry_outcomes.count('MISSED')}, SPURIOUS {expiry_outcomes.count('SPURIOUS')}")
     for r in records:
         if r["expiry_outcome"] != "right":
-            print(f"  {r['file']} {r['expiry_outcome']:10} answered {r['expiry_answer'] or '-':8} printed "
+            print(f"  {r['file']} {r['expiry_outcome']:10} answered {r['expiry_answer'] or '-':8} "
+                  f"(conf {r['expiry_conf'] if r['expiry_conf'] is not None else '-'}) printed "
                   f"{r.get('valid_date') or '-':8} ({r.get('expiry')}) form {r.get('expiry_form')} label {r.get('expiry_label')} "
                   f"from {r.get('valid_from')} {r['style']:8} len {r['length']} w {r['width']}")
     return 0
