@@ -237,3 +237,13 @@ def test_a_date_read_with_too_little_confidence_is_not_answered() -> None:
 def test_a_confident_valid_from_date_does_not_stand_in_for_an_unsure_thru_date() -> None:
     boxes = [box("05/19", 100, 400), low_confidence_box("05/29", 0.40)]
     assert find_expiry(boxes) is None
+
+
+@pytest.mark.parametrize(("answer", "printed", "outcome"), [
+    ("08/2028", "08/2028", "right"), ("", "", "right"), ("", "08/2028", "MISSED"),
+    ("08/2025", "08/2028", "WRONG-DATE"), ("08/2025", "", "SPURIOUS"),
+])
+def test_the_tuning_tool_keeps_wrong_dates_apart_from_empty_answers(answer: str, printed: str, outcome: str) -> None:
+    from scripts.train.tune_recognizer import expiry_outcome_of
+
+    assert expiry_outcome_of(answer, printed) == outcome

@@ -11,7 +11,9 @@ Usage::
     python scripts/train/tune_recognizer.py --level hard --seed 501 --count 30 --grouping 6-13
 
 Each line of ``--out`` is the card's label plus ``answer``, ``code``, ``outcome`` (right / WRONG / refused),
-``message`` and ``seconds``; the summary (counts per outcome, median seconds) is printed.
+``message``, ``seconds``, ``expiry_answer``, ``expiry_conf`` and ``expiry_outcome`` (right / WRONG-DATE / MISSED /
+SPURIOUS: a wrong date is worse than an empty answer, so they are counted apart); the summary (counts per
+outcome, median seconds, expiry counts) and every miss are printed.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def run(level: str, seed: int, count: int, grouping: tuple[int, ...] | None, car
         records.append({**label, "answer": number, "code": answer.code, "message": answer.message,
                         "outcome": outcome_of(answer.code, number, label["number"]), "seconds": round(seconds, 3),
                         "expiry_answer": expiry,
-                        "expiry_conf": expiry_item.itemconf if expiry_item else None, "expiry_outcome": expiry_outcome_of(expiry, label.get("valid_date") or "")})
+                        "expiry_conf": expiry_item.itemconf if expiry_item else None,
+                        "expiry_outcome": expiry_outcome_of(expiry, label.get("valid_date") or "")})
     return records
 
 
@@ -110,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
           f"MISSED {expiry_outcomes.count('MISSED')}, SPURIOUS {expiry_outcomes.count('SPURIOUS')}")
     for r in records:
         if r["expiry_outcome"] != "right":
-            print(f"  {r['file']} {r['expiry_outcome']:10} answered {r['expiry_answer'] or '-':8} "
-                  f"(conf {r['expiry_conf'] if r['expiry_conf'] is not None else '-'}) printed "
-                  f"{r.get('valid_date') or '-':8} ({r.get('expiry')}) form {r.get('expiry_form')} label {r.get('expiry_label')} "
-                  f"from {r.get('valid_from')} {r['style']:8} len {r['length']} w {r['width']}")
+            conf = r["expiry_conf"] if r["expiry_conf"] is not None else "-"
+            print(f"  {r['file']} {r['expiry_outcome']:10} answered {r['expiry_answer'] or '-':8} (conf {conf}) "
+                  f"printed {r.get('valid_date') or '-':8} ({r.get('expiry')}) form {r.get('expiry_form')} "
+                  f"label {r.get('expiry_label')} from {r.get('valid_from')} {r['style']:8} len {r['length']} "
+                  f"w {r['width']}")
     return 0
 
 
