@@ -174,3 +174,76 @@ def test_a_valid_from_label_between_the_dates_drops_only_the_first() -> None:
 
 def test_a_year_first_date_under_a_distractor_is_dropped() -> None:
     assert find_expiry([box("MEMBER SINCE 2019/05", 100, 400)]) is None
+
+
+def test_a_member_since_box_with_its_own_date_does_not_label_the_thru_date_beside_it() -> None:
+    # tuning card severe 20011 #23: "MEMBER SINCE 03/27" read as one box, the year-first thru date 2029/11 in
+    # the next box to its right; the distractor label belongs to 03/27 alone
+    boxes = [box("MEMBER SINCE 03/27", 180, 288, width=196, height=21), box("2029/11", 360, 300, width=72, height=22)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "11/2029"
+
+
+def test_a_member_since_box_with_its_own_date_labels_nothing_even_read_without_a_space() -> None:
+    # tuning card severe 20011 #19: the YY/MM thru date 29/10 right of "MEMBER SINCE01/22"
+    boxes = [box("MEMBER SINCE01/22", 460, 538, width=220, height=23), box("29/10", 732, 530, width=60, height=24)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "10/2029"
+
+
+def test_a_bare_distractor_label_still_drops_the_date_beside_it() -> None:
+    boxes = [box("MEMBER SINCE", 100, 400), box("03/27", 260, 400)]
+    assert find_expiry(boxes) is None
+
+
+def test_the_from_half_of_a_range_whose_thru_half_is_unreadable_is_not_answered() -> None:
+    # tuning card severe 20011 #20: "04/29 - 07/33" read as "04/29=07138" (the date decode "04/29.07138");
+    # answering 04/2029 would be a wrong date, an empty answer is only a miss
+    assert find_expiry([box("04/29=07138", 300, 400, date_text="04/29.07138")]) is None
+    assert find_expiry([box("VALID THRU 05/19-O5/Z9", 300, 400, date_text="05/19-0 5/ 9")]) is None
+
+
+def test_a_range_read_whole_still_answers_its_thru_date() -> None:
+    decision = find_expiry([box("04/29=07/33", 300, 400, date_text="04/29.07/33")])
+    assert decision is not None and decision.text == "07/2033"
+
+
+@pytest.mark.parametrize("misread", ["SINEE", "MEMOER", "VALIDFRON", "lSSUED"])
+def test_a_distractor_label_read_with_one_letter_wrong_is_still_a_distractor(misread: str) -> None:
+    # tuning card severe 20011 #5: no expiry printed, "MEMBER SINCE 04/25" read as "SINEE" left of "04/25"
+    assert label_kind(misread) == "distractor"
+    assert find_expiry([box(misread, 160, 380, width=90), box("04/25", 250, 372, width=60)]) is None
+
+
+@pytest.mark.parametrize("text", ["ZHANG HAO YU", "UnionPay", "ELECTRONIC USE ONLY", "PLATINUM", "DEBIT"])
+def test_ordinary_card_words_are_no_near_distractor(text: str) -> None:
+    assert label_kind(text) is None
+
+
+def low_confidence_box(text: str, conf: float) -> TextBox:
+    quad = np.array([[300, 400], [360, 400], [360, 420], [300, 420]], np.float32)
+    return TextBox(quad=quad, read=LineRead(full=decoded(text, conf), digits=decoded(text, conf),
+                                            date=decoded(text, conf)))
+
+
+def test_a_date_read_with_too_little_confidence_is_not_answered() -> None:
+    # tuning cards hard 502 #28, severe 20011 #11, severe 20012 #38: the dates answered below 0.48 were all
+    # wrong or printed where no expiry was; an empty answer is only a miss
+    assert find_expiry([low_confidence_box("07/25", 0.45)]) is None
+    decision = find_expiry([low_confidence_box("07/25", 0.52)])
+    assert decision is not None and decision.text == "07/2025"
+
+
+def test_a_confident_valid_from_date_does_not_stand_in_for_an_unsure_thru_date() -> None:
+    boxes = [box("05/19", 100, 400), low_confidence_box("05/29", 0.40)]
+    assert find_expiry(boxes) is None
+
+
+@pytest.mark.parametrize(("answer", "printed", "outcome"), [
+    ("08/2028", "08/2028", "right"), ("", "", "right"), ("", "08/2028", "MISSED"),
+    ("08/2025", "08/2028", "WRONG-DATE"), ("08/2025", "", "SPURIOUS"),
+])
+def test_the_tuning_tool_keeps_wrong_dates_apart_from_empty_answers(answer: str, printed: str, outcome: str) -> None:
+    from scripts.train.tune_recognizer import expiry_outcome_of
+
+    assert expiry_outcome_of(answer, printed) == outcome

@@ -11,7 +11,9 @@ Usage::
     python scripts/train/tune_recognizer.py --level hard --seed 501 --count 30 --grouping 6-13
 
 Each line of ``--out`` is the card's label plus ``answer``, ``code``, ``outcome`` (right / WRONG / refused),
-``message`` and ``seconds``; the summary (counts per outcome, median seconds) is printed.
+``message``, ``seconds``, ``expiry_answer``, ``expiry_conf`` and ``expiry_outcome`` (right / WRONG-DATE / MISSED /
+SPURIOUS: a wrong date is worse than an empty answer, so they are counted apart); the summary (counts per
+outcome, median seconds, expiry counts) and every miss are printed.
 """
 
 from __future__ import annotations
@@ -43,6 +45,16 @@ def outcome_of(answer_code: int, answer: str, truth: str) -> str:
     return "right" if answer == truth else "WRONG"
 
 
+def expiry_outcome_of(answer: str, printed: str) -> str:
+    """right, WRONG-DATE (a date other than the printed one), MISSED (empty though printed) or SPURIOUS (a date
+    though none is printed); a wrong date is worse than an empty answer, so the kinds are kept apart."""
+    if answer == printed:
+        return "right"
+    if not answer:
+        return "MISSED"
+    return "SPURIOUS" if not printed else "WRONG-DATE"
+
+
 def run(level: str, seed: int, count: int, grouping: tuple[int, ...] | None, cards: Path) -> list[dict[str, Any]]:
     """Generate the cards into ``cards`` (kept when already there) and read each; one record per card."""
     from worker.recognizer import RecognizerSettings, get_recognizer
@@ -60,8 +72,13 @@ def run(level: str, seed: int, count: int, grouping: tuple[int, ...] | None, car
         answer = recognizer.recognize(data)
         seconds = time.perf_counter() - began
         number = answer.value("卡号")
+        expiry = answer.value("有效期")
+        expiry_item = answer.field("有效期")
         records.append({**label, "answer": number, "code": answer.code, "message": answer.message,
-                        "outcome": outcome_of(answer.code, number, label["number"]), "seconds": round(seconds, 3)})
+                        "outcome": outcome_of(answer.code, number, label["number"]), "seconds": round(seconds, 3),
+                        "expiry_answer": expiry,
+                        "expiry_conf": expiry_item.itemconf if expiry_item else None,
+                        "expiry_outcome": expiry_outcome_of(expiry, label.get("valid_date") or "")})
     return records
 
 
@@ -91,6 +108,16 @@ def main(argv: list[str] | None = None) -> int:
             shown = f"{r['answer'][:6]}..{r['answer'][-4:]}" if r["answer"] else "-"
             print(f"  {r['file']} {r['outcome']:7} {shown:14} len {r['length']} {r['grouping']:9} {r['style']:8} "
                   f"w {r['width']} rot {r['rotation']} {r['message'][:60]}")
+    expiry_outcomes = [r["expiry_outcome"] for r in records]
+    print(f"expiry: right {expiry_outcomes.count('right')}, WRONG-DATE {expiry_outcomes.count('WRONG-DATE')}, "
+          f"MISSED {expiry_outcomes.count('MISSED')}, SPURIOUS {expiry_outcomes.count('SPURIOUS')}")
+    for r in records:
+        if r["expiry_outcome"] != "right":
+            conf = r["expiry_conf"] if r["expiry_conf"] is not None else "-"
+            print(f"  {r['file']} {r['expiry_outcome']:10} answered {r['expiry_answer'] or '-':8} (conf {conf}) "
+                  f"printed {r.get('valid_date') or '-':8} ({r.get('expiry')}) form {r.get('expiry_form')} "
+                  f"label {r.get('expiry_label')} from {r.get('valid_from')} {r['style']:8} len {r['length']} "
+                  f"w {r['width']}")
     return 0
 
 
