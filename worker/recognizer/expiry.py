@@ -54,10 +54,6 @@ _SLASH_MISREAD = re.compile(r"(?<![0-9A-Za-z])(0[1-9]|1[0-2])[17]([0-9]{2})(?![0
 #: and photos of long-expired cards are still answered (the seed's own example is 08/2008).
 EARLIEST_YEAR = 2000
 LATEST_YEAR_AHEAD = 15
-#: An expiry read with a lower mean character confidence is not answered: on the tuning cards (hard 502/503,
-#: severe 20011/20012, 160 cards) every answered date below 0.48 was wrong or printed where none was (three:
-#: 0.455-0.466), and the least confident right one was 0.504. An empty answer is a miss; a wrong date is worse.
-MIN_EXPIRY_CONF = 0.48
 #: A date read through a misread slash is trusted this much less.
 SLASH_MISREAD_PENALTY = 0.8
 _EXPIRY_LABELS = ("VALIDTHRU", "GOODTHRU", "VALIDTHROUGH", "GOODTHROUGH", "THRU", "EXPIRES", "EXPIRY", "EXPIRE",
@@ -195,8 +191,7 @@ def _sources(box: TextBox) -> list[tuple[Decoded, FocusedRead | None]]:
 
 
 def find_expiry(boxes: list[TextBox]) -> ExpiryDecision | None:
-    """The expiry among ``boxes`` (one view's read boxes), or None when no plausible expiry is printed or the
-    chosen one was read below :data:`MIN_EXPIRY_CONF`.
+    """The expiry among ``boxes`` (one view's read boxes), or None when no plausible expiry is printed.
 
     Dates are looked for in the full decode and in the digits-and-separators decode of each box and of its
     focused re-reads (the latter recovers "O8/28" as 08/28); the label is what the full decode shows before
@@ -227,5 +222,4 @@ def find_expiry(boxes: list[TextBox]) -> ExpiryDecision | None:
     pool = labelled or unlabelled
     if not pool:
         return None
-    best = max(pool, key=lambda d: (d.year, d.month, d.conf))
-    return best if best.conf >= MIN_EXPIRY_CONF else None
+    return max(pool, key=lambda d: (d.year, d.month, d.conf))
