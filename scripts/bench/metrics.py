@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import resource
 import socket
 import statistics
 import subprocess
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts.bench.report import load_note, markdown_table, write_section  # noqa: E402
+from scripts.bench.report import children_cpu_s, load_note, markdown_table, write_section  # noqa: E402
 
 #: Codes a busy worker sees, so the scrape carries as many series as a real one.
 CODES = ["0", "-1102", "-1300", "-9010", "-9011", "-9012", "15", "107", "108", "200", "201", "213", "-5208",
@@ -163,10 +162,6 @@ def metric_calls_us(file_backed: bool, loops: int = 20000) -> float:
     return float(result)
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
 
 def worker_run(messages: Path, work: Path, upstream: str, *, metrics_on: bool) -> tuple[float, float]:
     """Wall and CPU seconds ``cardpipe worker --until-empty`` takes to drain ``messages`` tiny tasks (enqueue
@@ -186,10 +181,10 @@ def worker_run(messages: Path, work: Path, upstream: str, *, metrics_on: bool) -
     if metrics_on:
         env[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="cardpipe-bench-mp-", dir=work)
         command += ["--metrics-port", str(_free_port())]
-    cpu_before = _children_cpu_s()
+    cpu_before = children_cpu_s()
     began = time.perf_counter()
     subprocess.run(command, env=env, check=True, capture_output=True)
-    return time.perf_counter() - began, _children_cpu_s() - cpu_before
+    return time.perf_counter() - began, children_cpu_s() - cpu_before
 
 
 def _tiny_files(folder: Path, count: int) -> Path:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.bench.pipeline import cardpipe_run  # noqa: E402
-from scripts.bench.report import load_note, markdown_table, write_section  # noqa: E402
+from scripts.bench.report import children_cpu_s, load_note, markdown_table, write_section  # noqa: E402
 
 #: What ``one`` sets: the library thread pools of a worker process, one thread each.
 ONE_THREAD_ENV = {"OPENCV_FOR_THREADS_NUM": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -73,10 +72,6 @@ def library_thread_env(setting: Setting) -> dict[str, str]:
     per_process = "1" if setting.library_threads == "one" else str(os.cpu_count() or 1)
     return dict.fromkeys(LIBRARY_THREAD_VARS, per_process)
 
-
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _worker_config(work: Path, broker_url: str, threads: int) -> Path:
@@ -123,7 +118,7 @@ def run_setting(setting: Setting, cards: Path, work: Path, threads: int, *, comm
     """Wall seconds and CPU seconds (every process of it) of one fresh ``cardpipe run|worker`` over ``cards``."""
     saved = {name: os.environ.get(name) for name in LIBRARY_THREAD_VARS}
     os.environ.update(library_thread_env(setting))
-    cpu_before = _children_cpu_s()
+    cpu_before = children_cpu_s()
     try:
         if command == "worker":
             elapsed = cardpipe_worker(work, cards, processes=setting.processes, concurrency=setting.concurrency,
@@ -141,7 +136,7 @@ def run_setting(setting: Setting, cards: Path, work: Path, threads: int, *, comm
                 os.environ[name] = value
     if missing:
         raise SystemExit(f"{setting.label}: {missing} images without an outcome")
-    return elapsed, _children_cpu_s() - cpu_before
+    return elapsed, children_cpu_s() - cpu_before
 
 
 def _count_images(cards: Path) -> int:

@@ -10,6 +10,7 @@ import contextlib
 import datetime as _dt
 import platform
 import re
+import resource
 import shlex
 import sys
 from pathlib import Path
@@ -64,3 +65,10 @@ def load_note(before: tuple[float, float, float], after: tuple[float, float, flo
     """The machine's load average around a benchmark, for the reader of a figure taken on a shared machine."""
     return (f"Load average (1/5/15 min) before: {' / '.join(f'{x:.2f}' for x in before)}, after: "
             f"{' / '.join(f'{x:.2f}' for x in after)}.")
+
+
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of every child process this one has waited for: read before and after a
+    command to get what it and its own children spent."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
