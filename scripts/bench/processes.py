@@ -110,7 +110,11 @@ def cardpipe_worker(work: Path, cards: Path, *, processes: int, concurrency: int
 
 
 def _count_outcomes(folder: Path) -> int:
-    return sum(1 for path in folder.rglob("*.json") if path.is_file()) if folder.exists() else 0
+    """Results and dead letters in the outcome store at ``folder`` (its run records are not outcomes)."""
+    from worker.outcomes import LocalOutcomeStore
+
+    store = LocalOutcomeStore(folder)
+    return sum(1 for _ in store.result_ids()) + sum(1 for _ in store.dead_letter_ids())
 
 
 def run_setting(setting: Setting, cards: Path, work: Path, threads: int, *, command: str = "run",
