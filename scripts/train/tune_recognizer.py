@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from scripts.bench.recognizer import expected_expiry  # noqa: E402
 from scripts.cards.spec import TRAINING_LEVELS  # noqa: E402
 from scripts.make_cards import generate  # noqa: E402
 
@@ -78,7 +79,7 @@ def run(level: str, seed: int, count: int, grouping: tuple[int, ...] | None, car
                         "outcome": outcome_of(answer.code, number, label["number"]), "seconds": round(seconds, 3),
                         "expiry_answer": expiry,
                         "expiry_conf": expiry_item.itemconf if expiry_item else None,
-                        "expiry_outcome": expiry_outcome_of(expiry, label.get("valid_date") or "")})
+                        "expiry_outcome": expiry_outcome_of(expiry, expected_expiry(label))})
     return records
 
 
