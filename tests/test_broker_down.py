@@ -15,6 +15,7 @@ import pytest
 from tests.fakes.upstream import FakeUpstream
 from tests.reliability import cardpipe, env_for, rabbit_config
 from tests.test_run import _cardpipe, _folder
+from worker.broker import masked_url
 
 
 def _dead_port() -> int:
@@ -97,3 +98,13 @@ def test_a_signal_acts_within_2_s_while_reconnecting(tmp_path: Path, unique_name
     assert code == 130
     assert took < 4, f"took {took:.1f} s to act on the signal"
     assert "Traceback" not in (worker.stderr.read() if worker.stderr else "")
+
+
+def test_a_password_is_masked_even_where_the_url_does_not_parse() -> None:
+    """kombu names a transport given as a class by its repr ("<class '...'>://user:pw@host"), which urlsplit
+    does not read as a URL: the password must still not come out."""
+    assert masked_url("amqp://guest:s3cret@rabbit:5672//") == "amqp://guest:****@rabbit:5672//"
+    assert masked_url("<class 'worker.amqp_transport.Transport'>://guest:s3cret@127.0.0.1:5672//") == \
+        "<class 'worker.amqp_transport.Transport'>://guest:****@127.0.0.1:5672//"
+    assert masked_url("redis://:s3cret@cache:6379/0") == "redis://:****@cache:6379/0"
+    assert masked_url("redis://cache:6379/0") == "redis://cache:6379/0"

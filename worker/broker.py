@@ -12,6 +12,7 @@ when the broker refuses our login: retrying refused credentials cannot succeed.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import urllib.parse
@@ -30,6 +31,9 @@ log = get_logger("broker")
 CONNECT_TIMEOUT_S = 1.5
 #: The longest pause between two connection attempts.
 MAX_PAUSE_S = 5.0
+
+#: ``scheme://user:password@`` in a string urlsplit does not parse as a URL.
+_CREDENTIALS = re.compile(r"(://[^/@:\s]*:)[^@\s]*@")
 
 _LOGIN_REFUSED_MARKERS = ("access_refused", "access refused", "authentication", "auth failed", "invalid password",
                           "wrongpass", "noauth", "login refused")
@@ -52,7 +56,8 @@ def masked_url(url: str) -> str:
     """``url`` with any password replaced by ``****``."""
     parts = urllib.parse.urlsplit(url)
     if parts.password is None:
-        return url
+        # Not a URL urlsplit understands (a scheme it rejects): mask whatever sits between "user:" and "@".
+        return _CREDENTIALS.sub(r"\1****@", url)
     user = parts.username or ""
     host = parts.hostname or ""
     if parts.port is not None:
@@ -79,9 +84,12 @@ def connection_errors(conn: kombu.Connection) -> tuple[type[BaseException], ...]
     return (OSError, kombu.exceptions.OperationalError, *conn.connection_errors, AccessRefused)
 
 
-def connect(conn: kombu.Connection, *, timeout_s: float, stop: threading.Event | None = None,
+def connect(conn: kombu.Connection, *, url: str, timeout_s: float, stop: threading.Event | None = None,
             max_attempts: int = 0) -> bool:
     """Connect ``conn``, retrying for up to ``timeout_s``; False when ``stop`` was set meanwhile.
+
+    ``url`` is the broker's URL as configured, for messages (password masked): kombu's own ``as_uri`` names a
+    transport given as a class (cardpipe's Redis and AMQP transports) by the class's repr, not by the scheme.
 
     Raises:
         BrokerUnavailable: the broker refused our login, or stayed unreachable for ``timeout_s`` (or
@@ -95,10 +103,9 @@ def connect(conn: kombu.Connection, *, timeout_s: float, stop: threading.Event |
         try:
             conn.connect()
             if attempt > 1:
-                log.info("broker.connected", url=masked_url(conn.as_uri(include_password=False)), attempts=attempt)
+                log.info("broker.connected", url=masked_url(url), attempts=attempt)
             return True
         except errors as exc:
-            url = conn.as_uri(include_password=True)
             if is_login_refused(exc):
                 raise BrokerUnavailable(url, describe(exc), login_refused=True) from None
             elapsed = time.monotonic() - started

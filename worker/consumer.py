@@ -138,7 +138,8 @@ class QueueConsumer:
             while not self.stopping:
                 conn = connection(self.queue_settings)
                 try:
-                    if not connect(conn, timeout_s=self.queue_settings.unreachable_exit_s, stop=self._stop,
+                    if not connect(conn, url=self.queue_settings.url,
+                                   timeout_s=self.queue_settings.unreachable_exit_s, stop=self._stop,
                                    max_attempts=self.settings.reconnect_attempts):
                         break
                 except BrokerUnavailable as exc:

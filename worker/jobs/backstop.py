@@ -42,7 +42,7 @@ def absorb_backstop(settings: Settings, outcomes: OutcomeStore, *, worker: str =
     if not uses_backstop(settings.queue):
         return report
     with connection(settings.queue) as conn:
-        connect(conn, timeout_s=settings.queue.unreachable_exit_s)
+        connect(conn, url=settings.queue.url, timeout_s=settings.queue.unreachable_exit_s)
         queue = backstop_queue(settings.queue)(conn.default_channel)
         queue.declare()
         while (message := queue.get(no_ack=False)) is not None:
