@@ -60,6 +60,8 @@ def connection(settings: QueueSettings) -> kombu.Connection:
     transport: Any = None
     if settings.scheme == "redis":
         from worker.redis_transport import Transport as transport  # one Redis client per channel
+    elif settings.is_amqp:
+        from worker.amqp_transport import Transport as transport  # frames read ahead, timeouts set lazily
     conn = kombu.Connection(settings.url, transport=transport, transport_options=options, heartbeat=heartbeat or None,
                             connect_timeout=CONNECT_TIMEOUT_S)
     if settings.is_embedded and "polling_interval" not in options:
@@ -317,7 +319,7 @@ class TaskPublisher:
 
     def _open(self) -> kombu.Producer:
         if self._producer is None:
-            if not connect(self.conn, timeout_s=self.settings.unreachable_exit_s):
+            if not connect(self.conn, url=self.settings.url, timeout_s=self.settings.unreachable_exit_s):
                 raise BrokerUnavailable(self.settings.url, "stopped while connecting")
             channel = self.conn.channel()
             if self._confirms:
