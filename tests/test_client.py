@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import http.server
+import ipaddress
+import json
 import socket
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.fakes import FakeUpstream, Reply
 from worker.api.errors import ApiError, ConfigError
@@ -279,3 +288,69 @@ def test_a_socks_proxy_is_refused_as_configuration(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
     with pytest.raises(ConfigError, match="not an http"):
         LegacyClient("https://ocr.example.invalid/ocr/bankcard", appid=APPID)
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, signed by itself, and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cardpipe test")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture
+def https_upstream(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An https server on loopback that answers every POST with code 0, and the certificate it presents."""
+    cert_path, key_path = _self_signed(tmp_path)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"code": 0, "message": "OK", "data": {"class": []}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/ocr/bankcard", cert_path
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_verifies_against_ssl_cert_file(https_upstream: tuple[str, Path],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    url, cert_path = https_upstream
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with LegacyClient(url, appid=APPID, timeout_s=5) as untrusting:
+        error = recognize_error(untrusting)  # certifi's bundle does not know this certificate
+    assert error.code == codes.LINK_FAILED and "certificate" in error.message.lower()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_path))
+    with LegacyClient(url, appid=APPID, timeout_s=5) as trusting:
+        assert trusting.recognize(IMAGE).ok

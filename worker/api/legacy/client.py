@@ -6,12 +6,13 @@ It speaks the seed protocol exactly: a multipart form with ``appid``, ``bucket``
 say whether trying again may help; the client itself never retries (the pipeline does, under the rate
 limiter, so that every attempt is paid for with a token).
 
-One pool of keep-alive connections (urllib3) serves every thread; one signature is reused until 80% of its
-lifetime has passed, then replaced. Why urllib3 rather than httpx, which the rest of cardpipe uses: this call is
-made once per image, and on the same request urllib3 spends about half of httpx's CPU (~0.2 against ~0.4 ms
-on loopback, measured), which was the largest part of a worker's own CPU per message. A proxy named by the
-environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) is used as httpx would, and https
-verifies with the same certificates as httpx (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``).
+One pool of keep-alive connections (libcurl, :mod:`worker.api.curl`) serves every thread; one signature is
+reused until 80% of its lifetime has passed, then replaced. Why libcurl rather than httpx, which the rest of
+cardpipe uses: this call is made once per image, and on the same request libcurl spends about a quarter of
+urllib3's user CPU and a seventh of httpx's (~0.06 against ~0.22 and ~0.4 ms on loopback, measured), which was
+the largest part of a worker's own CPU per message. A proxy named by the environment (``HTTP_PROXY``,
+``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) is used as httpx would, and https verifies with the same
+certificates as httpx (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``).
 
 >>> client = LegacyClient("http://127.0.0.1:8080/ocr/bankcard", appid="1250000000",
 ...                       credential=Credential("1250000000", "AKID...", "secret"))      # doctest: +SKIP
@@ -27,21 +28,11 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import getproxies, proxy_bypass
 
-import urllib3
 from pydantic import ValidationError
-from urllib3.exceptions import (
-    EmptyPoolError,
-    HTTPError,
-    NewConnectionError,
-    ProxyError,
-    ProxySchemeUnknown,
-)
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from worker.api.errors import ApiError, ConfigError
+from worker.api.curl import CurlPool, HttpError, HttpTimeout
+from worker.api.errors import ApiError
 from worker.api.legacy import codes
 from worker.api.legacy.schema import BankCardResponse
 from worker.api.legacy.signing import MAX_TTL_SECONDS, Credential, sign
@@ -105,42 +96,6 @@ def multipart_body(boundary: str, appid: str, bucket: str, image: bytes) -> byte
     return b"".join((head.encode("utf-8"), image, f"\r\n--{boundary}--\r\n".encode("ascii")))
 
 
-def _proxy_for(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (``<scheme>_proxy``, else ``all_proxy``), unless
-    ``no_proxy`` exempts its host; None for a direct connection."""
-    parts = urlsplit(url)
-    proxies = getproxies()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy or proxy_bypass(parts.hostname or ""):
-        return None
-    return proxy if "://" in proxy else f"http://{proxy}"
-
-
-def connection_pool(url: str, *, timeout_s: float, connect_timeout_s: float,
-                    max_connections: int) -> urllib3.PoolManager:
-    """Keep-alive connections to ``url``'s host, through the environment's proxy for it when there is one.
-
-    ``block=True``: at most ``max_connections`` connections, a caller beyond them waits for one (as httpx's
-    pool does) rather than opening a connection that is thrown away after the call.
-    """
-    options: dict[str, Any] = {
-        "num_pools": 4, "maxsize": max_connections, "block": True,
-        "timeout": urllib3.Timeout(connect=connect_timeout_s, read=timeout_s),
-    }
-    if url.lower().startswith("https:"):
-        import httpx  # its certificate choice (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), kept for https
-
-        options["ssl_context"] = httpx.create_ssl_context()
-    proxy = _proxy_for(url)
-    if proxy is None:
-        return urllib3.PoolManager(**options)
-    try:
-        return urllib3.ProxyManager(proxy, **options)
-    except ProxySchemeUnknown as exc:
-        raise ConfigError(f"the proxy the environment names for {url} is not an http(s) proxy: "
-                          f"{urlsplit(proxy).scheme}://...") from exc
-
-
 #: The most characters of upstream text (a message, a body that is not the API's) that an error carries.
 PUBLIC_TEXT_CHARS = 300
 
@@ -196,7 +151,8 @@ class LegacyClient:
         bucket: the ``bucket`` field (and the signature's ``b``).
         credential: signs requests; None sends no Authorization (a server that does not check).
         signature_ttl_s: lifetime of each signature; it is renewed after 80% of it.
-        timeout_s: read and write timeout; connect_timeout_s: connect timeout.
+        timeout_s: the longest a call may take, from connecting to the whole answer read;
+            connect_timeout_s: connect timeout.
         max_connections: the pool size; at least the number of threads calling.
     """
 
@@ -216,17 +172,16 @@ class LegacyClient:
         self.appid = appid
         self.bucket = bucket
         self._signatures = SignatureCache(credential, bucket=bucket, ttl=signature_ttl_s) if credential else None
-        self._pool_timeout_s = timeout_s
-        self._http = connection_pool(url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
-                                     max_connections=max_connections)
+        self._http = CurlPool(url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
+                              max_connections=max_connections, pool_timeout_s=timeout_s)
 
     def __repr__(self) -> str:
         return f"LegacyClient(url={self.url!r}, appid={self.appid!r}, signed={self._signatures is not None})"
 
-    def _headers(self, content_type: str) -> dict[str, str]:
-        headers = {"User-Agent": "cardpipe", "Content-Type": content_type}
+    def _headers(self, content_type: str) -> list[str]:
+        headers = ["User-Agent: cardpipe", f"Content-Type: {content_type}"]
         if self._signatures:
-            headers["Authorization"] = self._signatures.current()
+            headers.append(f"Authorization: {self._signatures.current()}")
         return headers
 
     def _send(self, image: bytes | None, url: str | None) -> tuple[int, bytes]:
@@ -240,9 +195,7 @@ class LegacyClient:
             boundary = os.urandom(16).hex()
             body = multipart_body(boundary, self.appid, self.bucket, image or b"")
             headers = self._headers(f"multipart/form-data; boundary={boundary}")
-        response = self._http.urlopen("POST", self.url, body=body, headers=headers, retries=False, redirect=False,
-                                      preload_content=True, pool_timeout=self._pool_timeout_s)
-        return response.status, response.data
+        return self._http.post(body, headers)
 
     def recognize(self, image: bytes | None = None, *, url: str | None = None) -> BankCardResponse:
         """Recognise one card from its bytes, or from a URL the API fetches itself.
@@ -269,19 +222,17 @@ class LegacyClient:
             raise ApiError(codes.URL_EMPTY)
         try:
             status, content = self._send(image, url)
-        except (NewConnectionError, ProxyError) as exc:  # refused, unresolvable: not a timeout (urllib3 says it is)
-            raise ApiError(codes.LINK_FAILED, f"{type(exc).__name__} calling {self.url}: "
-                                              f"{public_text(str(exc), PUBLIC_TEXT_CHARS)}") from exc
-        except (Urllib3Timeout, EmptyPoolError) as exc:  # connect or read timeout; no free connection in time
-            raise ApiError(codes.INTERNAL_TIMEOUT, f"{type(exc).__name__} calling {self.url}") from exc
-        except (HTTPError, OSError) as exc:  # reset, dropped, broken answer, TLS failure
+        except HttpTimeout as exc:  # connect or call timeout; no free connection in time
+            raise ApiError(codes.INTERNAL_TIMEOUT, f"timeout calling {self.url}: "
+                                                   f"{public_text(str(exc), PUBLIC_TEXT_CHARS)}") from exc
+        except HttpError as exc:  # refused, unresolvable, reset, dropped, broken answer, TLS failure
             raise ApiError(codes.LINK_FAILED, f"{type(exc).__name__} calling {self.url}: "
                                               f"{public_text(str(exc), PUBLIC_TEXT_CHARS)}") from exc
         return interpret(status, content)
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._http.clear()
+        self._http.close()
 
     def __enter__(self) -> LegacyClient:
         return self
