@@ -63,6 +63,25 @@ def test_local_refuses_a_symlink_escaping_the_roots(root: Path) -> None:
     assert storage.fetch(str(root / "inside.jpg")).data == JPEG  # a symlink that stays inside is fine
 
 
+def test_a_folder_is_resolved_once_and_a_symlinked_folder_still_checked(root: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    (root / "b.jpg").write_bytes(JPEG)
+    (root / "escape").symlink_to(root.parent)
+    (root / "inside").symlink_to(root / "sub")
+    storage = LocalStorage([root], max_bytes=LIMIT)
+    resolved: list[str] = []
+    real = os.path.realpath
+    monkeypatch.setattr(os.path, "realpath", lambda path, **kw: resolved.append(path) or real(path, **kw))
+    for name in ("a.jpg", "b.jpg", "a.jpg"):
+        assert storage.fetch(str(root / name)).data == JPEG
+    assert resolved == [str(root)], "one resolution for three files of one folder"
+    with pytest.raises(FetchError, match="outside"):
+        storage.fetch(str(root / "escape" / "secret.txt"))
+    with pytest.raises(FetchError, match="outside"):
+        storage.fetch(str(root / "sub" / ".." / ".."))
+    assert storage.fetch(str(root / "inside" / "卡 1.jpg")).data == JPEG
+
+
 def test_local_missing_empty_directory_and_special_files(root: Path) -> None:
     storage = LocalStorage([root], max_bytes=LIMIT)
     fifo = root / "pipe.jpg"
