@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -53,7 +54,14 @@ def test_local_store(tmp_path: Path) -> None:
     assert not list((tmp_path / "out" / "results").glob(".*")), "no temporary files left behind"
 
 
-def test_local_store_concurrent_writers_one_winner(tmp_path: Path) -> None:
+@pytest.mark.parametrize("nameless", [True, False], ids=["O_TMPFILE", "named-temp-file"])
+def test_local_store_concurrent_writers_one_winner(tmp_path: Path, nameless: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.outcomes import local
+
+    if nameless and not local._nameless_files:
+        pytest.skip("this system has no O_TMPFILE or no /proc")
+    monkeypatch.setattr(local, "_nameless_files", nameless)
     store = LocalOutcomeStore(tmp_path)
     task = Task.for_location("/cards/race.jpg")
     wins: list[bool] = []
@@ -66,6 +74,10 @@ def test_local_store_concurrent_writers_one_winner(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert wins.count(True) == 1
+    for folder in ("results", "dead"):  # the losers left no temporary file behind
+        assert [entry.name for entry in (tmp_path / folder).iterdir()] == ([f"{task.id}.json"] if folder == "results"
+                                                                          else [])
+    assert (tmp_path / "results" / f"{task.id}.json").stat().st_mode & 0o777 == 0o600  # results hold card numbers
 
 
 def test_local_store_rejects_path_tricks(tmp_path: Path) -> None:
@@ -239,3 +251,28 @@ def test_concurrent_writes_each_land_once_through_the_shared_fsync(tmp_path: Pat
         thread.join()
     assert written.count(True) == 60 and written.count(False) == 60
     assert sorted(store.result_ids()) == sorted(task.id for task in tasks)
+
+
+def test_a_directory_fsync_that_fails_fails_the_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An I/O error making the new name durable must not be taken for success (the message would be acked with
+    an outcome that a crash can lose); a file system that cannot fsync a directory at all (EINVAL) is not an
+    error."""
+    import errno
+    import stat
+
+    from worker.outcomes import OutcomeStoreError
+
+    real_fsync = os.fsync
+    failure = {"errno": errno.EIO}
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(failure["errno"], os.strerror(failure["errno"]))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    store = LocalOutcomeStore(tmp_path)
+    with pytest.raises(OutcomeStoreError, match="Input/output error"):
+        store.write_result(_result(Task.for_location("/cards/eio.jpg"), "6222020200112233445"))
+    failure["errno"] = errno.EINVAL
+    assert store.write_result(_result(Task.for_location("/cards/einval.jpg"), "6222020200112233445"))

@@ -12,6 +12,7 @@ commit): one fsync of a directory covers every name linked into it before the fs
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import threading
@@ -23,6 +24,13 @@ from worker.outcomes.base import DEAD_DIR, RESULTS_DIR, RUNS_DIR, OutcomeStore, 
 _TASK_ID = re.compile(r"^[0-9a-f]{8,64}$")
 _RUN_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,79}$")
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+#: A nameless file in a directory (Linux ``O_TMPFILE``), later linked through ``/proc/self/fd``.
+_NAMELESS_FLAGS = getattr(os, "O_TMPFILE", 0) | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+_NAMELESS_UNSUPPORTED = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOSYS}
+_nameless_files = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+_root_fd: int | None = None
+#: What a file system answers when it cannot fsync a directory (not a failure of this write).
+_DIRECTORY_FSYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF}
 
 
 class LocalOutcomeStore(OutcomeStore):
@@ -58,11 +66,8 @@ class LocalOutcomeStore(OutcomeStore):
         final = self._path(folder, task_id)
         directory = os.path.dirname(final)
         try:
-            with _durable_temp_file(directory, task_id, payload) as temp_name:
-                try:
-                    os.link(temp_name, final)
-                except FileExistsError:
-                    return False
+            if not _link_new_file(directory, task_id, final, payload):
+                return False
             barrier = self._barriers.get(directory)
             if barrier is None:
                 _fsync_directory(directory)
@@ -79,11 +84,15 @@ class LocalOutcomeStore(OutcomeStore):
             return None
 
     def _delete(self, folder: str, task_id: str) -> bool:
+        path = self._path(folder, task_id)
         try:
-            os.unlink(self._path(folder, task_id))
+            os.unlink(path)
         except FileNotFoundError:
             return False
-        _fsync_directory(self.root / folder)
+        try:
+            _fsync_directory(self.root / folder)
+        except OSError as exc:
+            raise OutcomeStoreError(f"cannot make the removal of {path} durable: {exc}") from exc
         return True
 
     def _ids(self, folder: str) -> Iterator[str]:
@@ -208,6 +217,54 @@ def _durable_temp_file(directory: str | Path, name: str, payload: bytes) -> Iter
             os.unlink(temp_name)
 
 
+def _link_new_file(directory: str, name: str, final: str, payload: bytes) -> bool:
+    """Write ``payload`` to a new file, fsync it and link it as ``final``; False (nothing left behind) when
+    ``final`` exists.
+
+    Where the system has them (Linux: ``O_TMPFILE`` and ``/proc``), the file is born nameless in ``directory``
+    and linked from its descriptor: no temporary name to make up, nothing to unlink, and a worker killed before
+    the link leaves no file at all. Elsewhere, a named temporary file (:func:`_durable_temp_file`).
+    """
+    global _nameless_files
+    if _nameless_files:
+        try:
+            fd = os.open(directory, _NAMELESS_FLAGS, 0o600)
+        except OSError as exc:
+            if exc.errno not in _NAMELESS_UNSUPPORTED:
+                raise
+            _nameless_files = False  # this file system cannot: named temporary files from now on
+        else:
+            try:
+                _write_all(fd, payload)
+                os.fsync(fd)
+                try:
+                    _link_descriptor(fd, final)
+                except FileExistsError:
+                    return False
+                return True
+            finally:
+                os.close(fd)
+    with _durable_temp_file(directory, name, payload) as temp_name:
+        try:
+            os.link(temp_name, final)
+        except FileExistsError:
+            return False
+    return True
+
+
+def _link_descriptor(fd: int, final: str) -> None:
+    """``linkat(AT_SYMLINK_FOLLOW)`` of ``/proc/self/fd/<fd>`` onto ``final``: the nameless file gets its name.
+
+    Python calls ``linkat`` with that flag, rather than ``link`` (which would try to link the ``/proc`` entry
+    itself and fail with EXDEV), only when it is given a directory descriptor; it gets one of ``/``, which the
+    absolute source path makes irrelevant.
+    """
+    global _root_fd
+    if _root_fd is None:
+        _root_fd = os.open("/", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    os.link(f"/proc/self/fd/{fd}", final, src_dir_fd=_root_fd, follow_symlinks=True)
+
+
 def _write_all(fd: int, payload: bytes) -> None:
     view = memoryview(payload)
     while view:
@@ -215,14 +272,16 @@ def _write_all(fd: int, payload: bytes) -> None:
 
 
 def _fsync_directory(directory: str | Path) -> None:
-    """Make the new name itself durable (a crash right after the link must not lose the outcome)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
+    """Make the new name itself durable (a crash right after the link must not lose the outcome).
+
+    A file system that cannot fsync a directory at all says so with EINVAL (or ENOTSUP, EBADF); that is not an
+    error here. Any other failure (EIO, ENOSPC) is: the name may not be on disk, so the write has failed.
+    """
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        if exc.errno not in _DIRECTORY_FSYNC_UNSUPPORTED:
+            raise
     finally:
         os.close(fd)
