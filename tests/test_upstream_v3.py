@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,22 @@ def test_answers_that_are_not_the_api_are_transient() -> None:
         with pytest.raises(V3Error) as raised:
             interpret(status, body)
         assert raised.value.disposition is Disposition.RETRY
+
+
+def test_no_answer_in_time_or_no_connection_is_transient() -> None:
+    """A server that takes the call and says nothing, and a port nobody listens on: InternalError (retried)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        with V3Client(f"http://127.0.0.1:{silent.getsockname()[1]}", secret_id="AKIDv3", secret_key="k",
+                      timeout_s=0.5, connect_timeout_s=0.5) as client, pytest.raises(V3Error) as timed_out:
+            client.recognize(b"\xff\xd8image")
+        port = silent.getsockname()[1]
+    assert timed_out.value.code == codes.INTERNAL_ERROR and "HttpTimeout" in timed_out.value.message
+    with V3Client(f"http://127.0.0.1:{port}", secret_id="AKIDv3", secret_key="k",
+                  connect_timeout_s=0.5) as client, pytest.raises(V3Error) as refused:
+        client.recognize(b"\xff\xd8image")
+    assert refused.value.code == codes.INTERNAL_ERROR and refused.value.transient
 
 
 def test_a_success_keeps_the_3_0_fields() -> None:

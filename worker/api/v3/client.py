@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from worker.api.curl import CurlPool, HttpError
 from worker.api.v3 import codes, tc3
 from worker.api.v3.errors import V3Error
 from worker.api.v3.schema import ACTION, SERVICE, VERSION, BankCardOcrRequest, BankCardOcrResponse
@@ -113,9 +114,8 @@ class V3Client:
         self._secret_key = secret_key
         self._options = options or BankCardOcrRequest()
         self._fresh = _FreshSignatures(clock, sleep)
-        timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=timeout_s)
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._http = httpx.Client(timeout=timeout, limits=limits, headers={"User-Agent": "cardpipe"})
+        self._http = CurlPool(self.url, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
+                              max_connections=max_connections, pool_timeout_s=timeout_s)
 
     def __repr__(self) -> str:
         return f"V3Client(url={self.url!r}, secret_id={self._secret_id!r}, region={self.region!r})"
@@ -148,12 +148,13 @@ class V3Client:
             raise V3Error(codes.TOO_LARGE_FILE, f"the request would be {len(payload)} bytes; the API takes at most "
                                                 f"{MAX_BODY_BYTES}")
         headers = self.signed_headers(payload, timestamp=self._fresh.timestamp_for(payload))
-        headers.pop("Host")  # httpx sends the url's own Host, which is what was signed
+        headers.pop("Host")  # libcurl sends the url's own Host, which is what was signed
+        lines = ["User-Agent: cardpipe", *(f"{name}: {value}" for name, value in headers.items())]
         try:
-            response = self._http.post(self.url, content=payload, headers=headers)
-        except httpx.TransportError as exc:
+            status, content = self._http.post(payload, lines)
+        except HttpError as exc:  # timeouts, refused or broken connections, TLS failures: all transient
             raise V3Error(codes.INTERNAL_ERROR, f"{type(exc).__name__} calling {self.url}") from exc
-        return interpret(response.status_code, response.content)
+        return interpret(status, content)
 
     def close(self) -> None:
         self._http.close()
