@@ -34,8 +34,8 @@ class UpstreamSettings(BaseModel):
         appid, bucket: sent in every request body and signed (legacy only).
         secret_id, secret_key: the API key pair; set them from the environment or a file, never in YAML.
         signature_ttl_s: lifetime of each signature; it is renewed after 80% of it.
-        timeout_s, connect_timeout_s: the longest a call waits for its answer (legacy: the whole call; API 3.0:
-            each read), and the connect timeout.
+        timeout_s, connect_timeout_s: the longest one call may take, from connecting to its whole answer, and
+            the longest its connect may take.
         max_connections: HTTP connections kept open; at least the number of worker threads.
         send_url_when_public: send ``http(s)://`` image locations as ``{"url": ...}`` and let the API fetch
             them, instead of downloading and uploading the bytes.
