@@ -225,39 +225,6 @@ def build_model() -> Any:
     return NumberHead()
 
 
-def load_model(path: Path) -> Any:
-    """A model exported by :func:`export`, back in PyTorch without its final softmax: training goes on from
-    it (more data, or data of a level it has not seen) instead of from the recogniser's digit rows."""
-    import onnx
-
-    _without_torchvision()
-    from onnx2torch import convert
-
-    graph = onnx.load(str(path)).graph
-    (softmax,) = [node for node in graph.node if list(node.output) == [graph.output[0].name]]
-    assert softmax.op_type == "Softmax", softmax.op_type
-    logits_path = ROOT / "var" / "train" / "init_logits.onnx"
-    logits_path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.utils.extract_model(str(path), str(logits_path), [graph.input[0].name], [softmax.input[0]])
-    model = convert(str(logits_path))
-    # onnx2torch keeps a graph's initializers as buffers; the convolutions (batch norm folded in) come back
-    # as parameters. Make the head's matrix and bias trainable again, so the same weights learn as in
-    # :func:`build_model` (convolutions and head; the attention stays frozen).
-    logits = onnx.load(str(logits_path)).graph
-    constants = {t.name: onnx.numpy_helper.to_array(t) for t in logits.initializer}
-    head_arrays = [constants[name] for node in logits.node[-2:] for name in node.input if name in constants]
-    import torch
-
-    promoted = 0
-    for name, buffer in list(model.initializers.named_buffers(recurse=False)):
-        if any(buffer.shape == a.shape and np.allclose(buffer.numpy(), a) for a in head_arrays):
-            delattr(model.initializers, name)
-            model.initializers.register_parameter(name, torch.nn.Parameter(buffer.clone()))
-            promoted += 1
-    assert promoted == len(head_arrays) == 2, (promoted, [a.shape for a in head_arrays])
-    return model
-
-
 def _freeze_batch_norm(model: Any) -> None:
     import torch
 
@@ -298,7 +265,7 @@ def _buckets(samples: list[dict[str, Any]], batch_size: int, rng: np.random.Gene
 
 
 def train(features_paths: list[Path], out: Path, *, epochs: int, learning_rate: float, batch_size: int,
-          seed: int, init: Path | None = None) -> None:
+          seed: int) -> None:
     import torch
 
     torch.manual_seed(seed)
@@ -310,9 +277,8 @@ def train(features_paths: list[Path], out: Path, *, epochs: int, learning_rate: 
     validation = [s for s in samples if s["card"] in held_out and s["target"]]
     print(f"train: {len(training)} crops, validation: {len(validation)} crops of {len(held_out)} cards")
 
-    model = load_model(init) if init else build_model()
-    start = f"the model of {init}" if init else "the recogniser's own digit rows"
-    print(f"epoch 0 ({start}):", evaluate(model, validation), flush=True)
+    model = build_model()
+    print("epoch 0 (the recogniser's own digit rows):", evaluate(model, validation), flush=True)
     optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=1e-4)
     steps = epochs * len(_buckets(training, batch_size, np.random.default_rng(0)))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=learning_rate, total_steps=steps,
@@ -384,13 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     fit.add_argument("--learning-rate", type=float, default=3e-4)
     fit.add_argument("--batch-size", type=int, default=32)
     fit.add_argument("--seed", type=int, default=1)
-    fit.add_argument("--init", type=Path, help="go on from this exported model instead of the recogniser's rows")
     args = parser.parse_args(argv)
     if args.command == "features":
         build_features(args.cards, args.out, workers=args.workers, seed=args.seed)
     else:
         train(args.features, args.out, epochs=args.epochs, learning_rate=args.learning_rate,
-              batch_size=args.batch_size, seed=args.seed, init=args.init)
+              batch_size=args.batch_size, seed=args.seed)
     return 0
 
 
