@@ -41,6 +41,41 @@ def test_no_transport_is_imported(statement: str) -> None:
     assert not loaded & set(TRANSPORTS), f"{statement!r} imported {sorted(loaded & set(TRANSPORTS))}"
 
 
+#: Modules of the pipeline's own machinery (the task models, the outcome stores, the retry policy) that reading
+#: the configuration needs none of; ``cardpipe recognize`` keeps no outcome and retries nothing.
+PIPELINE_MODULES = ("tenacity", "worker.tasks", "worker.outcomes.base", "worker.outcomes.local", "worker.retry")
+
+
+def _modules_loaded_after(statement: str) -> set[str]:
+    """Every module name loaded in a fresh interpreter after running ``statement``."""
+    probe = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, check=True)
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_recognize_reads_the_configuration_and_a_card_without_the_pipeline_modules(tmp_path: Path) -> None:
+    from scripts.make_cards import generate
+
+    card = tmp_path / generate(tmp_path, 1, "clean", 5150)[0]["file"]
+    statement = ("import sys\nfrom worker.cli import main\n"
+                 f"code = main(['--log-level', 'ERROR', 'recognize', {str(card)!r}])\n"
+                 "assert code == 0, code")
+    loaded = _modules_loaded_after(statement)
+    assert "worker.recognizer.engine" in loaded  # the card was read: the models were loaded
+    assert not loaded & set(PIPELINE_MODULES), sorted(loaded & set(PIPELINE_MODULES))
+    assert not {m.split(".")[0] for m in loaded} & set(TRANSPORTS)
+
+
+def test_the_pipeline_modules_are_still_where_the_pipeline_finds_them() -> None:
+    loaded = _modules_loaded_after("from worker.outcomes import LocalOutcomeStore, OutcomeStore, OutcomeStoreError\n"
+                                   "from worker.retry import RetrySettings, build_retrying\n"
+                                   "from worker.outcomes.base import OutcomeStoreError as Same\n"
+                                   "assert Same is OutcomeStoreError")
+    assert set(PIPELINE_MODULES) <= loaded
+
+
 def test_the_probe_sees_a_transport_when_one_is_imported() -> None:
     assert "kombu" in _loaded_after("import worker.queues")
 

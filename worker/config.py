@@ -39,7 +39,7 @@ from worker.outcomes.settings import OutcomeSettings
 from worker.queue_settings import QueueSettings
 from worker.ratelimit.settings import RateLimitSettings
 from worker.recognizer.settings import RecognizerSettings
-from worker.retry import RetrySettings
+from worker.retry_settings import RetrySettings
 from worker.storage.settings import StorageSettings
 from worker.upstreams.settings import UpstreamSettings
 from worker.worker_settings import WorkerSettings

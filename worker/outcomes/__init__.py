@@ -14,14 +14,16 @@ False
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from worker.outcomes.base import DEAD_DIR, RESULTS_DIR, RUNS_DIR, OutcomeKind, OutcomeStore, OutcomeStoreError
 from worker.outcomes.cardnumbers import CardNumberPolicy, CardNumberProtector
-from worker.outcomes.local import LocalOutcomeStore
+from worker.outcomes.errors import OutcomeStoreError
 from worker.outcomes.settings import OutcomeS3Settings, OutcomeSettings, PostgresSettings
 
 if TYPE_CHECKING:
+    from worker.outcomes.base import DEAD_DIR, RESULTS_DIR, RUNS_DIR, OutcomeKind, OutcomeStore
+    from worker.outcomes.local import LocalOutcomeStore
     from worker.outcomes.s3 import S3OutcomeStore
     from worker.storage import StorageSettings
 
@@ -50,16 +52,26 @@ def open_outcomes(settings: OutcomeSettings, storage: StorageSettings | None = N
         store = PostgresOutcomeStore(settings.sink, password=password, pool_size=settings.postgres.pool_size,
                                      timeout_s=settings.postgres.timeout_s)
     else:
+        from worker.outcomes.local import LocalOutcomeStore
+
         store = LocalOutcomeStore(settings.sink.removeprefix("file://"))
     store.card_numbers = settings.protector()
     store.run_id = settings.run_id
     return store
 
 
-def __getattr__(name: str) -> Any:
-    """``S3OutcomeStore`` on first use: importing it imports botocore, which reading settings never needs."""
-    if name == "S3OutcomeStore":
-        from worker.outcomes.s3 import S3OutcomeStore
+#: Names this package hands out on first use, and their modules. The store contract pulls in the task models
+#: (:mod:`worker.tasks`) and S3 pulls in botocore: :mod:`worker.config` imports the settings of this package,
+#: and reading the configuration (every command, ``cardpipe recognize`` among them) needs neither.
+_LAZY = {
+    "DEAD_DIR": "base", "RESULTS_DIR": "base", "RUNS_DIR": "base", "OutcomeKind": "base", "OutcomeStore": "base",
+    "LocalOutcomeStore": "local", "S3OutcomeStore": "s3",
+}
 
-        return S3OutcomeStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    """A name of :data:`_LAZY`, imported from its module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

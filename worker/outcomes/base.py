@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from worker.api.errors import CardpipeError
 from worker.outcomes.cardnumbers import KEEP_FULL, CardNumberProtector
+from worker.outcomes.errors import OutcomeStoreError as OutcomeStoreError  # its home before errors.py
 from worker.tasks import DeadLetter, Result, normalize_location, task_id_for
 
 OutcomeT = TypeVar("OutcomeT", Result, DeadLetter)
@@ -36,10 +37,6 @@ RUNS_DIR = "runs"
 class OutcomeKind(enum.StrEnum):
     RESULT = "result"
     DEAD_LETTER = "dead_letter"
-
-
-class OutcomeStoreError(CardpipeError):
-    """The outcome store cannot be written or read (disk full, bucket missing, access denied)."""
 
 
 class OutcomeStore(abc.ABC):
@@ -221,19 +218,3 @@ def _encode(record: BaseModel | dict[str, Any]) -> bytes:
     if isinstance(record, BaseModel):
         return record.model_dump_json().encode("utf-8") + b"\n"
     return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def split_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix/``); ``cos://`` works the same.
-
-    >>> split_s3_url("s3://outcomes/run-1")
-    ('outcomes', 'run-1/')
-    """
-    scheme, _, rest = url.partition("://")
-    if scheme not in {"s3", "cos"} or not rest:
-        raise OutcomeStoreError(f"not an s3:// URL: {url!r}")
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise OutcomeStoreError(f"no bucket in {url!r}")
-    prefix = prefix.strip("/")
-    return bucket, (prefix + "/" if prefix else "")

@@ -29,8 +29,8 @@ from worker.outcomes.base import (
     OutcomeKind,
     OutcomeStore,
     OutcomeStoreError,
-    split_s3_url,
 )
+from worker.outcomes.errors import split_s3_url
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _CONDITION_FAILED = {"412", "PreconditionFailed", "ConditionalRequestConflict"}

@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from worker.outcomes.base import split_s3_url
 from worker.outcomes.cardnumbers import CardNumberPolicy, CardNumberProtector
+from worker.outcomes.errors import split_s3_url
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
