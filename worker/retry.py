@@ -24,7 +24,7 @@ from typing import Any
 
 import tenacity
 
-from worker.retry_settings import RetrySettings  # also imported from here, as before it moved
+from worker.retry_settings import RetrySettings  # re-exported beside the policy built from it
 
 
 def build_retrying(settings: RetrySettings, *, is_retryable: Callable[[BaseException], bool],

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from worker.api.errors import CardpipeError
 from worker.outcomes.cardnumbers import KEEP_FULL, CardNumberProtector
-from worker.outcomes.errors import OutcomeStoreError as OutcomeStoreError  # its home before errors.py
+from worker.outcomes.errors import OutcomeStoreError as OutcomeStoreError  # re-exported: the stores raise it
 from worker.tasks import DeadLetter, Result, normalize_location, task_id_for
 
 OutcomeT = TypeVar("OutcomeT", Result, DeadLetter)
