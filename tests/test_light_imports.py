@@ -18,16 +18,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Libraries only transports, servers and clients need.
-TRANSPORTS = ("kombu", "amqp", "boto3", "botocore", "httpx", "redis", "starlette", "uvicorn", "sqlalchemy", "psycopg")
+TRANSPORTS = ("kombu", "amqp", "boto3", "botocore", "httpx", "pycurl", "redis", "starlette", "uvicorn", "sqlalchemy",
+              "psycopg")
 
 
 def _loaded_after(statement: str) -> set[str]:
     """The top-level packages loaded in a fresh interpreter after running ``statement``."""
-    probe = f"{statement}\nimport json, sys\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120, check=True)
-    return set(json.loads(done.stdout.splitlines()[-1]))
+    return {name.split(".")[0] for name in _modules_loaded_after(statement)}
 
 
 @pytest.mark.parametrize("statement", [
