@@ -9,6 +9,7 @@ import ipaddress
 import json
 import socket
 import ssl
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.fakes import FakeUpstream, Reply
+from worker.api.curl import CurlPool
 from worker.api.errors import ApiError, ConfigError
 from worker.api.legacy import codes
 from worker.api.legacy.client import LegacyClient, SignatureCache, interpret
@@ -354,3 +356,15 @@ def test_https_verifies_against_ssl_cert_file(https_upstream: tuple[str, Path],
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_path))
     with LegacyClient(url, appid=APPID, timeout_s=5) as trusting:
         assert trusting.recognize(IMAGE).ok
+
+
+def test_an_idle_connection_holds_no_body_and_a_closed_pool_still_calls(fake: FakeUpstream) -> None:
+    body = b"{}" + b" " * 100_000
+    pool = CurlPool(fake.url, timeout_s=5, connect_timeout_s=2, max_connections=1, pool_timeout_s=2)
+    references = sys.getrefcount(body)
+    pool.post(body, ["Content-Type: application/json"])
+    assert sys.getrefcount(body) == references, "the idle handle still holds the last call's body"
+    pool.close()
+    status, _ = pool.post(body, ["Content-Type: application/json"])  # not left waiting for a closed connection
+    assert status == 200
+    pool.close()

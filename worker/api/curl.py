@@ -110,15 +110,20 @@ class CurlPool:
             error = HttpTimeout if code == pycurl.E_OPERATION_TIMEDOUT else HttpError
             raise error(f"curl error {code}: {message}") from None
         finally:
-            handle.setopt(pycurl.WRITEFUNCTION, _discard)  # drop the reference to this call's buffer
+            # An idle handle keeps no reference to this call's body (up to 6 MB) or answer buffer.
+            handle.setopt(pycurl.POSTFIELDS, b"")
+            handle.setopt(pycurl.WRITEFUNCTION, _discard)
             self._give_back(handle)
         return status, b"".join(chunks)
 
     def close(self) -> None:
-        """Close every idle connection; handles in use are closed when they come back."""
+        """Close every idle connection; handles in use are closed when they come back. A call after this still
+        works, on a connection of its own that is closed when the call ends."""
         with self._free:
             self._closed = True
             idle, self._idle = self._idle, []
+            self._created -= len(idle)
+            self._free.notify_all()
         for handle in idle:
             handle.close()
 
