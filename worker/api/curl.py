@@ -1,8 +1,9 @@
 """Keep-alive HTTP POSTs through libcurl (pycurl): a bounded pool of handles that threads share.
 
 Why libcurl for the per-image call: it is made once per image, so its cost is a worker's cost per message. On
-the same 32 KB multipart POST to a loopback server (one thread, answer parsing included), urllib3 spent ~220 us
-of user CPU per call and libcurl ~60 (``scripts/bench/brokers.py`` measures the whole worker). And libcurl does
+the same signed 32 KB multipart POST to a loopback server (one thread, answer parsing included), urllib3 spends
+3.0x libcurl's CPU per call and httpx 5.2x (~54 us user per call with libcurl;
+``scripts/bench/upstream_call.py``; ``scripts/bench/brokers.py`` measures the whole worker). And libcurl does
 the whole exchange in C with the GIL released once, where urllib3 and http.client make ~9 system calls per
 call (a drop check, two timeout switches, a poll before every send and receive), each of which releases the
 GIL and, on a busy worker, hands it to another thread.

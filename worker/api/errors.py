@@ -12,6 +12,12 @@ from __future__ import annotations
 
 from worker.api.legacy import codes
 
+#: The most characters of an upstream's own words (its message, an exception's text) that an error carries,
+#: card numbers masked (:func:`worker.observability.public_text`); both protocols' clients keep to it.
+UPSTREAM_TEXT_CHARS = 300
+#: The most characters of an answer's body that is not the API's (an HTML error page, say) quoted in an error.
+UPSTREAM_BODY_CHARS = 200
+
 
 class CardpipeError(Exception):
     """Base class for every error cardpipe raises on purpose."""

@@ -8,9 +8,9 @@ limiter, so that every attempt is paid for with a token).
 
 One pool of keep-alive connections (libcurl, :mod:`worker.api.curl`) serves every thread; one signature is
 reused until 80% of its lifetime has passed, then replaced. Why libcurl rather than httpx, which the rest of
-cardpipe uses: this call is made once per image, and on the same request libcurl spends about a quarter of
-urllib3's user CPU and a seventh of httpx's (~0.06 against ~0.22 and ~0.4 ms on loopback, measured), which was
-the largest part of a worker's own CPU per message. A proxy named by the environment (``HTTP_PROXY``,
+cardpipe uses: this call is made once per image, and on the same request urllib3 spends 3.0x libcurl's CPU
+and httpx 5.2x (``scripts/bench/upstream_call.py``), which was the largest part of a worker's own CPU per
+message. A proxy named by the environment (``HTTP_PROXY``,
 ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) is used as httpx would, and https verifies with the same
 certificates as httpx (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``).
 
@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from worker.api.curl import CurlPool, HttpError, HttpTimeout
-from worker.api.errors import ApiError
+from worker.api.errors import UPSTREAM_BODY_CHARS, UPSTREAM_TEXT_CHARS, ApiError
 from worker.api.legacy import codes
 from worker.api.legacy.schema import BankCardResponse
 from worker.api.legacy.signing import MAX_TTL_SECONDS, Credential, sign
@@ -96,10 +96,6 @@ def multipart_body(boundary: str, appid: str, bucket: str, image: bytes) -> byte
     return b"".join((head.encode("utf-8"), image, f"\r\n--{boundary}--\r\n".encode("ascii")))
 
 
-#: The most characters of upstream text (a message, a body that is not the API's) that an error carries.
-PUBLIC_TEXT_CHARS = 300
-
-
 def _parse_answer(payload: Any) -> BankCardResponse | None:
     """The seed's JSON object (or a one-element array of it, as multi-image servers answer), else None."""
     if isinstance(payload, list) and len(payload) == 1:
@@ -124,7 +120,7 @@ def interpret(status: int, content: bytes) -> BankCardResponse:
     except ValueError:  # not JSON, or not UTF-8
         answer = None
     if answer is None:
-        excerpt = public_text(content, 200)
+        excerpt = public_text(content, UPSTREAM_BODY_CHARS)
         if status == 429:
             raise ApiError(codes.RATE_LIMITED, f"HTTP 429 without an API body: {excerpt!r}", http_status=status)
         if codes.is_transient_http_status(status):
@@ -136,7 +132,7 @@ def interpret(status: int, content: bytes) -> BankCardResponse:
         raise ApiError(codes.BAD_REQUEST, f"HTTP {status} without an API body (is the URL the bank-card API?): "
                                           f"{excerpt!r}", http_status=status)
     if answer.code != codes.OK:
-        raise ApiError(answer.code, public_text(answer.message, PUBLIC_TEXT_CHARS) or None, http_status=status)
+        raise ApiError(answer.code, public_text(answer.message, UPSTREAM_TEXT_CHARS) or None, http_status=status)
     if not 200 <= status < 300:
         raise ApiError(codes.SERVER_INTERNAL_ERROR, f"code 0 with HTTP {status}", http_status=status)
     return answer
@@ -224,10 +220,10 @@ class LegacyClient:
             status, content = self._send(image, url)
         except HttpTimeout as exc:  # connect or call timeout; no free connection in time
             raise ApiError(codes.INTERNAL_TIMEOUT, f"timeout calling {self.url}: "
-                                                   f"{public_text(str(exc), PUBLIC_TEXT_CHARS)}") from exc
+                                                   f"{public_text(str(exc), UPSTREAM_TEXT_CHARS)}") from exc
         except HttpError as exc:  # refused, unresolvable, reset, dropped, broken answer, TLS failure
             raise ApiError(codes.LINK_FAILED, f"{type(exc).__name__} calling {self.url}: "
-                                              f"{public_text(str(exc), PUBLIC_TEXT_CHARS)}") from exc
+                                              f"{public_text(str(exc), UPSTREAM_TEXT_CHARS)}") from exc
         return interpret(status, content)
 
     def close(self) -> None:

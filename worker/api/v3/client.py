@@ -29,6 +29,7 @@ import httpx
 from pydantic import ValidationError
 
 from worker.api.curl import CurlPool, HttpError
+from worker.api.errors import UPSTREAM_BODY_CHARS, UPSTREAM_TEXT_CHARS
 from worker.api.v3 import codes, tc3
 from worker.api.v3.errors import V3Error
 from worker.api.v3.schema import ACTION, SERVICE, VERSION, BankCardOcrRequest, BankCardOcrResponse
@@ -46,16 +47,16 @@ def interpret(status: int, content: bytes) -> BankCardOcrResponse:
         if not isinstance(inner, dict):
             raise TypeError("Response is not an object")
     except (ValueError, KeyError, TypeError):
+        excerpt = public_text(content, UPSTREAM_BODY_CHARS)
         if status == 429:
-            raise V3Error(codes.REQUEST_LIMIT_EXCEEDED, f"HTTP 429: {public_text(content, 200)!r}",
-                          http_status=status) from None
-        raise V3Error(codes.INTERNAL_ERROR, f"HTTP {status} without an API 3.0 answer: {public_text(content, 200)!r}",
+            raise V3Error(codes.REQUEST_LIMIT_EXCEEDED, f"HTTP 429: {excerpt!r}", http_status=status) from None
+        raise V3Error(codes.INTERNAL_ERROR, f"HTTP {status} without an API 3.0 answer: {excerpt!r}",
                       http_status=status) from None
     request_id = str(inner.get("RequestId", ""))
     error = inner.get("Error")
     if isinstance(error, dict):
         code = str(error.get("Code") or codes.INTERNAL_ERROR)
-        message = public_text(str(error.get("Message") or ""), 300) or None
+        message = public_text(str(error.get("Message") or ""), UPSTREAM_TEXT_CHARS) or None
         raise V3Error(code, message, http_status=status, request_id=request_id)
     if not 200 <= status < 300:
         raise V3Error(codes.INTERNAL_ERROR, f"HTTP {status} with a success body", http_status=status)
