@@ -6,12 +6,18 @@ number line sits at a standard height (its baseline about 21 mm above the bottom
 height from the top). So this fallback finds the card's quadrilateral, straightens it to 856x540 and reads
 horizontal strips across that band directly with the recogniser — no detection needed.
 
+The outline is the best-supported of many candidates (closed contours of the edge map, and quadrilaterals
+of its long straight edges), not the first closed contour: a card touching a shape of the background makes
+one contour with it, and a blurred card on a background of nearly its own colour makes no closed contour at
+all, while its four sides still show as straight edges.
+
 >>> quad = find_card_quad(photo_bgr)                       # doctest: +SKIP
 >>> [strip.quad for strip in number_band_strips(photo_bgr, quad)]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -30,6 +36,22 @@ NUMBER_STRIPS: tuple[tuple[float, float], ...] = (
     (0.46, 0.60), (0.49, 0.63), (0.52, 0.66), (0.55, 0.69), (0.58, 0.72),
 )
 STRIP_MARGIN_X = 0.03
+#: The outline is searched for in the photo scaled to this long side (edges, not detail, matter here).
+OUTLINE_SIDE = 640
+#: Canny thresholds: edges for the contours and the support check, and fainter ones for the straight sides
+#: (a blurred card on a background of nearly its own colour shows its sides only faintly).
+EDGE_THRESHOLDS = (20, 60)
+FAINT_EDGE_THRESHOLDS = (10, 30)
+#: A side is a straight edge at least this share of the photo's short side long...
+MIN_SIDE_SHARE = 0.12
+#: ...and of the many found, this many of the longest (after merging near-duplicates) make the candidates.
+SIDES_KEPT = 14
+#: Opposite sides of a photographed card are parallel within this many degrees (perspective)...
+MAX_OPPOSITE_ANGLE = 20.0
+#: ...and adjacent sides meet at this many degrees or more.
+MIN_CORNER_ANGLE = 60.0
+#: Points sampled along each side of a candidate to measure how much of it lies on an edge.
+SUPPORT_SAMPLES = 40
 
 
 @dataclass(frozen=True)
@@ -40,41 +62,76 @@ class Strip:
     quad: np.ndarray
 
 
+@dataclass(frozen=True)
+class _Side:
+    """A straight edge as a line: its direction (radians, 0..pi), its signed distance from the origin, and the
+    total length of the segments found on it."""
+
+    angle: float
+    offset: float
+    length: float
+
+
 def find_card_quad(bgr: np.ndarray) -> np.ndarray | None:
-    """The card's four corners in ``bgr`` (ordered from top-left), or None when no card-like outline shows."""
+    """The card's four corners in ``bgr`` (ordered from top-left), or None when no card-like outline shows.
+
+    Candidates come two ways: closed outlines (contours of the edge map, as a card on a plain background
+    shows) and quadrilaterals of straight edges (as a card shows when its outline touches a background shape
+    or is broken by glare). Every candidate of a card's proportions is scored by how much of its four sides
+    lies on an edge (the weakest side counting double), how close it is to the ID-1 aspect, and its size; a
+    rectangle in the background or a card merged with one has sides that cross open ground, and scores low.
+    """
     height, width = bgr.shape[:2]
-    factor = 640.0 / max(height, width)
+    factor = min(OUTLINE_SIDE / max(height, width), 1.0)
     small = cv2.resize(bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else bgr
-    factor = min(factor, 1.0)
-    lab = cv2.cvtColor(cv2.GaussianBlur(small, (5, 5), 0), cv2.COLOR_BGR2LAB)
-    edges = np.zeros(small.shape[:2], np.uint8)
-    for channel in cv2.split(lab):
-        edges |= cv2.Canny(channel, 20, 60)
-    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8), iterations=2)
-    contours, _ = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    channels = cv2.split(cv2.cvtColor(cv2.GaussianBlur(small, (5, 5), 0), cv2.COLOR_BGR2LAB))
+    edges = _edges(channels, EDGE_THRESHOLDS)
+    near_edge = cv2.dilate(edges, np.ones((5, 5), np.uint8))
     image_area = float(small.shape[0] * small.shape[1])
+    candidates = [*_outline_quads(edges, image_area), *_straight_side_quads(_edges(channels, FAINT_EDGE_THRESHOLDS))]
     best: tuple[float, np.ndarray] | None = None
-    for contour in contours:
-        hull = cv2.convexHull(contour)
-        area = cv2.contourArea(hull)
-        if area < MIN_CARD_AREA * image_area or area > 0.98 * image_area:
-            continue
-        quad = _four_corners(hull)
-        if quad is None:
-            continue
+    for quad in candidates:
+        quad = order_quad(quad)
         quad_w, quad_h = quad_size(quad)
         aspect = max(quad_w, quad_h) / max(min(quad_w, quad_h), 1.0)
-        if not ASPECT_TOLERANCE[0] <= aspect <= ASPECT_TOLERANCE[1]:
+        area_share = cv2.contourArea(quad) / image_area
+        if not ASPECT_TOLERANCE[0] <= aspect <= ASPECT_TOLERANCE[1] or not MIN_CARD_AREA <= area_share <= 0.98:
             continue
-        fill = area / max(cv2.contourArea(quad), 1.0)
-        if fill < 0.85:
-            continue
-        score = area * (1.0 - abs(aspect - CARD_ASPECT) / CARD_ASPECT)
+        score = _edge_support(near_edge, quad) * (1.0 - abs(aspect - CARD_ASPECT) / CARD_ASPECT) * area_share ** 0.5
         if best is None or score > best[0]:
             best = (score, quad)
-    if best is None:
+    if best is None or best[0] <= 0.0:
         return None
     return order_quad(best[1] / factor)
+
+
+def _edges(channels: list[np.ndarray], thresholds: tuple[int, int]) -> np.ndarray:
+    edges = np.zeros(channels[0].shape, np.uint8)
+    for channel in channels:
+        edges |= cv2.Canny(channel, *thresholds)
+    return edges
+
+
+def _outline_quads(edges: np.ndarray, image_area: float) -> list[np.ndarray]:
+    """Four-cornered outlines of the edge map's contours, and the rotated rectangle around each.
+
+    Outer contours of the edges as found and thickened once and twice (joining a broken outline), and every
+    contour of the edges as found and thickened once (an outline inside a larger shape it touches)."""
+    quads = []
+    for dilations, retrieval in ((0, cv2.RETR_EXTERNAL), (1, cv2.RETR_EXTERNAL), (2, cv2.RETR_EXTERNAL),
+                                 (0, cv2.RETR_LIST), (1, cv2.RETR_LIST)):
+        thick = cv2.dilate(edges, np.ones((3, 3), np.uint8), iterations=dilations) if dilations else edges
+        contours, _ = cv2.findContours(thick, retrieval, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in contours:
+            hull = cv2.convexHull(contour)
+            area = cv2.contourArea(hull)
+            if area < MIN_CARD_AREA * image_area:
+                continue
+            quad = _four_corners(hull)
+            if quad is not None and area / max(cv2.contourArea(quad), 1.0) >= 0.85:
+                quads.append(quad)
+            quads.append(cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float32))
+    return quads
 
 
 def _four_corners(hull: np.ndarray) -> np.ndarray | None:
@@ -85,6 +142,82 @@ def _four_corners(hull: np.ndarray) -> np.ndarray | None:
         if len(approx) == 4:
             return approx.reshape(4, 2).astype(np.float32)
     return None
+
+
+def _straight_sides(edges: np.ndarray) -> list[_Side]:
+    """The longest straight edges (probabilistic Hough), segments on one line merged."""
+    short_side = min(edges.shape)
+    segments = cv2.HoughLinesP(edges, 1, np.pi / 180, threshold=40, minLineLength=int(MIN_SIDE_SHARE * short_side),
+                               maxLineGap=8)
+    if segments is None:
+        return []
+    found: list[tuple[float, float, float]] = []
+    for x1, y1, x2, y2 in segments.reshape(-1, 4).astype(np.float64):
+        angle = float(np.arctan2(y2 - y1, x2 - x1) % np.pi)
+        offset = float(-np.sin(angle) * x1 + np.cos(angle) * y1)
+        found.append((angle, offset, float(np.hypot(x2 - x1, y2 - y1))))
+    found.sort(key=lambda side: -side[2])
+    merged: list[list[float]] = []
+    for angle, offset, length in found:
+        for side in merged:
+            # a line at angle a and offset o is the line at a - pi and offset -o: compare in the same form
+            same_form = abs(angle - side[0]) < np.pi / 2
+            if _angle_between(angle, side[0]) < np.radians(4) and \
+                    abs((offset if same_form else -offset) - side[1]) < 6:
+                side[2] += length
+                break
+        else:
+            merged.append([angle, offset, length])
+    merged.sort(key=lambda side: -side[2])
+    return [_Side(*side) for side in merged[:SIDES_KEPT]]
+
+
+def _angle_between(a: float, b: float) -> float:
+    """The angle between two undirected lines (0..pi/2)."""
+    difference = abs(a - b) % np.pi
+    return min(difference, np.pi - difference)
+
+
+def _meet(a: _Side, b: _Side) -> np.ndarray | None:
+    normals = np.array([[-np.sin(a.angle), np.cos(a.angle)], [-np.sin(b.angle), np.cos(b.angle)]])
+    if abs(np.linalg.det(normals)) < 1e-6:
+        return None
+    return np.linalg.solve(normals, np.array([a.offset, b.offset]))
+
+
+def _straight_side_quads(edges: np.ndarray) -> list[np.ndarray]:
+    """Quadrilaterals of two near-parallel pairs of straight edges meeting at near-right angles, corners
+    inside the photo (give or take 5 %)."""
+    height, width = edges.shape
+    sides = _straight_sides(edges)
+    pairs = [(a, b) for a, b in itertools.combinations(sides, 2)
+             if _angle_between(a.angle, b.angle) <= np.radians(MAX_OPPOSITE_ANGLE)]
+    low, high = np.array([-0.05 * width, -0.05 * height]), np.array([1.05 * width, 1.05 * height])
+    quads = []
+    for (a, b), (c, d) in itertools.combinations(pairs, 2):
+        if len({id(a), id(b), id(c), id(d)}) < 4 or _angle_between(a.angle, c.angle) < np.radians(MIN_CORNER_ANGLE):
+            continue
+        corners = [_meet(a, c), _meet(c, b), _meet(b, d), _meet(d, a)]
+        if any(corner is None for corner in corners):
+            continue
+        quad = np.array(corners, np.float32)
+        if (quad < low).any() or (quad > high).any():
+            continue
+        quads.append(quad)
+    return quads
+
+
+def _edge_support(near_edge: np.ndarray, quad: np.ndarray) -> float:
+    """How much of the quad's outline lies on an edge: the mean of its four sides' shares of sampled points
+    on an edge, with the weakest side counted twice (a side across open ground gives a false outline away)."""
+    height, width = near_edge.shape
+    steps = np.linspace(0.05, 0.95, SUPPORT_SAMPLES)[:, None]
+    shares = []
+    for start, end in zip(quad, np.roll(quad, -1, axis=0), strict=True):
+        points = np.rint(start[None] + steps * (end - start)[None]).astype(int)
+        inside = (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
+        shares.append(float(np.count_nonzero(near_edge[points[inside, 1], points[inside, 0]])) / SUPPORT_SAMPLES)
+    return (sum(shares) + min(shares)) / 5.0
 
 
 def number_band_strips(bgr: np.ndarray, card: np.ndarray, *, upside_down: bool = False) -> list[Strip]:
