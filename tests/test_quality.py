@@ -62,7 +62,8 @@ def test_a_screen_reshoot_has_moire_and_the_photo_has_none(photos: dict[str, Any
 
 
 def test_a_blur_lowers_the_quality_value_below_the_apis_threshold(photos: dict[str, Any]) -> None:
-    assert quality.quality_value(photos["blur"][1].card) < 50 <= quality.quality_value(photos["none"][1].card)
+    assert quality.quality_value(photos["blur"][1].card_as_photographed) < 50 <= \
+        quality.quality_value(photos["none"][1].card_as_photographed)
 
 
 def test_assess_returns_crops_as_jpegs_and_the_asked_signals(photos: dict[str, Any]) -> None:

@@ -38,6 +38,7 @@ import numpy as np
 
 from worker.api.legacy.schema import BankCardResponse, CardField
 from worker.recognizer.cardframe import CARD_HEIGHT, CARD_WIDTH, find_card_quad
+from worker.recognizer.geometry import quad_size
 from worker.recognizer.errors import RecognizerError
 from worker.recognizer.imageio import decode_image
 
@@ -99,24 +100,38 @@ class QualityReport:
 
 @dataclass(frozen=True)
 class CardView:
-    """The photo (BGR, working size), the card's outline in it when found, and the straightened card."""
+    """The photo (BGR, working size), the card's outline in it when found, and the straightened card: at
+    856x540 (``card``), and at most at the size it has in the photo (``card_as_photographed``).
+
+    Sharpness is measured on the latter: straightening a card photographed 450 px wide to 856 px enlarges
+    it, and an enlarged card is as blurred to the Laplacian as a card photographed out of focus.
+    """
 
     photo: np.ndarray
     scale: float
     quad: np.ndarray | None
     card: np.ndarray
+    card_as_photographed: np.ndarray
 
     @classmethod
     def of(cls, photo_bgr: np.ndarray, scale: float = 1.0) -> CardView:
         quad = find_card_quad(photo_bgr)
         if quad is None:
             card = cv2.resize(photo_bgr, (CARD_WIDTH, CARD_HEIGHT), interpolation=cv2.INTER_AREA)
-        else:
-            target = np.array([[0, 0], [CARD_WIDTH, 0], [CARD_WIDTH, CARD_HEIGHT], [0, CARD_HEIGHT]], np.float32)
-            matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
-            card = cv2.warpPerspective(photo_bgr, matrix, (CARD_WIDTH, CARD_HEIGHT), flags=cv2.INTER_LINEAR,
-                                       borderMode=cv2.BORDER_REPLICATE)
-        return cls(photo=photo_bgr, scale=scale, quad=quad, card=card)
+            return cls(photo=photo_bgr, scale=scale, quad=None, card=card, card_as_photographed=card)
+        card = _straightened(photo_bgr, quad, 1.0)
+        shrink = min(1.0, max(quad_size(quad)) / CARD_WIDTH)
+        as_photographed = card if shrink == 1.0 else _straightened(photo_bgr, quad, shrink)
+        return cls(photo=photo_bgr, scale=scale, quad=quad, card=card, card_as_photographed=as_photographed)
+
+
+def _straightened(photo_bgr: np.ndarray, quad: np.ndarray, factor: float) -> np.ndarray:
+    """The card inside ``quad`` warped upright to 856x540 times ``factor``."""
+    width, height = max(round(CARD_WIDTH * factor), 1), max(round(CARD_HEIGHT * factor), 1)
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    return cv2.warpPerspective(photo_bgr, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
 
 
 def date_invalid(valid_date: str, today: dt.date | None = None) -> bool:
@@ -134,7 +149,8 @@ def date_invalid(valid_date: str, today: dt.date | None = None) -> bool:
 
 
 def quality_value(card_bgr: np.ndarray) -> int:
-    """0 (a blur) .. 100 (sharp) from the variance of the Laplacian of the straightened card."""
+    """0 (a blur) .. 100 (sharp) from the variance of the Laplacian of the straightened card (as photographed:
+    :attr:`CardView.card_as_photographed`)."""
     gray = cv2.cvtColor(card_bgr, cv2.COLOR_BGR2GRAY)
     variance = float(cv2.Laplacian(gray, cv2.CV_64F).var())
     return round(100.0 * variance / (variance + BLUR_HALF_SCORE_VARIANCE))
@@ -231,7 +247,7 @@ def assess(data: bytes, answer: BankCardResponse, wanted: QualityRequest, *, max
     if wanted.reshoot_check and moire_score(view.photo) >= MOIRE_MIN_SCORE:
         report.warnings.append(RESHOOT)
     if wanted.quality_value:
-        report.quality_value = quality_value(view.card)
+        report.quality_value = quality_value(view.card_as_photographed)
     if wanted.border_cut_image:
         report.border_cut_jpeg = _jpeg(view.card)
     if wanted.card_no_image:
