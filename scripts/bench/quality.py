@@ -76,7 +76,8 @@ DETECTORS: dict[str, tuple[int | str, Callable[[quality.CardView], bool], Callab
     "border (not returned)": (quality.BORDER_INCOMPLETE, border_incomplete, _effect("border")),
     "copy": (quality.PHOTOCOPY, lambda v: quality.is_photocopy(v.photo), _effect("copy")),
     "screen": (quality.RESHOOT, lambda v: quality.moire_score(v.photo) >= quality.MOIRE_MIN_SCORE, _effect("screen")),
-    "blur": ("QualityValue < 50", lambda v: quality.quality_value(v.card_as_photographed) < 50, _effect_unless("blur", "blur")),
+    "blur": ("QualityValue < 50", lambda v: quality.quality_value(v.card_as_photographed) < 50,
+             _effect_unless("blur", "blur")),
 }
 
 

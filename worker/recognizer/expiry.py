@@ -157,7 +157,7 @@ def _within_one_edit(text: str, label: str) -> bool:
     shorter, longer = sorted((text, label), key=len)
     if len(longer) - len(shorter) != 1:
         return False
-    first_difference = next((i for i, (a, b) in enumerate(zip(shorter, longer)) if a != b), len(shorter))
+    first_difference = next((i for i, (a, b) in enumerate(zip(shorter, longer, strict=False)) if a != b), len(shorter))
     return shorter[first_difference:] == longer[first_difference + 1:]
 
 

@@ -38,8 +38,8 @@ import numpy as np
 
 from worker.api.legacy.schema import BankCardResponse, CardField
 from worker.recognizer.cardframe import CARD_HEIGHT, CARD_WIDTH, find_card_quad
-from worker.recognizer.geometry import quad_size
 from worker.recognizer.errors import RecognizerError
+from worker.recognizer.geometry import quad_size
 from worker.recognizer.imageio import decode_image
 
 DATE_INVALID = -9110
