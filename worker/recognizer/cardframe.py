@@ -89,20 +89,35 @@ def find_card_quad(bgr: np.ndarray) -> np.ndarray | None:
     near_edge = cv2.dilate(edges, np.ones((5, 5), np.uint8))
     image_area = float(small.shape[0] * small.shape[1])
     candidates = [*_outline_quads(edges, image_area), *_straight_side_quads(_edges(channels, FAINT_EDGE_THRESHOLDS))]
-    best: tuple[float, np.ndarray] | None = None
-    for quad in candidates:
-        quad = order_quad(quad)
-        quad_w, quad_h = quad_size(quad)
-        aspect = max(quad_w, quad_h) / max(min(quad_w, quad_h), 1.0)
-        area_share = cv2.contourArea(quad) / image_area
-        if not ASPECT_TOLERANCE[0] <= aspect <= ASPECT_TOLERANCE[1] or not MIN_CARD_AREA <= area_share <= 0.98:
-            continue
-        score = _edge_support(near_edge, quad) * (1.0 - abs(aspect - CARD_ASPECT) / CARD_ASPECT) * area_share ** 0.5
-        if best is None or score > best[0]:
-            best = (score, quad)
-    if best is None or best[0] <= 0.0:
+    if not candidates:
         return None
-    return order_quad(best[1] / factor)
+    quads = _ordered(np.stack(candidates).astype(np.float64))
+    sides = np.linalg.norm(np.roll(quads, -1, axis=1) - quads, axis=2)  # top, right, bottom, left
+    widths, heights = (sides[:, 0] + sides[:, 2]) / 2, (sides[:, 1] + sides[:, 3]) / 2
+    aspects = np.maximum(widths, heights) / np.maximum(np.minimum(widths, heights), 1.0)
+    x, y = quads[:, :, 0], quads[:, :, 1]
+    area_shares = 0.5 * np.abs((x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1)) / image_area
+    plausible = ((aspects >= ASPECT_TOLERANCE[0]) & (aspects <= ASPECT_TOLERANCE[1])
+                 & (area_shares >= MIN_CARD_AREA) & (area_shares <= 0.98))
+    if not plausible.any():
+        return None
+    quads, aspects, area_shares = quads[plausible], aspects[plausible], area_shares[plausible]
+    likeness = 1.0 - np.abs(aspects - CARD_ASPECT) / CARD_ASPECT
+    scores = _edge_support(near_edge, quads) * likeness * np.sqrt(area_shares)
+    best = int(np.argmax(scores))
+    if scores[best] <= 0.0:
+        return None
+    return order_quad(quads[best].astype(np.float32) / factor)
+
+
+def _ordered(quads: np.ndarray) -> np.ndarray:
+    """:func:`~worker.recognizer.geometry.order_quad` for a stack of quads (N x 4 x 2) at once."""
+    centres = quads.mean(axis=1, keepdims=True)
+    angles = np.arctan2(quads[:, :, 1] - centres[:, :, 1], quads[:, :, 0] - centres[:, :, 0])
+    clockwise = np.take_along_axis(quads, np.argsort(angles, axis=1)[:, :, None], axis=1)
+    start = np.argmin(clockwise.sum(axis=2), axis=1)
+    order = (start[:, None] + np.arange(4)[None, :]) % 4
+    return np.take_along_axis(clockwise, order[:, :, None], axis=1)
 
 
 def _edges(channels: list[np.ndarray], thresholds: tuple[int, int]) -> np.ndarray:
@@ -178,11 +193,17 @@ def _angle_between(a: float, b: float) -> float:
     return min(difference, np.pi - difference)
 
 
-def _meet(a: _Side, b: _Side) -> np.ndarray | None:
-    normals = np.array([[-np.sin(a.angle), np.cos(a.angle)], [-np.sin(b.angle), np.cos(b.angle)]])
-    if abs(np.linalg.det(normals)) < 1e-6:
-        return None
-    return np.linalg.solve(normals, np.array([a.offset, b.offset]))
+def _crossings(sides: list[_Side]) -> tuple[np.ndarray, np.ndarray]:
+    """Where every two sides' lines cross (K x K x 2), and whether they cross at all (not parallel)."""
+    angles = np.array([side.angle for side in sides])
+    offsets = np.array([side.offset for side in sides])
+    nx, ny = -np.sin(angles), np.cos(angles)
+    det = nx[:, None] * ny[None, :] - ny[:, None] * nx[None, :]
+    crossing = np.abs(det) >= 1e-6
+    safe = np.where(crossing, det, 1.0)
+    x = (offsets[:, None] * ny[None, :] - ny[:, None] * offsets[None, :]) / safe
+    y = (nx[:, None] * offsets[None, :] - offsets[:, None] * nx[None, :]) / safe
+    return np.stack([x, y], axis=-1), crossing
 
 
 def _straight_side_quads(edges: np.ndarray) -> list[np.ndarray]:
@@ -190,34 +211,36 @@ def _straight_side_quads(edges: np.ndarray) -> list[np.ndarray]:
     inside the photo (give or take 5 %)."""
     height, width = edges.shape
     sides = _straight_sides(edges)
-    pairs = [(a, b) for a, b in itertools.combinations(sides, 2)
-             if _angle_between(a.angle, b.angle) <= np.radians(MAX_OPPOSITE_ANGLE)]
+    if len(sides) < 4:
+        return []
+    points, crossing = _crossings(sides)
+    pairs = [(i, j) for i, j in itertools.combinations(range(len(sides)), 2)
+             if _angle_between(sides[i].angle, sides[j].angle) <= np.radians(MAX_OPPOSITE_ANGLE)]
     low, high = np.array([-0.05 * width, -0.05 * height]), np.array([1.05 * width, 1.05 * height])
     quads = []
     for (a, b), (c, d) in itertools.combinations(pairs, 2):
-        if len({id(a), id(b), id(c), id(d)}) < 4 or _angle_between(a.angle, c.angle) < np.radians(MIN_CORNER_ANGLE):
+        if len({a, b, c, d}) < 4 or _angle_between(sides[a].angle, sides[c].angle) < np.radians(MIN_CORNER_ANGLE):
             continue
-        corners = [_meet(a, c), _meet(c, b), _meet(b, d), _meet(d, a)]
-        if any(corner is None for corner in corners):
+        if not (crossing[a, c] and crossing[c, b] and crossing[b, d] and crossing[d, a]):
             continue
-        quad = np.array(corners, np.float32)
+        quad = np.stack([points[a, c], points[c, b], points[b, d], points[d, a]]).astype(np.float32)
         if (quad < low).any() or (quad > high).any():
             continue
         quads.append(quad)
     return quads
 
 
-def _edge_support(near_edge: np.ndarray, quad: np.ndarray) -> float:
-    """How much of the quad's outline lies on an edge: the mean of its four sides' shares of sampled points
+def _edge_support(near_edge: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    """How much of each quad's outline lies on an edge: the mean of its four sides' shares of sampled points
     on an edge, with the weakest side counted twice (a side across open ground gives a false outline away)."""
     height, width = near_edge.shape
-    steps = np.linspace(0.05, 0.95, SUPPORT_SAMPLES)[:, None]
-    shares = []
-    for start, end in zip(quad, np.roll(quad, -1, axis=0), strict=True):
-        points = np.rint(start[None] + steps * (end - start)[None]).astype(int)
-        inside = (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
-        shares.append(float(np.count_nonzero(near_edge[points[inside, 1], points[inside, 0]])) / SUPPORT_SAMPLES)
-    return (sum(shares) + min(shares)) / 5.0
+    steps = np.linspace(0.05, 0.95, SUPPORT_SAMPLES)[None, None, :, None]
+    starts, ends = quads[:, :, None, :], np.roll(quads, -1, axis=1)[:, :, None, :]
+    points = np.rint(starts + steps * (ends - starts)).astype(np.int64)
+    inside = (points[..., 0] >= 0) & (points[..., 0] < width) & (points[..., 1] >= 0) & (points[..., 1] < height)
+    on_edge = near_edge[np.clip(points[..., 1], 0, height - 1), np.clip(points[..., 0], 0, width - 1)] > 0
+    shares = (on_edge & inside).sum(axis=2) / SUPPORT_SAMPLES
+    return (shares.sum(axis=1) + shares.min(axis=1)) / 5.0
 
 
 def number_band_strips(bgr: np.ndarray, card: np.ndarray, *, upside_down: bool = False) -> list[Strip]:
