@@ -52,9 +52,14 @@ MIN_SEED_DIGITS = 3
 NUMBER_LINES_TRIED = 2
 #: Re-read crops are upscaled to at least this height (the recogniser's input height is 48).
 REREAD_MIN_HEIGHT = 64
-#: Strip reads of the number band are blind guesses at where the line is: this many strips must agree (the
-#: general and the head's read of one strip count once).
-MIN_BAND_SUPPORT = 2
+#: Strip reads of the number band are blind guesses at where the line is, so a band answer needs reads of
+#: this many strips (the general and the head's read of a strip, plain or contrast-enhanced, count as one: the
+#: same pixels misread alike; one strip read both ways once agreed on a Luhn-valid misread of an embossed
+#: line)...
+MIN_BAND_STRIPS = 2
+#: ...and reads of both renderings of the strips (plain and contrast-enhanced), unless a read outside the band
+#: supports it too: two neighbouring strips share ~80 % of their pixels, and two plain ones once read three
+#: digits of a blurred 19-digit line wrong alike, surely (a Luhn-valid number of the same bank).
 #: The detector's long side in the second, contrast-enhanced pass. Larger sides found no more numbers on the
 #: hard synthetic set while the detector's memory grows with the area (peak RSS ~550 MB at 1120 px against
 #: ~450 MB at 960), so both passes use 960.
@@ -377,9 +382,20 @@ def _read_number_band(engine: OcrEngine, view: View, acceptable: Callable[[str],
             band += _candidates_of_both_readers(read, acceptable, source=f"band{index}", repair=False)
             band_reads += _digits_of_both_readers(read)
         decision = vote(pool + band, line_reads + band_reads)
-        support = [c for c in decision.support if c in band] if decision is not None else []
-        if decision is not None and len({c.crop for c in support}) >= MIN_BAND_SUPPORT:
+        if decision is not None and _band_support_is_enough(decision, band, len(strips)):
+            support = [c for c in decision.support if c in band]
             best = max(support, key=lambda c: c.conf)
             quad = strips[int(best.crop.removeprefix("band")) % len(strips)].quad
             return CardReading(view=view, number=decision, number_quad=order_quad(quad))
     return None
+
+
+def _band_support_is_enough(decision: NumberDecision, band: list[Candidate], strip_count: int) -> bool:
+    """Whether the band reads behind ``decision`` come from :data:`MIN_BAND_STRIPS` strips and from both
+    renderings, or from two strips and a read outside the band (band reads are labelled ``band<i>``: strip
+    ``i % strip_count``, contrast-enhanced when ``i >= strip_count``)."""
+    indices = [int(c.crop.removeprefix("band")) for c in decision.support if c in band]
+    outside = any(c not in band and not c.repaired for c in decision.support)
+    strips = {index % strip_count for index in indices}
+    renderings = {index // strip_count for index in indices}
+    return len(strips) >= MIN_BAND_STRIPS and (len(renderings) == 2 or outside)
