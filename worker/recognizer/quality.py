@@ -13,8 +13,8 @@ photo when no outline shows:
 * ``-9113`` photocopy: the whole photo, card and background, carries no colour (a grayscale copy).
 * ``-9114`` re-shot from a screen: a screen's pixel grid beats with the camera's into moiré, which shows
   as strong isolated peaks in the spectrum of the photo's luminance.
-* ``QualityValue``: 0-100 from the variance of the Laplacian of the straightened card (sharp cards score
-  high, blurred ones low; below 50 is what the API calls blurred).
+* ``QualityValue``: 0-100 from the variance of the Laplacian of the straightened card, at the size it was
+  photographed (sharp cards score high, blurred ones low; below 50 is what the API calls blurred).
 * ``RetBorderCutImage`` / ``RetCardNoImage``: base64 JPEGs of the straightened card and of the number line.
 
 The thresholds and each detector's precision and recall on generated cards made for it are in
