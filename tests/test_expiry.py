@@ -237,18 +237,3 @@ def test_a_range_whose_from_slash_was_lost_is_not_read_as_a_year_first_date_acro
     assert [(d.month, d.year) for d in parse_dates("28/08")] == [(8, 2028)]
     decision = find_expiry([box("04/2201/22-04/26", 300, 400)])
     assert decision is not None and decision.text == "04/2026"
-
-
-@pytest.mark.parametrize("misread", ["MEMER", "MEMBR", "VALIDFRM", "SINC"])
-def test_a_distractor_label_read_with_one_letter_dropped_is_still_a_distractor(misread: str) -> None:
-    # tuning card severe 20021 #18: "MEMBER 06/22" read "MEMER GG/22", its date re-read "06/22": answered 06/2022
-    assert label_kind(misread) == "distractor"
-    assert find_expiry([box(misread, 160, 380, width=90), box("06/22", 250, 372, width=60)]) is None
-
-
-def test_a_date_read_through_a_misread_slash_needs_an_expiry_label() -> None:
-    # tuning card severe 20021 #29: "VALID FROM 05/24" read "VAOR 05124", the thru date unreadable:
-    # 05124 taken for 05/24 through a slash read as "1" gave a wrong date
-    assert find_expiry([box("VAOR 05124", 300, 400)]) is None
-    decision = find_expiry([box("VALID THRU 05124", 300, 400)])
-    assert decision is not None and decision.text == "05/2024"

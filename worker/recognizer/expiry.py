@@ -57,8 +57,7 @@ _SLASH_MISREAD = re.compile(r"(?<![0-9A-Za-z])(0[1-9]|1[0-2])[17]([0-9]{2})(?![0
 #: and photos of long-expired cards are still answered (the seed's own example is 08/2008).
 EARLIEST_YEAR = 2000
 LATEST_YEAR_AHEAD = 15
-#: A date read through a misread slash is trusted this much less, and only under an expiry label: unlabelled
-#: "05124" may as well be a valid-from date whose label was misread past recognition ("VAOR" for VALID FROM).
+#: A date read through a misread slash is trusted this much less.
 SLASH_MISREAD_PENALTY = 0.8
 _EXPIRY_LABELS = ("VALIDTHRU", "GOODTHRU", "VALIDTHROUGH", "GOODTHROUGH", "THRU", "EXPIRES", "EXPIRY", "EXPIRE",
                   "EXP", "VALIDUNTIL", "UNTIL", "MONTH/YEAR", "MONTHYEAR", "MM/YY", "有效期", "有效", "到期")
@@ -137,28 +136,17 @@ def label_kind(text: str) -> str | None:
 
 
 def _near_distractor(squashed: str) -> bool:
-    """A distractor label read with one letter wrong, dropped or added ("SINEE", "MEMER", "MEMBEER"):
-    dropping a date under it costs at most an empty answer, answering it is a wrong one. Only labels of
-    five letters or more, so short words do not match by chance."""
+    """A distractor label read with one letter wrong ("SINEE", "MEMOER"): dropping a date under it costs at
+    most an empty answer, answering it is a wrong one. Only labels of five letters or more, so short words
+    do not match by chance."""
     for label in _DISTRACTOR_LABELS:
         if len(label) < 5 or not label.isascii():
             continue
-        for length in (len(label) - 1, len(label), len(label) + 1):
-            for start in range(len(squashed) - length + 1):
-                if _within_one_edit(squashed[start:start + length], label):
-                    return True
+        for start in range(len(squashed) - len(label) + 1):
+            window = squashed[start:start + len(label)]
+            if sum(a != b for a, b in zip(window, label, strict=True)) <= 1:
+                return True
     return False
-
-
-def _within_one_edit(text: str, label: str) -> bool:
-    """Whether ``text`` is ``label`` with at most one letter replaced, dropped or added."""
-    if len(text) == len(label):
-        return sum(a != b for a, b in zip(text, label, strict=True)) <= 1
-    shorter, longer = sorted((text, label), key=len)
-    if len(longer) - len(shorter) != 1:
-        return False
-    first_difference = next((i for i, (a, b) in enumerate(zip(shorter, longer, strict=False)) if a != b), len(shorter))
-    return shorter[first_difference:] == longer[first_difference + 1:]
 
 
 def _neighbour_label(box: TextBox, boxes: list[TextBox]) -> str | None:
@@ -229,7 +217,7 @@ def find_expiry(boxes: list[TextBox]) -> ExpiryDecision | None:
                 if focused is not None:
                     start, end = focused.to_box_fraction(start), focused.to_box_fraction(end)
                 kind = _label_before(box, start) or _neighbour_label(box, boxes)
-                if kind == "distractor" or (not match.exact and kind != "expiry"):
+                if kind == "distractor":
                     continue
                 conf = float(np.mean([c.conf for c in chars])) * (1.0 if match.exact else SLASH_MISREAD_PENALTY)
                 decision = ExpiryDecision(match.month, match.year, round(conf, 4), sub_quad(box.quad, start, end))
