@@ -55,11 +55,10 @@ REREAD_MIN_HEIGHT = 64
 #: Strip reads of the number band are blind guesses at where the line is, so a band answer needs reads of
 #: this many strips (the general and the head's read of a strip, plain or contrast-enhanced, count as one: the
 #: same pixels misread alike; one strip read both ways once agreed on a Luhn-valid misread of an embossed
-#: line)...
-MIN_BAND_STRIPS = 2
-#: ...and reads of both renderings of the strips (plain and contrast-enhanced), unless a read outside the band
-#: supports it too: two neighbouring strips share ~80 % of their pixels, and two plain ones once read three
+#: line), and reads of both renderings of the strips (plain and contrast-enhanced) unless a read outside the
+#: band supports it too: neighbouring strips share ~80 % of their pixels, and two plain ones once read three
 #: digits of a blurred 19-digit line wrong alike, surely (a Luhn-valid number of the same bank).
+MIN_BAND_STRIPS = 2
 #: The detector's long side in the second, contrast-enhanced pass. Larger sides found no more numbers on the
 #: hard synthetic set while the detector's memory grows with the area (peak RSS ~550 MB at 1120 px against
 #: ~450 MB at 960), so both passes use 960.
