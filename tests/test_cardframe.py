@@ -19,6 +19,10 @@ from worker.recognizer.cardframe import find_card_quad
 from worker.recognizer.imageio import decode_image
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.bench.outline import overlap  # noqa: E402  (intersection over union of two quads)
+
 SEED = 601
 CARDS = 13
 #: Card 0003 (a dark card in low light, its edges lost in noise) is found by neither finder; of the other
@@ -30,19 +34,10 @@ MIN_OVERLAP = 0.9
 
 @pytest.fixture(scope="module")
 def hard_cards(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    sys.path.insert(0, str(ROOT))
     from scripts.make_cards import generate
 
     folder = tmp_path_factory.mktemp("hard-cards")
     return [{**label, "path": folder / label["file"]} for label in generate(folder, CARDS, "hard", SEED)]
-
-
-def overlap(found: np.ndarray, truth: np.ndarray) -> float:
-    """Intersection over union of two convex quadrilaterals."""
-    a, b = cv2.convexHull(found.astype(np.float32)), cv2.convexHull(truth.astype(np.float32))
-    inter, _ = cv2.intersectConvexConvex(a, b)
-    union = cv2.contourArea(a) + cv2.contourArea(b) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def test_the_outline_is_found_on_hard_cards(hard_cards: list[dict[str, Any]]) -> None:

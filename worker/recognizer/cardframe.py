@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from worker.recognizer.geometry import order_quad, quad_size
+from worker.recognizer.geometry import order_quad, order_quads, quad_size
 
 CARD_WIDTH, CARD_HEIGHT = 856, 540
 #: ID-1 cards are 85.60 x 53.98 mm; a photographed outline may be foreshortened by perspective.
@@ -91,7 +91,7 @@ def find_card_quad(bgr: np.ndarray) -> np.ndarray | None:
     candidates = [*_outline_quads(edges, image_area), *_straight_side_quads(_edges(channels, FAINT_EDGE_THRESHOLDS))]
     if not candidates:
         return None
-    quads = _ordered(np.stack(candidates).astype(np.float64))
+    quads = order_quads(np.stack(candidates).astype(np.float64))
     sides = np.linalg.norm(np.roll(quads, -1, axis=1) - quads, axis=2)  # top, right, bottom, left
     widths, heights = (sides[:, 0] + sides[:, 2]) / 2, (sides[:, 1] + sides[:, 3]) / 2
     aspects = np.maximum(widths, heights) / np.maximum(np.minimum(widths, heights), 1.0)
@@ -107,17 +107,7 @@ def find_card_quad(bgr: np.ndarray) -> np.ndarray | None:
     best = int(np.argmax(scores))
     if scores[best] <= 0.0:
         return None
-    return order_quad(quads[best].astype(np.float32) / factor)
-
-
-def _ordered(quads: np.ndarray) -> np.ndarray:
-    """:func:`~worker.recognizer.geometry.order_quad` for a stack of quads (N x 4 x 2) at once."""
-    centres = quads.mean(axis=1, keepdims=True)
-    angles = np.arctan2(quads[:, :, 1] - centres[:, :, 1], quads[:, :, 0] - centres[:, :, 0])
-    clockwise = np.take_along_axis(quads, np.argsort(angles, axis=1)[:, :, None], axis=1)
-    start = np.argmin(clockwise.sum(axis=2), axis=1)
-    order = (start[:, None] + np.arange(4)[None, :]) % 4
-    return np.take_along_axis(clockwise, order[:, :, None], axis=1)
+    return quads[best].astype(np.float32) / factor  # ordered already
 
 
 def _edges(channels: list[np.ndarray], thresholds: tuple[int, int]) -> np.ndarray:

@@ -20,12 +20,19 @@ import numpy as np
 
 def order_quad(points: np.ndarray) -> np.ndarray:
     """The four corners ordered top-left, top-right, bottom-right, bottom-left (image coordinates)."""
-    pts = np.asarray(points, dtype=np.float32).reshape(4, 2)
-    centre = pts.mean(axis=0)
-    angles = np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0])
-    pts = pts[np.argsort(angles)]  # clockwise on screen (y grows downwards), starting at the left-most angle
-    start = int(np.argmin(pts[:, 0] + pts[:, 1]))
-    return np.roll(pts, -start, axis=0)
+    return order_quads(np.asarray(points, dtype=np.float32).reshape(1, 4, 2))[0]
+
+
+def order_quads(quads: np.ndarray) -> np.ndarray:
+    """:func:`order_quad` for a stack of quads (N x 4 x 2) at once, in their own dtype."""
+    centres = quads.mean(axis=1, keepdims=True)
+    angles = np.arctan2(quads[:, :, 1] - centres[:, :, 1], quads[:, :, 0] - centres[:, :, 0])
+    # clockwise on screen (y grows downwards), starting at the left-most angle...
+    clockwise = np.take_along_axis(quads, np.argsort(angles, axis=1)[:, :, None], axis=1)
+    # ...then rolled to start at the top-left corner (the smallest x + y)
+    start = np.argmin(clockwise.sum(axis=2), axis=1)
+    order = (start[:, None] + np.arange(4)[None, :]) % 4
+    return np.take_along_axis(clockwise, order[:, :, None], axis=1)
 
 
 def quad_size(quad: np.ndarray) -> tuple[float, float]:
