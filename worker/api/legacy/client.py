@@ -10,9 +10,9 @@ One pool of keep-alive connections (libcurl, :mod:`worker.api.curl`) serves ever
 reused until 80% of its lifetime has passed, then replaced. Why libcurl rather than httpx, which the rest of
 cardpipe uses: this call is made once per image, and on the same request urllib3 spends 3.0x libcurl's CPU
 and httpx 5.2x (``scripts/bench/upstream_call.py``), which was the largest part of a worker's own CPU per
-message. A proxy named by the environment (``HTTP_PROXY``,
-``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) is used as httpx would, and https verifies with the same
-certificates as httpx (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``).
+message. A proxy named by the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) is
+used as httpx would, and https verifies with the same certificates as httpx (certifi, or ``SSL_CERT_FILE`` /
+``SSL_CERT_DIR``).
 
 >>> client = LegacyClient("http://127.0.0.1:8080/ocr/bankcard", appid="1250000000",
 ...                       credential=Credential("1250000000", "AKID...", "secret"))      # doctest: +SKIP
