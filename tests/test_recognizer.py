@@ -110,6 +110,7 @@ def test_the_number_band_of_the_cards_outline_is_read_by_both_readers(recognizer
                                                                        cards: list[dict[str, Any]]) -> None:
     """The last resort (no detected line held the number): strips of the straightened card's number band,
     read by the general recogniser and by the card-number head, vote like any other reads."""
+    from worker.recognizer.cardframe import find_card_quad
     from worker.recognizer.geometry import View
     from worker.recognizer.imageio import decode_image
     from worker.recognizer.reader import _read_number_band
@@ -119,7 +120,7 @@ def test_the_number_band_of_the_cards_outline_is_read_by_both_readers(recognizer
                          max_pixels=recognizer.settings.max_pixels)
     view = View.of(np.ascontiguousarray(image.pixels[:, :, ::-1]), quarter_turns=0, scale=image.scale,
                    original_size=image.original_size)
-    reading = _read_number_band(recognizer.engine, view, recognizer.acceptable, [], [])
+    reading = _read_number_band(recognizer.engine, view, find_card_quad(view.image), recognizer.acceptable, [], [])
     assert reading is not None and reading.number is not None
     assert reading.number.number == label["number"]
     sources = {c.source for c in reading.number.support}

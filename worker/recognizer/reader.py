@@ -11,6 +11,9 @@ spend more, in this order:
 3. when only some digit groups were detected, the line through them stretched across the text area;
 4. the card's outline, straightened, read in strips across the ISO number band (:mod:`cardframe`).
 
+Every detection pass reads only the card's region when its outline is found (:mod:`cardregion`), the whole
+page when not, or when the region cut through text.
+
 When the number is found but no expiry shows in the plain reads, :func:`with_expiry_rereads` gives the short
 digit boxes a second, contrast-enhanced read.
 
@@ -38,6 +41,7 @@ from worker.recognizer.cardnumber import (
     line_digits,
     vote,
 )
+from worker.recognizer.cardregion import DetectionRegion
 from worker.recognizer.ctc import DecodedChar
 from worker.recognizer.engine import Detection, LineRead, OcrEngine
 from worker.recognizer.expiry import parse_dates
@@ -343,9 +347,13 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
         (bgr, {"box_thresh": 0.5, "unclip_ratio": 1.5, "max_side": FIRST_PASS_SIDE}),
         (None, {"box_thresh": 0.3, "unclip_ratio": 1.8, "max_side": SECOND_PASS_SIDE, "dilate": True}),
     )
+    card = find_card_quad(bgr)
+    region = DetectionRegion.around(card, bgr.shape, max_side=FIRST_PASS_SIDE) if card is not None else None
     for pass_index, (image, detector_params) in enumerate(passes):
         page = image if image is not None else clahe(bgr)
-        detections = engine.detect(page, **detector_params)
+        detections = region.detect(engine, page, **detector_params) if region is not None else None
+        if detections is None:
+            detections = engine.detect(page, **detector_params)
         if not detections:
             continue
         for turns in orientation_order(detections)[:2]:
@@ -356,7 +364,7 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
                 return reading
             first_failure = first_failure or reading
     upright = View.of(bgr, quarter_turns=0, scale=scale, original_size=original_size)
-    banded = _read_number_band(engine, upright, acceptable, pool, line_reads)
+    banded = _read_number_band(engine, upright, card, acceptable, pool, line_reads)
     if banded is not None:
         if first_failure is not None and first_failure.view.quarter_turns == 0:
             banded.boxes = first_failure.boxes
@@ -366,10 +374,10 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
     return first_failure
 
 
-def _read_number_band(engine: OcrEngine, view: View, acceptable: Callable[[str], bool],
+def _read_number_band(engine: OcrEngine, view: View, card: np.ndarray | None, acceptable: Callable[[str], bool],
                       pool: list[Candidate], line_reads: list[str]) -> CardReading | None:
-    """Last resort: read the ISO number band of the card's outline directly (see :mod:`cardframe`)."""
-    card = find_card_quad(view.image)
+    """Last resort: read the ISO number band of the card's outline (``card``, in the upright ``view``'s
+    pixels) directly (see :mod:`cardframe`)."""
     if card is None:
         return None
     for upside_down in (False, True):
