@@ -14,6 +14,7 @@ from worker.recognizer.cardframe import find_card_quad
 from worker.recognizer.cardregion import REGION_MARGIN, DetectionRegion
 from worker.recognizer.detection import detection_size
 from worker.recognizer.engine import OcrEngine
+from worker.recognizer.geometry import quad_size
 from worker.recognizer.imageio import decode_image
 from worker.recognizer.reader import FIRST_PASS_SIDE
 
@@ -22,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 #: Hard cards of this seed are photographed small (a quarter of the photo or less), clean ones fill it.
 SEED = 601
-DETECTOR = {"box_thresh": 0.5, "unclip_ratio": 1.5}
+DETECTOR = {"max_side": FIRST_PASS_SIDE, "box_thresh": 0.5, "unclip_ratio": 1.5}
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +59,10 @@ def _number_box(detections: list[Any], number_quad: np.ndarray) -> bool:
 def test_the_region_of_a_small_card_is_read_in_a_fraction_of_the_page_and_finds_its_number_line(
         engine: OcrEngine, hard_card: dict[str, Any]) -> None:
     page, card = hard_card["page"], hard_card["card"]
-    region = DetectionRegion.around(card, page.shape, max_side=FIRST_PASS_SIDE)
+    region = DetectionRegion.around(card, page.shape)
     page_width, page_height = detection_size(page, FIRST_PASS_SIDE)  # type: ignore[misc]
-    region_area = (region.right - region.left) * (region.bottom - region.top) * region.factor ** 2
+    factor = FIRST_PASS_SIDE / max(page.shape[:2])
+    region_area = (region.right - region.left) * (region.bottom - region.top) * factor ** 2
     assert region_area < 0.6 * page_width * page_height
     found = region.detect(engine, page, **DETECTOR)
     assert found is not None
@@ -82,19 +84,35 @@ def test_an_outline_that_cuts_through_the_number_line_is_not_trusted(engine: Ocr
     half[2] = (card[3] + card[2]) / 2
     # no margin would save it: the cut runs through the middle of the line
     assert REGION_MARGIN < 0.25
-    region = DetectionRegion.around(half, page.shape, max_side=FIRST_PASS_SIDE)
+    region = DetectionRegion.around(half, page.shape)
     assert region.detect(engine, page, **DETECTOR) is None
 
 
-def test_the_region_keeps_the_pages_detection_scale_and_a_margin() -> None:
-    """Neither shrunk (fine text would merge) nor enlarged (the saving would go): the page's own scale."""
+def test_the_region_holds_the_card_and_a_margin_within_the_page() -> None:
     small = np.array([[500, 300], [800, 300], [800, 489], [500, 489]], np.float32)
-    region = DetectionRegion.around(small, (877, 1280, 3), max_side=FIRST_PASS_SIDE)
-    assert region.factor == pytest.approx(FIRST_PASS_SIDE / 1280)
+    region = DetectionRegion.around(small, (877, 1280, 3))
     assert (region.left, region.top, region.right, region.bottom) == (482, 282, 818, 507)
     close_up = np.array([[10, 5], [1270, 5], [1270, 870], [10, 870]], np.float32)
-    region = DetectionRegion.around(close_up, (877, 1280, 3), max_side=FIRST_PASS_SIDE)
+    region = DetectionRegion.around(close_up, (877, 1280, 3))
     assert (region.left, region.top, region.right, region.bottom) == (0, 0, 1280, 877)
+
+
+def test_the_region_is_detected_at_the_pages_scale(engine: OcrEngine, hard_card: dict[str, Any]) -> None:
+    """Neither shrunk (fine text would merge) nor enlarged (the saving would go): a box the region finds has
+    the height the whole page's detection gives it."""
+    page = hard_card["page"]
+    region = DetectionRegion.around(hard_card["card"], page.shape)
+    in_region = region.detect(engine, page, **DETECTOR)
+    in_page = engine.detect(page, **DETECTOR)
+    assert in_region is not None
+    number_quad = np.asarray(hard_card["number_quad"], np.float32) / hard_card["scale"]
+    low, high = number_quad.min(axis=0), number_quad.max(axis=0)
+
+    def number_height(found: list[Any]) -> float:
+        on_line = [d for d in found if np.all((d.quad.mean(axis=0) >= low) & (d.quad.mean(axis=0) <= high))]
+        return max(quad_size(d.quad)[1] for d in on_line)
+
+    assert number_height(in_region) == pytest.approx(number_height(in_page), rel=0.15)
 
 
 #: Hard card 66 of seed 7006: a 19-digit number whose outline is found short of the card's right side, the
@@ -121,7 +139,7 @@ def test_a_box_ending_short_of_a_region_side_through_a_digit_is_not_trusted(
     page, _ = _page(cut_card, cut_card["path"].parent)
     card = find_card_quad(page)
     assert card is not None
-    region = DetectionRegion.around(card, page.shape, max_side=FIRST_PASS_SIDE)
+    region = DetectionRegion.around(card, page.shape)
     number_quad = np.asarray(cut_card["number_quad"], np.float32)
     assert region.right < number_quad[:, 0].max() * page.shape[1] / cut_card["width"]  # the side cuts the line
     assert region.detect(engine, page, **DETECTOR) is None

@@ -11,8 +11,8 @@ through text. A detected box touching a side of the region that is not also a si
 cut (or a box ending within its own height of such a side: the detector's box stops short of a digit
 the side cuts in two), and the page is detected whole instead (:meth:`DetectionRegion.detect` answers None).
 
->>> region = DetectionRegion.around(card_quad, page.shape, max_side=960)   # doctest: +SKIP
->>> region.detect(engine, page, box_thresh=0.5, unclip_ratio=1.5)          # doctest: +SKIP
+>>> region = DetectionRegion.around(card_quad, page.shape)                             # doctest: +SKIP
+>>> region.detect(engine, page, max_side=960, box_thresh=0.5, unclip_ratio=1.5)     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ CUT_TOLERANCE = 3.0
 
 @dataclass(frozen=True)
 class DetectionRegion:
-    """The part of the page the detector reads (``left:right``, ``top:bottom``), and at what scale."""
+    """The part of the page the detector reads: ``page[top:bottom, left:right]``."""
 
     left: int
     top: int
@@ -44,32 +44,34 @@ class DetectionRegion:
     bottom: int
     page_width: int
     page_height: int
-    factor: float
 
     @classmethod
-    def around(cls, card: np.ndarray, page_shape: tuple[int, ...], *, max_side: int) -> DetectionRegion:
-        """The region of a card outline (four corners in page pixels) with its margin, clipped to the page,
-        at the scale the whole page would be detected at with ``max_side``."""
+    def around(cls, card: np.ndarray, page_shape: tuple[int, ...]) -> DetectionRegion:
+        """The region of a card outline (four corners in page pixels) with its margin, clipped to the page."""
         page_height, page_width = page_shape[:2]
         low, high = card.min(axis=0), card.max(axis=0)
         card_side = float(max(high - low))
         margin = REGION_MARGIN * card_side
         return cls(left=int(max(0.0, low[0] - margin)), top=int(max(0.0, low[1] - margin)),
                    right=int(min(page_width, high[0] + margin)), bottom=int(min(page_height, high[1] + margin)),
-                   page_width=page_width, page_height=page_height,
-                   factor=min(1.0, max_side / max(page_height, page_width)))
+                   page_width=page_width, page_height=page_height)
 
-    def detect(self, engine: OcrEngine, page: np.ndarray, **detector_params: Any) -> list[Detection] | None:
-        """Text boxes in the region, in ``page`` pixels; None when a box touches an inner side of the region
-        (the outline cut through text, so the region cannot be trusted)."""
+    def detect(self, engine: OcrEngine, page: np.ndarray, *, max_side: int,
+               **detector_params: Any) -> list[Detection] | None:
+        """Text boxes in the region, in ``page`` pixels, detected at the scale the whole page would be with
+        ``max_side`` (other parameters as :meth:`OcrEngine.detect`'s); None when a box touches an inner side
+        of the region or ends within its own height of one (the outline cut through text, so the region
+        cannot be trusted)."""
         part = page[self.top:self.bottom, self.left:self.right]
         if part.size == 0:
             return None
         # the detector scales the part as it would the page (same factor, same interpolation) and answers
         # in the part's pixels
+        factor = min(1.0, max_side / max(self.page_height, self.page_width))
         long_side = max(part.shape[:2])
-        found = engine.detect(part, **{**detector_params, "max_side": max(1, round(long_side * self.factor))})
-        scale = long_side / max(1, round(long_side * self.factor)) if self.factor < 1.0 else 1.0
+        part_side = max(1, round(long_side * factor))
+        found = engine.detect(part, max_side=part_side, **detector_params)
+        scale = long_side / part_side
         if any(self._is_cut(d.quad, part.shape[:2], max(CUT_TOLERANCE * scale, quad_size(d.quad)[1]))
                for d in found):
             return None

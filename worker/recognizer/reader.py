@@ -348,7 +348,7 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
         (None, {"box_thresh": 0.3, "unclip_ratio": 1.8, "max_side": SECOND_PASS_SIDE, "dilate": True}),
     )
     card = find_card_quad(bgr)
-    region = DetectionRegion.around(card, bgr.shape, max_side=FIRST_PASS_SIDE) if card is not None else None
+    region = DetectionRegion.around(card, bgr.shape) if card is not None else None
     for pass_index, (image, detector_params) in enumerate(passes):
         page = image if image is not None else clahe(bgr)
         detections = region.detect(engine, page, **detector_params) if region is not None else None
