@@ -2,7 +2,8 @@
 
 The outline (:func:`worker.recognizer.cardframe.find_card_quad`) straightens the card for API 3.0's
 ``BorderCutImage``, for the quality signals (QualityValue, glare, the border candidate) and for the
-recognizer's last-resort read of the number band. Each generated card's label carries the quadrilateral the
+recognizer's last-resort read of the number band, and bounds the region the text detector reads
+(:mod:`worker.recognizer.cardregion`). Each generated card's label carries the quadrilateral the
 generator drew it in, so an outline is scored by its overlap with that (intersection over union): found when
 it is 0.9 or more.
 

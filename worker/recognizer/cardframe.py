@@ -11,6 +11,9 @@ of its long straight edges), not the first closed contour: a card touching a sha
 one contour with it, and a blurred card on a background of nearly its own colour makes no closed contour at
 all, while its four sides still show as straight edges.
 
+The reader also looks for text only inside the outline when one is found (:mod:`cardregion`), so the
+outline is searched once per page, before detection.
+
 >>> quad = find_card_quad(photo_bgr)                       # doctest: +SKIP
 >>> [strip.quad for strip in number_band_strips(photo_bgr, quad)]  # doctest: +SKIP
 """
