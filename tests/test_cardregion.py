@@ -151,3 +151,19 @@ def test_the_card_cut_by_its_region_is_read_whole(cut_card: dict[str, Any]) -> N
 
     answer = get_recognizer(RecognizerSettings(threads=2)).recognize(cut_card["path"].read_bytes())
     assert answer.code == 0 and answer.value("卡号") == cut_card["number"]
+
+
+def test_a_region_without_text_sends_the_pass_to_the_whole_page(engine: OcrEngine,
+                                                                hard_card: dict[str, Any]) -> None:
+    """An outline found on a textless shape of the background (a blank sheet, a screen) holds no text: the
+    pass must read the whole page, not give up on the card."""
+    from worker.recognizer.reader import _detections
+
+    page, card = hard_card["page"], hard_card["card"]
+    height, width = page.shape[:2]
+    blank = np.array([[0, 0], [0.18 * width, 0], [0.18 * width, 0.12 * height], [0, 0.12 * height]], np.float32)
+    assert blank[:, 0].max() < card[:, 0].min() or blank[:, 1].max() < card[:, 1].min()  # away from the card
+    region = DetectionRegion.around(blank, page.shape)
+    assert region.detect(engine, page, **DETECTOR) == []
+    number_quad = np.asarray(hard_card["number_quad"], np.float32) / hard_card["scale"]
+    assert _number_box(_detections(engine, page, region, DETECTOR), number_quad)

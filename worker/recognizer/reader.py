@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -351,9 +352,7 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
     region = DetectionRegion.around(card, bgr.shape) if card is not None else None
     for pass_index, (image, detector_params) in enumerate(passes):
         page = image if image is not None else clahe(bgr)
-        detections = region.detect(engine, page, **detector_params) if region is not None else None
-        if detections is None:
-            detections = engine.detect(page, **detector_params)
+        detections = _detections(engine, page, region, detector_params)
         if not detections:
             continue
         for turns in orientation_order(detections)[:2]:
@@ -372,6 +371,14 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
     if first_failure is None:
         return CardReading(view=upright, failure="no text found in the image")
     return first_failure
+
+
+def _detections(engine: OcrEngine, page: np.ndarray, region: DetectionRegion | None,
+                detector_params: dict[str, Any]) -> list[Detection]:
+    """A pass's text boxes: the card region's when the outline was found and its region holds text it does
+    not cut, else the whole page's (an outline found on a textless shape of the background holds none)."""
+    found = region.detect(engine, page, **detector_params) if region is not None else None
+    return found if found else engine.detect(page, **detector_params)
 
 
 def _read_number_band(engine: OcrEngine, view: View, card: np.ndarray | None, acceptable: Callable[[str], bool],
