@@ -13,7 +13,7 @@ import pytest
 from worker.recognizer.cardframe import find_card_quad
 from worker.recognizer.cardregion import REGION_MARGIN, DetectionRegion
 from worker.recognizer.detection import detection_size
-from worker.recognizer.engine import OcrEngine
+from worker.recognizer.engine import Detection, OcrEngine
 from worker.recognizer.geometry import quad_size
 from worker.recognizer.imageio import decode_image
 from worker.recognizer.reader import FIRST_PASS_SIDE
@@ -50,10 +50,12 @@ def hard_card(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     pytest.fail("no hard card of the seed had its outline found")
 
 
-def _number_box(detections: list[Any], number_quad: np.ndarray) -> bool:
-    """Whether a detected box's centre lies on the labelled number line (its bounding box)."""
+def _on_number_line(detections: list[Detection], card: dict[str, Any]) -> list[Detection]:
+    """The detected boxes whose centre lies on the card's labelled number line (its bounding box, in the
+    working image's pixels)."""
+    number_quad = np.asarray(card["number_quad"], np.float32) / card["scale"]
     low, high = number_quad.min(axis=0), number_quad.max(axis=0)
-    return any(np.all((d.quad.mean(axis=0) >= low) & (d.quad.mean(axis=0) <= high)) for d in detections)
+    return [d for d in detections if np.all((d.quad.mean(axis=0) >= low) & (d.quad.mean(axis=0) <= high))]
 
 
 def test_the_region_of_a_small_card_is_read_in_a_fraction_of_the_page_and_finds_its_number_line(
@@ -66,8 +68,7 @@ def test_the_region_of_a_small_card_is_read_in_a_fraction_of_the_page_and_finds_
     assert region_area < 0.6 * page_width * page_height
     found = region.detect(engine, page, **DETECTOR)
     assert found is not None
-    number_quad = np.asarray(hard_card["number_quad"], np.float32) / hard_card["scale"]
-    assert _number_box(found, number_quad)
+    assert _on_number_line(found, hard_card)
     # every box in page pixels, inside the region
     for detection in found:
         assert detection.quad[:, 0].min() >= region.left - 1 and detection.quad[:, 0].max() <= region.right + 1
@@ -105,12 +106,9 @@ def test_the_region_is_detected_at_the_pages_scale(engine: OcrEngine, hard_card:
     in_region = region.detect(engine, page, **DETECTOR)
     in_page = engine.detect(page, **DETECTOR)
     assert in_region is not None
-    number_quad = np.asarray(hard_card["number_quad"], np.float32) / hard_card["scale"]
-    low, high = number_quad.min(axis=0), number_quad.max(axis=0)
 
-    def number_height(found: list[Any]) -> float:
-        on_line = [d for d in found if np.all((d.quad.mean(axis=0) >= low) & (d.quad.mean(axis=0) <= high))]
-        return max(quad_size(d.quad)[1] for d in on_line)
+    def number_height(found: list[Detection]) -> float:
+        return max(quad_size(d.quad)[1] for d in _on_number_line(found, hard_card))
 
     assert number_height(in_region) == pytest.approx(number_height(in_page), rel=0.15)
 
@@ -165,5 +163,4 @@ def test_a_region_without_text_sends_the_pass_to_the_whole_page(engine: OcrEngin
     assert blank[:, 0].max() < card[:, 0].min() or blank[:, 1].max() < card[:, 1].min()  # away from the card
     region = DetectionRegion.around(blank, page.shape)
     assert region.detect(engine, page, **DETECTOR) == []
-    number_quad = np.asarray(hard_card["number_quad"], np.float32) / hard_card["scale"]
-    assert _number_box(_detections(engine, page, region, DETECTOR), number_quad)
+    assert _on_number_line(_detections(engine, page, region, DETECTOR), hard_card)
