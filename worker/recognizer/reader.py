@@ -12,7 +12,7 @@ spend more, in this order:
 4. the card's outline, straightened, read in strips across the ISO number band (:mod:`cardframe`).
 
 Every detection pass reads only the card's region when its outline is found (:mod:`cardregion`), the whole
-page when not, or when the region cut through text.
+page when not, or when the region holds no text or cut through text.
 
 When the number is found but no expiry shows in the plain reads, :func:`with_expiry_rereads` gives the short
 digit boxes a second, contrast-enhanced read.
