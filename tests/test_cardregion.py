@@ -163,4 +163,19 @@ def test_a_region_without_text_sends_the_pass_to_the_whole_page(engine: OcrEngin
     assert blank[:, 0].max() < card[:, 0].min() or blank[:, 1].max() < card[:, 1].min()  # away from the card
     region = DetectionRegion.around(blank, page.shape)
     assert region.detect(engine, page, **DETECTOR) == []
-    assert _on_number_line(_detections(engine, page, region, DETECTOR), hard_card)
+    found, later_region = _detections(engine, page, region, DETECTOR)
+    assert _on_number_line(found, hard_card)
+    assert later_region == region  # a textless region may still hold text in the contrast-enhanced pass
+
+
+def test_a_region_that_cut_text_is_not_read_again_by_later_passes(engine: OcrEngine,
+                                                                  cut_card: dict[str, Any]) -> None:
+    """An outline whose region cut through text is wrong: the next, more permissive pass would only find the
+    same text cut again and pay one detector call for it before reading the page."""
+    from worker.recognizer.reader import _detections
+
+    page, _ = _page(cut_card, cut_card["path"].parent)
+    region = DetectionRegion.around(find_card_quad(page), page.shape)
+    found, later_region = _detections(engine, page, region, DETECTOR)
+    assert later_region is None
+    assert len(found) == len(engine.detect(page, **DETECTOR))  # the whole page's boxes

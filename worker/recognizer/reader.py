@@ -12,7 +12,7 @@ spend more, in this order:
 4. the card's outline, straightened, read in strips across the ISO number band (:mod:`cardframe`).
 
 Every detection pass reads only the card's region when its outline is found (:mod:`cardregion`), the whole
-page when not, or when the region holds no text or cut through text.
+page when not, or when the region holds no text or cut through text (then later passes read the page too).
 
 When the number is found but no expiry shows in the plain reads, :func:`with_expiry_rereads` gives the short
 digit boxes a second, contrast-enhanced read.
@@ -352,7 +352,7 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
     region = DetectionRegion.around(card, bgr.shape) if card is not None else None
     for pass_index, (image, detector_params) in enumerate(passes):
         page = image if image is not None else clahe(bgr)
-        detections = _detections(engine, page, region, detector_params)
+        detections, region = _detections(engine, page, region, detector_params)
         if not detections:
             continue
         for turns in orientation_order(detections)[:2]:
@@ -374,11 +374,19 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
 
 
 def _detections(engine: OcrEngine, page: np.ndarray, region: DetectionRegion | None,
-                detector_params: dict[str, Any]) -> list[Detection]:
+                detector_params: dict[str, Any]) -> tuple[list[Detection], DetectionRegion | None]:
     """A pass's text boxes: the card region's when the outline was found and its region holds text it does
-    not cut, else the whole page's (an outline found on a textless shape of the background holds none)."""
-    found = region.detect(engine, page, **detector_params) if region is not None else None
-    return found if found else engine.detect(page, **detector_params)
+    not cut, else the whole page's (an outline found on a textless shape of the background holds none).
+
+    Also the region later passes may use: none once it cut through text, since the outline is then wrong and
+    a more permissive pass's larger boxes would only be cut again, one detector call wasted.
+    """
+    if region is None:
+        return engine.detect(page, **detector_params), None
+    found = region.detect(engine, page, **detector_params)
+    if found is None:
+        return engine.detect(page, **detector_params), None
+    return (found if found else engine.detect(page, **detector_params)), region
 
 
 def _read_number_band(engine: OcrEngine, view: View, card: np.ndarray | None, acceptable: Callable[[str], bool],
