@@ -381,12 +381,10 @@ def _detections(engine: OcrEngine, page: np.ndarray, region: DetectionRegion | N
     Also the region later passes may use: none once it cut through text, since the outline is then wrong and
     a more permissive pass's larger boxes would only be cut again, one detector call wasted.
     """
-    if region is None:
-        return engine.detect(page, **detector_params), None
-    found = region.detect(engine, page, **detector_params)
+    found = region.detect(engine, page, **detector_params) if region is not None else None
     if found is None:
-        return engine.detect(page, **detector_params), None
-    return (found if found else engine.detect(page, **detector_params)), region
+        region = None
+    return found or engine.detect(page, **detector_params), region
 
 
 def _read_number_band(engine: OcrEngine, view: View, card: np.ndarray | None, acceptable: Callable[[str], bool],
