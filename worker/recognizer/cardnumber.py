@@ -23,6 +23,9 @@ A number must be read from two crops: the general read and the head's read of on
 shared pixels cause (an embossed 19-digit line read surely, by both, two digits away from the printed number).
 A number shorter than as many reads of its line see as see its length may be one they dropped digits from ("99"
 read as one 9 leaves a Luhn-valid 18-digit number); it is not answered.
+Nor is a number that a read of its line shows as part of a longer one: a read that breaks, between digits it
+shares with the number, where a longer number's layout has a space and none of the number's own length has
+(the first 16 digits of a 6+13 line cut short by its crop pass Luhn and the BIN check).
 
 A number that two worn-digit swaps would turn into another acceptable number (an 8 whose left half wore off
 reads as a sure 3, twice: Luhn cannot tell) is answered only after contrast-enhanced and darkened reads of its
@@ -101,6 +104,9 @@ MAX_STRAY_DIGITS = 2
 HOLE_PITCHES = 1.8
 #: Below this many within-group gaps a read's pitch is not known well enough to find holes.
 MIN_GAPS_FOR_PITCH = 8
+#: A line read's group break counts against a winner's layout only where the read and the winner share this
+#: many digits in a row, from the start or from the end.
+MIN_LAYOUT_ALIGNED = 6
 #: Where the layouts issuers print put a space, by number length: after these many digits (4-4-4-4; 6-13 and
 #: 4-4-4-4-3; Amex 4-6-5; Diners 4-6-4; 13-digit Visa 4-3-3-3). A length not listed is printed unbroken.
 LAYOUT_BREAKS: dict[int, frozenset[int]] = {
@@ -288,27 +294,72 @@ def _dropped_digits_of(number: str, winner: str) -> bool:
     return len(number) < len(winner) and all(digit in rest for digit in number)
 
 
-def line_digits(chars: Sequence[DecodedChar]) -> str | None:
-    """The digits a read of a number line shows: its digit groups whole, a stray short group at either end
-    left out; None outside 13-19 digits (not a read of a whole card number).
+def line_groups(chars: Sequence[DecodedChar]) -> str | None:
+    """The digit groups a read of a number line shows, one space between groups: its groups whole, a stray
+    short group at either end left out; None outside 13-19 digits (not a read of a whole card number).
 
-    >>> line_digits(tuple(DecodedChar(c, 0.9, 0.0, "", 0.0) for c in "1 621482 9924373587436"))
-    '6214829924373587436'
+    >>> line_groups(tuple(DecodedChar(c, 0.9, 0.0, "", 0.0) for c in "1 621482 9924373587436"))
+    '621482 9924373587436'
     """
     groups = _split_groups(chars)
     while groups and len(groups[0]) <= MAX_STRAY_DIGITS:
         groups = groups[1:]
     while groups and len(groups[-1]) <= MAX_STRAY_DIGITS:
         groups = groups[:-1]
-    digits = "".join(c.char for group in groups for c in group)
-    return digits if MIN_DIGITS <= len(digits) <= MAX_DIGITS else None
+    digit_count = sum(len(group) for group in groups)
+    if not MIN_DIGITS <= digit_count <= MAX_DIGITS:
+        return None
+    return " ".join("".join(c.char for c in group) for group in groups)
 
 
 def _reads_of_the_same_number(line_reads: Sequence[str], winner: str) -> list[str]:
-    """The line reads that read ``winner``'s digits, give or take a few (:data:`SAME_NUMBER_SIMILARITY`);
-    reads of another line, or of the card the wrong way up, say nothing about its length."""
-    return [read for read in line_reads
-            if difflib.SequenceMatcher(None, read, winner, autojunk=False).ratio() >= SAME_NUMBER_SIMILARITY]
+    """The line reads' digits where they read ``winner``'s digits, give or take a few
+    (:data:`SAME_NUMBER_SIMILARITY`); reads of another line, or of the card the wrong way up, say nothing
+    about its length or layout. Group spaces are kept."""
+    return [read for read in line_reads if difflib.SequenceMatcher(
+        None, read.replace(" ", ""), winner, autojunk=False).ratio() >= SAME_NUMBER_SIMILARITY]
+
+
+def _breaks_its_layout(read: str, winner: str) -> bool:
+    """Whether ``read`` (a line read's groups) shows the winner's digits as part of a longer printed number: a
+    group break, between digits it shares with ``winner``, where a layout of a longer number has a space and
+    no layout of the winner's length has one (:data:`LAYOUT_BREAKS`).
+
+    A read may miss a space, rarely adds one where none is printed (see :func:`_fits_a_layout`): a 19-digit
+    6-13 line cut short by its crop reads as a Luhn-valid 16-digit prefix, and the head's read of the same
+    crop shows the break after six digits that a 6-13 line has and no 16-digit layout has. The digits are
+    aligned from the start (the breaks counted from the first digit) and from the end (counted from the
+    last), over at least :data:`MIN_LAYOUT_ALIGNED` digits.
+
+    Only reads with at least as many digits as the winner count: a read that turned a digit into a space
+    ("11" read as "1 ", an 18-digit read of an unbroken 19-digit line) breaks where nothing is printed. A
+    break that no layout has at all (an embossed 6-13 line read "623029 11155 03126949") is a read's noise.
+
+    >>> _breaks_its_layout("625145 7328334516", "6251457328334516")
+    True
+    >>> _breaks_its_layout("6225 7600 0000 0005", "6225760000000005")
+    False
+    """
+    groups = read.split()
+    digits = "".join(groups)
+    if len(digits) < len(winner):
+        return False  # it may have read a digit as a space ("11" as "1 "): its breaks say nothing of the layout
+    own = LAYOUT_BREAKS.get(len(winner), frozenset())
+    longer = [(length, breaks) for length, breaks in LAYOUT_BREAKS.items() if length > len(winner)]
+    longer_from_start = set().union(*(breaks for _, breaks in longer)) - own
+    longer_from_end = {length - cut for length, breaks in longer for cut in breaks} - {len(winner) - c for c in own}
+    cuts = list(itertools.accumulate(len(group) for group in groups[:-1]))
+    from_start = _shared_lead(digits, winner)
+    if from_start >= MIN_LAYOUT_ALIGNED and any(0 < cut < from_start and cut in longer_from_start for cut in cuts):
+        return True
+    from_end = _shared_lead(digits[::-1], winner[::-1])
+    return from_end >= MIN_LAYOUT_ALIGNED and any(
+        0 < len(digits) - cut < from_end and len(digits) - cut in longer_from_end for cut in cuts)
+
+
+def _shared_lead(one: str, other: str) -> int:
+    """How many leading digits ``one`` and ``other`` have in common."""
+    return next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), min(len(one), len(other)))
 
 
 def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> NumberDecision | None:
@@ -323,8 +374,9 @@ def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> Num
     repaired or not, blocks it. The direct support must come from :data:`MIN_SUPPORTING_CROPS` crops. The surest
     supporting read must be sure of every digit (:data:`SUREST_MIN_CONF`), surer still when the support comes
     from head reads only (:data:`HEAD_ONLY_MIN_CONF`). When as many of the reads of the number lines
-    (``line_reads``, see :func:`line_digits`) that read the winner's digits see more digits than it has as
-    see exactly its digits, its length is not supported (it may have dropped digits): no answer.
+    (``line_reads``, see :func:`line_groups`) that read the winner's digits see more digits than it has as
+    see exactly its digits, its length is not supported (it may have dropped digits): no answer; nor when one of
+    those reads shows the winner as part of a longer number (:func:`_breaks_its_layout`).
     """
     if not candidates:
         return None
@@ -342,10 +394,13 @@ def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> Num
         return None
     if any(_is_worn_digit_rival(c.number, winner) for c in candidates):
         return None
-    lengths = [len(read) for read in _reads_of_the_same_number(line_reads, winner)]
+    same_number = _reads_of_the_same_number(line_reads, winner)
+    lengths = [len(read.replace(" ", "")) for read in same_number]
     longer = sum(length > len(winner) for length in lengths)
     if longer and longer >= sum(length == len(winner) for length in lengths):
         return None  # as many reads of the number see more digits as see the winner's: it may have dropped some
+    if any(_breaks_its_layout(read, winner) for read in same_number):
+        return None  # a read shows the line printed in a layout the winner's length does not have
     support = tuple(c for c in candidates if c.number == winner)
     direct = [c for c in support if not c.repaired]
     if len(direct) < MIN_DIRECT_SUPPORT or max(c.conf for c in direct) < MIN_DIRECT_CONF:

@@ -39,7 +39,7 @@ from worker.recognizer.cardnumber import (
     NumberDecision,
     candidates_from_read,
     has_worn_digit_rival,
-    line_digits,
+    line_groups,
     vote,
 )
 from worker.recognizer.cardregion import DetectionRegion
@@ -191,9 +191,9 @@ _DARKEN_TABLE = np.clip(255.0 * (np.arange(256) / 255.0) ** 3, 0, 255).astype(np
 
 
 def _digits_of_both_readers(read: LineRead) -> list[str]:
-    """The digits the general read and the head's read of one crop show (see :func:`line_digits`)."""
+    """The digit groups the general read and the head's read of one crop show (see :func:`line_groups`)."""
     reads = [read.digits.chars] + ([read.number.chars] if read.number is not None else [])
-    return [digits for chars in reads if (digits := line_digits(chars)) is not None]
+    return [groups for chars in reads if (groups := line_groups(chars)) is not None]
 
 
 def _candidates_of_both_readers(read: LineRead, acceptable: Callable[[str], bool], *, source: str,
@@ -258,8 +258,8 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
     for index, line in enumerate(number_lines):
         line_tag = f"{tag}:line{index}:"
         pool += candidates_from_read(_line_chars(line), acceptable, source=f"{line_tag}boxes")
-        if (digits := line_digits(_line_chars(line))) is not None:
-            line_reads.append(digits)
+        if (groups := line_groups(_line_chars(line))) is not None:
+            line_reads.append(groups)
         decision = None
         for kind, crop in zip(("straight", "clahe", "darkened"), _reread_crops(view, line), strict=True):
             worn_rival = decision is not None and has_worn_digit_rival(decision.number, acceptable)
