@@ -14,8 +14,7 @@ spend more, in this order:
 Every detection pass reads only the card's region when its outline is found (:mod:`cardregion`), the whole
 page when not, or when the region holds no text or cut through text (then later passes read the page too).
 
-When the number is found but no expiry shows in the plain reads, :func:`with_expiry_rereads` gives the short
-digit boxes a second, contrast-enhanced read.
+The expiry is read from the boxes this leaves behind, by :mod:`worker.recognizer.expiryreads`.
 
 >>> reading = read_card(engine, bgr, scale=1.0, original_size=(856, 540), acceptable=ok)  # doctest: +SKIP
 >>> reading.number.number, reading.view.degrees                                           # doctest: +SKIP
@@ -71,12 +70,6 @@ SECOND_PASS_SIDE = 960
 #: The detector's long side in the first pass. Smaller sides (736, 640) cost less but changed which hard
 #: synthetic cards passed, and on one of them two re-reads then agreed on a Luhn-valid misreading.
 FIRST_PASS_SIDE = 960
-#: A box whose date decode shows this many digits (and no date) may be a garbled expiry worth a re-read.
-EXPIRY_REREAD_DIGITS = (2, 6)
-#: At most this many boxes get the expiry re-read (the number line and long texts never qualify).
-MAX_EXPIRY_REREADS = 4
-#: The expiry re-read's crop height: larger than the number re-read, dates are printed smaller.
-EXPIRY_REREAD_HEIGHT = 96
 #: Boxes smaller than this (pixels, short side) carry no readable text.
 MIN_BOX_HEIGHT = 6.0
 
@@ -293,37 +286,6 @@ def _with_date_rereads(engine: OcrEngine, view: View, boxes: list[TextBox]) -> l
     updated = list(boxes)
     for (i, (start, end)), read in zip(focus, reads, strict=True):
         updated[i] = replace(boxes[i], focused=(*boxes[i].focused, FocusedRead(read, start, end)))
-    return updated
-
-
-def with_expiry_rereads(engine: OcrEngine, view: View, boxes: list[TextBox]) -> list[TextBox]:
-    """``boxes`` with a contrast-enhanced, upscaled re-read of every short box that shows a few digits but no
-    date; for when no expiry was found in the plain reads.
-
-    Embossed dates in the card's own colour are detected but often read with a digit or the slash lost
-    ("0 2/24", "9 0"); the CLAHE read of the same box, larger, recovers many of them. It costs a recogniser
-    call per such box, so it runs only as a fallback.
-    """
-    targets = []
-    for index, box in enumerate(boxes):
-        digits = sum(ch.isdigit() for ch in box.read.date.text)
-        if not EXPIRY_REREAD_DIGITS[0] <= digits <= EXPIRY_REREAD_DIGITS[1]:
-            continue
-        if parse_dates(box.read.full.text) or parse_dates(box.read.date.text):
-            continue
-        targets.append(index)
-    targets = targets[:MAX_EXPIRY_REREADS]
-    if not targets:
-        return boxes
-    crops = []
-    for index in targets:
-        box = boxes[index]
-        height = max(box.height, 1.0)
-        part = pad_quad(box.quad, 0.3 * height, 0.1 * height)
-        crops.append(clahe(crop_quad(view.image, part, min_height=EXPIRY_REREAD_HEIGHT)))
-    updated = list(boxes)
-    for index, read in zip(targets, engine.read(crops), strict=True):
-        updated[index] = replace(boxes[index], focused=(*boxes[index].focused, FocusedRead(read, 0.0, 1.0)))
     return updated
 
 

@@ -23,10 +23,11 @@ from worker.recognizer.bins import BinTable, default_table, luhn_valid
 from worker.recognizer.cardnumber import NumberDecision
 from worker.recognizer.engine import OcrEngine
 from worker.recognizer.errors import RecognitionFailed, RecognizerError
-from worker.recognizer.expiry import ExpiryDecision, find_expiry
+from worker.recognizer.expiry import ExpiryDecision
+from worker.recognizer.expiryreads import read_expiry
 from worker.recognizer.geometry import View
 from worker.recognizer.imageio import decode_image
-from worker.recognizer.reader import CardReading, read_card, with_expiry_rereads
+from worker.recognizer.reader import CardReading, read_card
 from worker.recognizer.settings import RecognizerSettings
 
 log = get_logger("recognizer")
@@ -90,9 +91,7 @@ class Recognizer:
                             acceptable=self.acceptable)
         if reading.number is None:
             raise RecognitionFailed(reading.failure or "no card number passed the Luhn and issuer checks")
-        expiry = find_expiry(list(reading.boxes))
-        if expiry is None and reading.boxes:
-            expiry = find_expiry(with_expiry_rereads(self.engine, reading.view, list(reading.boxes)))
+        expiry = read_expiry(self.engine, reading.view, list(reading.boxes))
         return BankCardResponse.success(session, self._items(reading.view, reading.number, reading, expiry))
 
     def _items(self, view: View, number: NumberDecision, reading: CardReading,

@@ -1,0 +1,63 @@
+"""The expiry is answered only when a second read of its own pixels shows the same date.
+
+A box's first read can be sure and wrong; the date chosen from it is re-read from the image, cropped to the
+date alone, and dropped when that read shows another date. Real engine, real pixels: the box's first read is
+given (a misread of what is printed) so the test says exactly what was read where.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from tests.test_expiry import decoded
+from worker.recognizer import RecognizerSettings, get_recognizer
+from worker.recognizer.engine import LineRead, OcrEngine
+from worker.recognizer.expiryreads import read_expiry
+from worker.recognizer.geometry import View
+from worker.recognizer.layout import TextBox
+
+FONT = Path(__file__).resolve().parent.parent / "scripts" / "fonts" / "DejaVuSansMono-Bold.ttf"
+
+
+@pytest.fixture(scope="module")
+def engine() -> OcrEngine:
+    return get_recognizer(RecognizerSettings()).engine
+
+
+def printed(text: str) -> tuple[View, np.ndarray]:
+    """A light card-coloured page with ``text`` printed dark, and the quad around the text."""
+    page = Image.new("RGB", (640, 160), (226, 222, 210))
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(str(FONT), 36)
+    left, top, right, bottom = draw.textbbox((40, 60), text, font=font)
+    draw.text((40, 60), text, font=font, fill=(30, 30, 34))
+    quad = np.array([[left - 4, top - 4], [right + 4, top - 4], [right + 4, bottom + 4], [left - 4, bottom + 4]],
+                    np.float32)
+    bgr = np.ascontiguousarray(np.asarray(page)[:, :, ::-1])
+    return View.of(bgr, quarter_turns=0, scale=1.0, original_size=(640, 160)), quad
+
+
+def read_as(quad: np.ndarray, text: str) -> TextBox:
+    digits = "".join(c for c in text if c.isdigit() or c == " ")
+    return TextBox(quad=quad, read=LineRead(full=decoded(text), digits=decoded(digits), date=decoded(text)))
+
+
+def test_a_date_its_pixels_show_again_is_answered(engine: OcrEngine) -> None:
+    view, quad = printed("VALID THRU 08/28")
+    decision = read_expiry(engine, view, [read_as(quad, "VALID THRU 08/28")])
+    assert decision is not None and decision.text == "08/2028"
+
+
+@pytest.mark.parametrize("misread", ["VALID THRU 03/23", "VALID THRU 08/29", "VALID THRU 2028/03"])
+def test_a_date_its_pixels_do_not_show_is_not_answered(engine: OcrEngine, misread: str) -> None:
+    view, quad = printed("VALID THRU 08/28")
+    assert read_expiry(engine, view, [read_as(quad, misread)]) is None
+
+
+def test_no_date_in_the_reads_answers_none_without_rereading_the_number(engine: OcrEngine) -> None:
+    view, quad = printed("6225 7600 0000 0005")
+    assert read_expiry(engine, view, [read_as(quad, "6225 7600 0000 0005")]) is None
