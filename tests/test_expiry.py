@@ -47,6 +47,9 @@ def box(text: str, x: float, y: float, width: float | None = None, height: float
     ("05/19-05/29", [(5, 2019), (5, 2029)]),    # never read as YY/MM 19-05
     ("62258800123456789 2030/06", [(6, 2030)]),
     ("12/172024/02", [(12, 2017), (2, 2024)]),  # two dates read as one token: split where YYYY/MM starts
+    ("08/2308/25", [(8, 2023), (8, 2025)]),     # two MM/YY read as one token: split where a month starts
+    ("06/202605/31", [(6, 2026), (5, 2031)]),   # an MM/YYYY and an MM/YY
+    ("108/2308/25", [(8, 2025)]),               # a digit glued before the first is still not a month
 ])
 def test_parse_dates(text: str, expected: list[tuple[int, int]]) -> None:
     assert [(d.month, d.year) for d in parse_dates(text)] == expected
@@ -232,8 +235,9 @@ def test_the_tuning_tool_keeps_wrong_dates_apart_from_empty_answers(answer: str,
 
 def test_a_range_whose_from_slash_was_lost_is_not_read_as_a_year_first_date_across_its_dash() -> None:
     # tuning card severe 20021 #59: "04/22" (valid from) then "01/22-04/26" read as one box
-    # "04/2201/22-04/26"; "22-04" across the range dash parsed as YY/MM gave 04/2022, a wrong date
-    assert [(d.month, d.year) for d in parse_dates("04/2201/22-04/26")] == [(4, 2026)]
+    # "04/2201/22-04/26"; "22-04" across the range dash parsed as YY/MM gave 04/2022, a wrong date. The three
+    # printed dates are found, and none across the dash
+    assert [(d.month, d.year) for d in parse_dates("04/2201/22-04/26")] == [(4, 2022), (1, 2022), (4, 2026)]
     assert [(d.month, d.year) for d in parse_dates("28/08")] == [(8, 2028)]
     decision = find_expiry([box("04/2201/22-04/26", 300, 400)])
     assert decision is not None and decision.text == "04/2026"

@@ -37,15 +37,15 @@ _MONTH = r"(0[1-9]|1[0-2])"
 #: The date forms as one alternation, most specific first, scanned left to right: where two readings of the
 #: same characters compete the leftmost wins, then the more specific ("2019/05-2029/05" is two YYYY/MM dates,
 #: "06/2019-05/2029" two MM/YYYY ones). Groups: YYYY/MM 1-2, MM/YYYY and MM/YY 3-4, YY/MM 5-6.
-#: Two dates read as one token with no space between ("12/172024/02": a valid-from MM/YY, then a YYYY/MM) are
-#: split where a YYYY/MM starts right after a date's two-digit end.
-_YEAR_FIRST_AHEAD = r"20[0-9]{2}\s?[/\\\-.|]"
+#: Two dates read as one token with no space between ("12/172024/02": a valid-from MM/YY, then a YYYY/MM;
+#: "08/2308/25": two MM/YY) are split where a YYYY/MM, or a month and a slash, starts right after a date's end.
+_GLUED_DATE_AHEAD = r"(?:20[0-9]{2}\s?[/\\\-.|]|(?:0[1-9]|1[0-2])[/\\][0-9]{2})"
 _DATE = re.compile(
-    rf"(?:(?<![0-9])|(?<=[/\\\-.|][0-9]{{2}}(?={_YEAR_FIRST_AHEAD})))(?:"
+    rf"(?:(?<![0-9])|(?:(?<=[/\\\-.|][0-9]{{2}})|(?<=[/\\\-.|]20[0-9]{{2}}))(?={_GLUED_DATE_AHEAD}))(?:"
     rf"(20[0-9]{{2}}){_SEPARATOR}{_MONTH}"
     rf"|{_MONTH}{_SEPARATOR}((?:20)?[0-9]{{2}})"
     rf"|([0-9]{{2}}){_SLASH}{_MONTH}"
-    rf")(?:(?![0-9])|(?={_YEAR_FIRST_AHEAD}))"
+    rf")(?:(?![0-9])|(?={_GLUED_DATE_AHEAD}))"
 )
 #: A date followed by a range dash and more digits is the valid-from half of a range ("04/29-07/33"); when the
 #: thru half is misread past parsing ("04/29=07138", "04/29.07138" in the date decode) the from half alone
