@@ -302,3 +302,18 @@ def test_a_winner_whose_line_reads_show_another_layout_is_not_answered() -> None
     assert not _breaks_its_layout("623029 11155 03126949", "6230291115503126949")
     # a read in the winner's own layout, or one that missed its spaces, is no evidence against it
     assert vote(reads, line_reads=[prefix, prefix, "6217 0000 0123 4562", "62170000 01234562"]) is not None
+
+
+def test_a_worn_digit_rival_seen_in_parts_by_two_reads_blocks_the_winner() -> None:
+    # held-apart card heldout 7013 #112, an unbroken 19-digit line, blurred: the general recogniser read two
+    # 3s as 8s in every crop (a Luhn-valid number on the same BIN); the head read one of the 3s in one crop
+    # and the other in another, and neither of its reads passed Luhn
+    printed, misread = "6217000001234534347", "6217000001234584847"
+    assert acceptable(printed) and acceptable(misread), "the premise: 3 -> 8 twice keeps Luhn"
+    reads = [Candidate(misread, 0.96, 0.48, False, "pass0:boxes"),
+             Candidate(misread, 0.98, 0.64, False, "pass0:straight")]
+    assert vote(reads, line_reads=[misread, misread]) is not None, "the premise: two crops agree on it"
+    one_three, other_three = "6217000001234534847", "6217000001234584347"
+    assert vote(reads, line_reads=[misread, misread, one_three]) is not None, "one swapped digit says nothing"
+    assert vote(reads, line_reads=[misread, misread, one_three, other_three]) is None
+    assert vote(reads, line_reads=[misread, misread, "6217 0000 0123 4534 847", other_three]) is None

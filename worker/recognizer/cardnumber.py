@@ -30,7 +30,8 @@ shares with the number, where a longer number's layout has a space and none of t
 A number that two worn-digit swaps would turn into another acceptable number (an 8 whose left half wore off
 reads as a sure 3, twice: Luhn cannot tell) is answered only after contrast-enhanced and darkened reads of its
 line have voted too (:func:`has_worn_digit_rival`): the card-number head often sees the worn strokes there.
-Any read of such a worn-digit rival, however unsure and even through a repair, blocks the winner.
+Any read of such a worn-digit rival, however unsure and even through a repair, blocks the winner; so do
+reads of the line that see its two swapped digits between them (:func:`_worn_digit_rival_seen_in_parts`).
 
 Confusion repair (1<->7, 5<->6, 0<->8, 3<->8, and the recogniser's own runner-up digit) is tried only at
 low-confidence positions, one substitution per read, and only when exactly one substitution passes Luhn and
@@ -50,6 +51,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from worker.recognizer.bins import luhn_valid
 from worker.recognizer.ctc import DecodedChar
 
 MIN_DIGITS = 13
@@ -287,6 +289,34 @@ def _is_worn_digit_rival(number: str, winner: str) -> bool:
     return len(differing) == 2 and all(a in WORN_DIGIT_PARTNERS.get(b, "") for a, b in differing)
 
 
+def _worn_digit_rival_seen_in_parts(line_reads: Sequence[str], winner: str) -> bool:
+    """Whether reads of the winner's line, each of its length, see worn-digit partners in place of the
+    winner's digits (:data:`WORN_DIGIT_PARTNERS`: a 3 where it has an 8) at two sites where both swaps together
+    make a Luhn-valid number: between them the reads saw that rival, though no one read spelled it.
+
+    A blurred unbroken 19-digit line read "...8384840" by the general recogniser, three times, while the head
+    read its 3s, one in each of two crops ("...8384340", "...8334840"): the printed "...8334340".
+
+    >>> _worn_digit_rival_seen_in_parts(["6212178913528384340", "6212178913528334840"], "6212178913528384840")
+    True
+    >>> _worn_digit_rival_seen_in_parts(["6212178913528384340"], "6212178913528384840")
+    False
+    """
+    swaps: set[tuple[int, str]] = set()
+    for read in line_reads:
+        digits = read.replace(" ", "")
+        if len(digits) != len(winner):
+            continue
+        swaps |= {(site, seen) for site, (seen, printed) in enumerate(zip(digits, winner, strict=True))
+                  if seen != printed and seen in WORN_DIGIT_PARTNERS.get(printed, "")}
+    for (first, one), (second, other) in itertools.combinations(sorted(swaps), 2):
+        if first != second:
+            rival = f"{winner[:first]}{one}{winner[first + 1:second]}{other}{winner[second + 1:]}"
+            if luhn_valid(rival):
+                return True
+    return False
+
+
 def _dropped_digits_of(number: str, winner: str) -> bool:
     """Whether ``number`` is ``winner`` with some digits left out (a read that dropped digits, e.g. a CTC
     read that merged "77" into "7"): evidence of a weak read, not of another number."""
@@ -401,6 +431,8 @@ def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> Num
         return None  # as many reads of the number see more digits as see the winner's: it may have dropped some
     if any(_breaks_its_layout(read, winner) for read in same_number):
         return None  # a read shows the line printed in a layout the winner's length does not have
+    if _worn_digit_rival_seen_in_parts(same_number, winner):
+        return None  # between them, the reads saw both digits of a worn-digit rival
     support = tuple(c for c in candidates if c.number == winner)
     direct = [c for c in support if not c.repaired]
     if len(direct) < MIN_DIRECT_SUPPORT or max(c.conf for c in direct) < MIN_DIRECT_CONF:
