@@ -135,10 +135,12 @@ def score(labels: list[dict[str, Any]], answers: list[dict[str, Any]]) -> dict[s
     wrong = sum(a["code"] == 0 and a["number"] != lab["number"] for lab, a in zip(labels, answers, strict=True))
     failed = sum(a["code"] == -9011 for a in answers)
     expiry = sum(a["expiry"] == expected_expiry(lab) for lab, a in zip(labels, answers, strict=True))
+    expiry_wrong = sum(bool(a["expiry"]) and a["expiry"] != expected_expiry(lab)
+                       for lab, a in zip(labels, answers, strict=True))
     bank = sum(a["bank"] == expected_bank(lab) for lab, a in zip(labels, answers, strict=True))
     seconds = sorted(a["seconds"] for a in answers)
     return {"n": count, "exact": exact / count, "wrong": wrong / count, "wrong_count": wrong,
-            "failed": failed / count, "expiry": expiry / count, "bank": bank / count,
+            "failed": failed / count, "expiry": expiry / count, "expiry_wrong": expiry_wrong, "bank": bank / count,
             "median": statistics.median(seconds), "p95": seconds[max(0, round(0.95 * count) - 1)]}
 
 
@@ -154,10 +156,11 @@ def report(results: dict[str, dict[str, dict[str, float]]], runs: dict[str, dict
     for level in args.levels:
         for kind in ("recognizer", "baseline"):
             s = results[kind][level]
-            rows.append([level, kind, s["n"], _pct(s["exact"]), _pct(s["expiry"]), _pct(s["bank"]),
+            rows.append([level, kind, s["n"], _pct(s["exact"]), _pct(s["expiry"]), s["expiry_wrong"], _pct(s["bank"]),
                          f"{_pct(s['wrong'])} ({s['wrong_count']})", _pct(s["failed"]), f"{s['median']:.3f}",
                          f"{s['p95']:.3f}"])
-    table = markdown_table(["level", "reader", "cards", "exact number", "expiry", "bank", "WRONG with code 0",
+    table = markdown_table(["level", "reader", "cards", "exact number", "expiry", "WRONG dates", "bank",
+                            "WRONG with code 0",
                             "-9011", "median s", "p95 s"], rows)
     rec, base = runs["recognizer"], runs["baseline"]
     speed = markdown_table(["", "recognizer", "baseline"], [
@@ -176,6 +179,7 @@ def report(results: dict[str, dict[str, dict[str, float]]], runs: dict[str, dict
         "name is the generator's). The baseline is a general RapidOCR pass with its default settings and the same "
         "bundled models, plus a regex for the longest 13-19 digit run (no Luhn, no BIN, no re-reading). Expiry "
         "counts as right when the answer equals the printed expiry as MM/YYYY, or is empty when none is printed; "
+        "WRONG dates counts the answers that name a date other than the printed one (or one where none is printed); "
         "bank when 银行信息 equals the BIN table's row for the true number. Latency is per image, decode included, "
         f"one image at a time with {_session_threads(args.threads)} onnxruntime thread(s) for both readers; "
         "the machine is shared with other work, so absolute times are noisy — compare the two readers within the run. "
