@@ -278,6 +278,15 @@ def test_a_window_that_breaks_where_no_layout_of_its_length_has_a_space_proposes
     assert candidates_from_read(read("622 5760000000005"), acceptable) == [], "no 16-digit layout breaks at 3"
 
 
+def read_from_two_crops(number: str) -> list[Candidate]:
+    """Direct reads of ``number`` from two crops, which the vote answers on their own: the premise of a test
+    that a line read blocks it."""
+    reads = [Candidate(number, 0.97, 0.48, False, "pass0:straight"),
+             Candidate(number, 0.99, 0.64, False, "pass0:clahe")]
+    assert vote(reads, line_reads=[number, number]) is not None, "the premise: two crops agree on it"
+    return reads
+
+
 def test_a_winner_whose_line_reads_show_another_layout_is_not_answered() -> None:
     # held-apart card heldout 7011 #65: a 19-digit number printed 6+13 whose crop ended three digits short;
     # the general recogniser read the 16 digits it saw unbroken, twice (a Luhn-valid 16-digit prefix on a
@@ -285,9 +294,7 @@ def test_a_winner_whose_line_reads_show_another_layout_is_not_answered() -> None
     # no 16-digit layout has
     nineteen, prefix = "6217000001234562009", "6217000001234562"
     assert acceptable(nineteen) and acceptable(prefix), "the premise: the prefix is a number too"
-    reads = [Candidate(prefix, 0.99, 0.90, False, "pass0:straight"),
-             Candidate(prefix, 0.99, 0.98, False, "pass0:clahe")]
-    assert vote(reads, line_reads=[prefix, prefix]) is not None, "the premise: two crops agree on it"
+    reads = read_from_two_crops(prefix)
     assert vote(reads, line_reads=[prefix, prefix, "621700 0001234562"]) is None
     # aligned from the end: a read whose last group has three digits, against a 4-4-4-4 winner
     assert vote(reads, line_reads=[prefix, prefix, "9217 0000 0123 4 562"]) is None
@@ -310,9 +317,7 @@ def test_a_worn_digit_rival_seen_in_parts_by_two_reads_blocks_the_winner() -> No
     # and the other in another, and neither of its reads passed Luhn
     printed, misread = "6217000001234534347", "6217000001234584847"
     assert acceptable(printed) and acceptable(misread), "the premise: 3 -> 8 twice keeps Luhn"
-    reads = [Candidate(misread, 0.96, 0.48, False, "pass0:boxes"),
-             Candidate(misread, 0.98, 0.64, False, "pass0:straight")]
-    assert vote(reads, line_reads=[misread, misread]) is not None, "the premise: two crops agree on it"
+    reads = read_from_two_crops(misread)
     one_three, other_three = "6217000001234534847", "6217000001234584347"
     assert vote(reads, line_reads=[misread, misread, one_three]) is not None, "one swapped digit says nothing"
     assert vote(reads, line_reads=[misread, misread, one_three, other_three]) is None
