@@ -430,7 +430,7 @@ def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> Num
     if longer and longer >= sum(length == len(winner) for length in lengths):
         return None  # as many reads of the number see more digits as see the winner's: it may have dropped some
     if any(_breaks_its_layout(read, winner) for read in same_number):
-        return None  # a read shows the line printed in a layout the winner's length does not have
+        return None  # a read shows the winner as part of a longer number
     if _worn_digit_rival_seen_in_parts(same_number, winner):
         return None  # between them, the reads saw both digits of a worn-digit rival
     support = tuple(c for c in candidates if c.number == winner)
