@@ -274,8 +274,7 @@ def has_worn_digit_rival(number: str, acceptable: Acceptable) -> bool:
     for first, second in itertools.combinations(sites, 2):
         for one in WORN_DIGIT_PARTNERS[number[first]]:
             for other in WORN_DIGIT_PARTNERS[number[second]]:
-                trial = f"{number[:first]}{one}{number[first + 1:second]}{other}{number[second + 1:]}"
-                if acceptable(trial):
+                if acceptable(_with_two_digits(number, first, one, second, other)):
                     return True
     return False
 
@@ -287,6 +286,13 @@ def _is_worn_digit_rival(number: str, winner: str) -> bool:
         return False
     differing = [(a, b) for a, b in zip(number, winner, strict=True) if a != b]
     return len(differing) == 2 and all(a in WORN_DIGIT_PARTNERS.get(b, "") for a, b in differing)
+
+
+def _with_two_digits(number: str, first: int, one: str, second: int, other: str) -> str:
+    """``number`` with the digit at ``first`` replaced by ``one`` and the one at ``second`` by ``other``."""
+    digits = list(number)
+    digits[first], digits[second] = one, other
+    return "".join(digits)
 
 
 def _worn_digit_rival_seen_in_parts(line_reads: Sequence[str], winner: str) -> bool:
@@ -310,10 +316,8 @@ def _worn_digit_rival_seen_in_parts(line_reads: Sequence[str], winner: str) -> b
         swaps |= {(site, seen) for site, (seen, printed) in enumerate(zip(digits, winner, strict=True))
                   if seen != printed and seen in WORN_DIGIT_PARTNERS.get(printed, "")}
     for (first, one), (second, other) in itertools.combinations(sorted(swaps), 2):
-        if first != second:
-            rival = f"{winner[:first]}{one}{winner[first + 1:second]}{other}{winner[second + 1:]}"
-            if luhn_valid(rival):
-                return True
+        if first != second and luhn_valid(_with_two_digits(winner, first, one, second, other)):
+            return True
     return False
 
 

@@ -194,15 +194,9 @@ def _sources(box: TextBox) -> list[tuple[Decoded, FocusedRead | None]]:
 
 
 def find_expiry(boxes: list[TextBox]) -> ExpiryDecision | None:
-    """The expiry among ``boxes`` (one view's read boxes), or None when no plausible expiry is printed: the
-    first of :func:`expiry_candidates`."""
-    candidates = expiry_candidates(boxes)
-    return candidates[0] if candidates else None
-
-
-def expiry_candidates(boxes: list[TextBox]) -> list[ExpiryDecision]:
-    """Every plausible expiry among ``boxes``, the preferred first: labelled dates before unlabelled ones
-    (these only when no date is labelled), then the latest date, then the surest read.
+    """The expiry among ``boxes`` (one view's read boxes), or None when no plausible expiry is printed: a
+    labelled date before unlabelled ones (these only when no date is labelled), then the latest date, then the
+    surest read.
 
     Dates are looked for in the full decode and in the digits-and-separators decode of each box and of its
     focused re-reads (the latter recovers "O8/28" as 08/28); the label is what the full decode shows before
@@ -231,7 +225,9 @@ def expiry_candidates(boxes: list[TextBox]) -> list[ExpiryDecision]:
                 decision = ExpiryDecision(match.month, match.year, round(conf, 4), sub_quad(box.quad, start, end))
                 (labelled if kind == "expiry" else unlabelled).append(decision)
     pool = labelled or unlabelled
-    return sorted(pool, key=lambda d: (d.year, d.month, d.conf), reverse=True)
+    if not pool:
+        return None
+    return max(pool, key=lambda d: (d.year, d.month, d.conf))
 
 
 def read_shows(decodes: list[Decoded], month: int, year: int) -> bool:

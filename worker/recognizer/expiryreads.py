@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from worker.recognizer.engine import OcrEngine
-from worker.recognizer.expiry import ExpiryDecision, expiry_candidates, parse_dates, read_shows
+from worker.recognizer.expiry import ExpiryDecision, find_expiry, parse_dates, read_shows
 from worker.recognizer.geometry import View, crop_quad, pad_quad, quad_size
 from worker.recognizer.layout import FocusedRead, TextBox
 from worker.recognizer.reader import clahe
@@ -42,12 +42,11 @@ FALLBACK_MARGIN_ALONG = 0.3
 def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox]) -> ExpiryDecision | None:
     """The card's expiry from ``boxes`` (one view's read boxes), confirmed by a re-read; None when no date is
     printed, or when the chosen one is not seen again."""
-    candidates = expiry_candidates(boxes)
-    if not candidates and boxes:
-        candidates = expiry_candidates(with_expiry_rereads(engine, view, boxes))
-    if not candidates:
+    chosen = find_expiry(boxes)
+    if chosen is None and boxes:
+        chosen = find_expiry(with_expiry_rereads(engine, view, boxes))
+    if chosen is None:
         return None
-    chosen = candidates[0]
     return chosen if confirmed(engine, view, chosen) else None
 
 
@@ -92,5 +91,3 @@ def with_expiry_rereads(engine: OcrEngine, view: View, boxes: list[TextBox]) -> 
     for index, read in zip(targets, engine.read(crops), strict=True):
         updated[index] = replace(boxes[index], focused=(*boxes[index].focused, FocusedRead(read, 0.0, 1.0)))
     return updated
-
-
