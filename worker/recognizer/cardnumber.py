@@ -396,6 +396,31 @@ def _shared_lead(one: str, other: str) -> int:
     return next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), min(len(one), len(other)))
 
 
+def _scores(candidates: Sequence[Candidate]) -> dict[str, float]:
+    """Each number's votes: its reads' confidences, a repair's at :data:`REPAIR_WEIGHT`."""
+    scores: dict[str, float] = {}
+    for c in candidates:
+        scores[c.number] = scores.get(c.number, 0.0) + c.conf * (REPAIR_WEIGHT if c.repaired else 1.0)
+    return scores
+
+
+def crops_reading_the_leader(candidates: Sequence[Candidate]) -> set[str]:
+    """The crops whose direct (unrepaired) reads spell the number with the most votes: when there is one, the
+    leader lacks only a read of another crop (:data:`MIN_SUPPORTING_CROPS`), and reading the line framed
+    differently may give it, or show a rival.
+
+    >>> from dataclasses import replace
+    >>> read = Candidate("6225760000000008", 0.9, 0.8, False, "line0:straight")
+    >>> sorted(crops_reading_the_leader([read, replace(read, source="line0:straight:head")]))
+    ['line0:straight']
+    """
+    scores = _scores(candidates)
+    if not scores:
+        return set()
+    leader = max(scores, key=scores.__getitem__)
+    return {c.crop for c in candidates if c.number == leader and not c.repaired}
+
+
 def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> NumberDecision | None:
     """The number the reads agree on, or None when none is convincing or two numbers compete.
 
@@ -414,9 +439,7 @@ def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> Num
     """
     if not candidates:
         return None
-    scores: dict[str, float] = {}
-    for c in candidates:
-        scores[c.number] = scores.get(c.number, 0.0) + c.conf * (REPAIR_WEIGHT if c.repaired else 1.0)
+    scores = _scores(candidates)
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     winner, best = ranked[0]
     rivals = [(number, score) for number, score in ranked[1:] if not _dropped_digits_of(number, winner)]
