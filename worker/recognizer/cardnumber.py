@@ -25,7 +25,9 @@ A number shorter than as many reads of its line see as see its length may be one
 read as one 9 leaves a Luhn-valid 18-digit number); it is not answered.
 Nor is a number that a read of its line shows as part of a longer one: a read that breaks, between digits it
 shares with the number, where a longer number's layout has a space and none of the number's own length has
-(the first 16 digits of a 6+13 line cut short by its crop pass Luhn and the BIN check).
+(the first 16 digits of a 6+13 line cut short by its crop pass Luhn and the BIN check), nor one that several
+reads of its line see, each with more digits, with digits it lacks at one place (a glare spot that most reads
+dropped three digits under).
 
 A number that two worn-digit swaps would turn into another acceptable number (an 8 whose left half wore off
 reads as a sure 3, twice: Luhn cannot tell) is answered only after contrast-enhanced and darkened reads of its
@@ -109,6 +111,10 @@ MIN_GAPS_FOR_PITCH = 8
 #: A line read's group break counts against a winner's layout only where the read and the winner share this
 #: many digits in a row, from the start or from the end.
 MIN_LAYOUT_ALIGNED = 6
+#: Reads of a number line that see more digits than the winner, each at one place of it (give or take a
+#: digit), that make those digits printed ones it dropped: on the tuning cards no winner read right had more
+#: than one longer read at all.
+MIN_READS_OF_LACKING_DIGITS = 3
 #: Where the layouts issuers print put a space, by number length: after these many digits (4-4-4-4; 6-13 and
 #: 4-4-4-4-3; Amex 4-6-5; Diners 4-6-4; 13-digit Visa 4-3-3-3). A length not listed is printed unbroken.
 LAYOUT_BREAKS: dict[int, frozenset[int]] = {
@@ -391,6 +397,38 @@ def _breaks_its_layout(read: str, winner: str) -> bool:
         0 < len(digits) - cut < from_end and len(digits) - cut in longer_from_end for cut in cuts)
 
 
+def _digits_it_lacks_seen_at_one_place(line_reads: Sequence[str], winner: str) -> bool:
+    """Whether :data:`MIN_READS_OF_LACKING_DIGITS` reads of the winner's line, each with more digits than it
+    has, see their extra digits at one place of it (give or take a digit): printed digits it dropped.
+
+    The count of longer against as long reads misses a glare spot that most reads drop digits under: on an
+    unbroken 19-digit line three digits after the first four were lost in most reads, where a 4-4-4-4 line
+    has its space (so no read showed a hole), leaving a Luhn-valid 16-digit number, while eight reads saw one
+    to three digits there. A read that sees one digit too many elsewhere (a digit read twice, a stray mark)
+    puts it at its own place.
+
+    >>> _digits_it_lacks_seen_at_one_place(["62315921288414360", "6231 6921288414360", "623169 21288414360"],
+    ...                                     "6231921288414360")
+    True
+    >>> _digits_it_lacks_seen_at_one_place(["96231921288414360", "62319221288414360", "62319212884143607"],
+    ...                                     "6231921288414360")
+    False
+    """
+    places = [_insertion_places(digits, winner) for read in line_reads
+              if len(digits := read.replace(" ", "")) > len(winner)]
+    if len(places) < MIN_READS_OF_LACKING_DIGITS:
+        return False
+    return any(sum(any(abs(place - site) <= 1 for place in read_places) for read_places in places)
+               >= MIN_READS_OF_LACKING_DIGITS for site in range(len(winner) + 1))
+
+
+def _insertion_places(read: str, winner: str) -> set[int]:
+    """Where, between the winner's digits (0 before the first), ``read`` has digits the winner lacks."""
+    return {start for tag, start, end, read_start, read_end
+            in difflib.SequenceMatcher(None, winner, read, autojunk=False).get_opcodes()
+            if tag == "insert" or (tag == "replace" and read_end - read_start > end - start)}
+
+
 def _shared_lead(one: str, other: str) -> int:
     """How many leading digits ``one`` and ``other`` have in common."""
     return next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), min(len(one), len(other)))
@@ -435,7 +473,8 @@ def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> Num
     from head reads only (:data:`HEAD_ONLY_MIN_CONF`). When as many of the reads of the number lines
     (``line_reads``, see :func:`line_groups`) that read the winner's digits see more digits than it has as
     see exactly its digits, its length is not supported (it may have dropped digits): no answer; nor when one of
-    those reads shows the winner as part of a longer number (:func:`_breaks_its_layout`).
+    those reads shows the winner as part of a longer number (:func:`_breaks_its_layout`), or several of them see
+    digits it lacks at one place (:func:`_digits_it_lacks_seen_at_one_place`).
     """
     if not candidates:
         return None
@@ -458,6 +497,8 @@ def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> Num
         return None  # as many reads of the number see more digits as see the winner's: it may have dropped some
     if any(_breaks_its_layout(read, winner) for read in same_number):
         return None  # a read shows the winner as part of a longer number
+    if _digits_it_lacks_seen_at_one_place(same_number, winner):
+        return None  # several reads see printed digits the winner dropped
     if _worn_digit_rival_seen_in_parts(same_number, winner):
         return None  # between them, the reads saw both digits of a worn-digit rival
     support = tuple(c for c in candidates if c.number == winner)
