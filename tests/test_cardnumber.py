@@ -9,12 +9,11 @@ import pytest
 from worker.recognizer.bins import default_table, luhn_valid
 from worker.recognizer.cardnumber import (
     Candidate,
-    _breaks_its_layout,
     candidates_from_read,
-    line_groups,
     vote,
 )
 from worker.recognizer.ctc import DecodedChar
+from worker.recognizer.linereads import _breaks_its_layout, line_groups
 
 CMB_16 = "6225760000000005"          # 招商银行 credit card, 16 digits, Luhn-valid
 ABC_19 = "6228481234567890128"       # 中国农业银行 debit card, 19 digits, Luhn-valid

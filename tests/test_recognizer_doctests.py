@@ -7,8 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["ctc", "geometry", "imageio", "layout", "cardnumber", "expiry", "settings", "errors", "detection",
-           "sessions"]
+MODULES = ["ctc", "geometry", "imageio", "layout", "cardnumber", "numberforms", "linereads", "expiry", "settings",
+           "errors", "detection", "sessions"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -39,7 +39,6 @@ from worker.recognizer.cardnumber import (
     candidates_from_read,
     crops_reading_the_leader,
     has_worn_digit_rival,
-    line_groups,
     vote,
 )
 from worker.recognizer.cardregion import DetectionRegion
@@ -48,6 +47,7 @@ from worker.recognizer.engine import Detection, LineRead, OcrEngine
 from worker.recognizer.expiry import parse_dates
 from worker.recognizer.geometry import View, crop_quad, order_quad, pad_quad, quad_size, sub_quad
 from worker.recognizer.layout import FocusedRead, TextBox, TextLine, build_lines
+from worker.recognizer.linereads import line_groups
 
 #: Lines with fewer digits than this are not number lines.
 MIN_LINE_DIGITS = 10

@@ -1,0 +1,192 @@
+"""What the reads of a number line say against a winner: that it dropped digits, or is part of a longer
+number, or that the reads saw a worn-digit rival between them.
+
+The vote (:mod:`worker.recognizer.cardnumber`) weighs the candidates that reads propose; these checks weigh
+the reads themselves, each as the digit groups it shows (:func:`line_groups`), whether or not its digits
+made a candidate. Only reads of the winner's own number count (:func:`_reads_of_the_same_number`): a read
+of another line, or of the card the wrong way up, says nothing about it.
+
+- A number shorter than as many reads of its line see as see its length may be one they dropped digits from
+  ("99" read as one 9 leaves a Luhn-valid 18-digit number).
+- A read that breaks, between digits it shares with the number, where a longer number's layout has a space
+  and none of the number's own length has, shows it as part of a longer one (the first 16 digits of a 6+13
+  line cut short by its crop pass Luhn and the BIN check).
+- Reads that each see more digits than the number, at one place of it, saw printed digits it lacks (a glare
+  spot that most reads dropped three digits under).
+- Reads that see worn-digit partners (:data:`~worker.recognizer.numberforms.WORN_DIGIT_PARTNERS`) at two
+  sites where both swaps make a Luhn-valid number saw that rival between them, though no one read spelled it.
+
+>>> line_reads_speak_against("6251457328334516", ["6251457328334516", "625145 7328334516"])
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from collections.abc import Sequence
+
+from worker.recognizer.bins import luhn_valid
+from worker.recognizer.ctc import DecodedChar
+from worker.recognizer.numberforms import (
+    LAYOUT_BREAKS,
+    MAX_DIGITS,
+    MAX_STRAY_DIGITS,
+    MIN_DIGITS,
+    WORN_DIGIT_PARTNERS,
+    split_groups,
+    with_two_digits,
+)
+
+#: A read of a number line reads the winner's number (and its length counts) when this share of the two
+#: digit strings match (difflib's ratio): 18 of 19 digits with two misread match at 0.86, another line ~0.4.
+SAME_NUMBER_SIMILARITY = 0.75
+#: A line read's group break counts against a winner's layout only where the read and the winner share this
+#: many digits in a row, from the start or from the end.
+MIN_LAYOUT_ALIGNED = 6
+#: Reads of a number line that see more digits than the winner, each at one place of it (give or take a
+#: digit), that make those digits printed ones it dropped: on the tuning cards no winner read right had more
+#: than one longer read at all.
+MIN_READS_OF_LACKING_DIGITS = 3
+
+
+def line_reads_speak_against(winner: str, line_reads: Sequence[str]) -> bool:
+    """Whether the reads of the winner's line (each as :func:`line_groups` gives it) speak against it: see
+    the module's docstring for the four ways they can."""
+    same_number = _reads_of_the_same_number(line_reads, winner)
+    lengths = [len(read.replace(" ", "")) for read in same_number]
+    longer = sum(length > len(winner) for length in lengths)
+    if longer and longer >= sum(length == len(winner) for length in lengths):
+        return True  # as many reads of the number see more digits as see the winner's: it may have dropped some
+    if any(_breaks_its_layout(read, winner) for read in same_number):
+        return True  # a read shows the winner as part of a longer number
+    if _digits_it_lacks_seen_at_one_place(same_number, winner):
+        return True  # several reads see printed digits the winner dropped
+    return _worn_digit_rival_seen_in_parts(same_number, winner)  # both digits of a worn-digit rival, seen apart
+
+
+def line_groups(chars: Sequence[DecodedChar]) -> str | None:
+    """The digit groups a read of a number line shows, one space between groups: its groups whole, a stray
+    short group at either end left out; None outside 13-19 digits (not a read of a whole card number).
+
+    >>> line_groups(tuple(DecodedChar(c, 0.9, 0.0, "", 0.0) for c in "1 621482 9924373587436"))
+    '621482 9924373587436'
+    """
+    groups = split_groups(chars)
+    while groups and len(groups[0]) <= MAX_STRAY_DIGITS:
+        groups = groups[1:]
+    while groups and len(groups[-1]) <= MAX_STRAY_DIGITS:
+        groups = groups[:-1]
+    digit_count = sum(len(group) for group in groups)
+    if not MIN_DIGITS <= digit_count <= MAX_DIGITS:
+        return None
+    return " ".join("".join(c.char for c in group) for group in groups)
+
+
+def _reads_of_the_same_number(line_reads: Sequence[str], winner: str) -> list[str]:
+    """The line reads' digits where they read ``winner``'s digits, give or take a few
+    (:data:`SAME_NUMBER_SIMILARITY`); reads of another line, or of the card the wrong way up, say nothing
+    about its length or layout. Group spaces are kept."""
+    return [read for read in line_reads if difflib.SequenceMatcher(
+        None, read.replace(" ", ""), winner, autojunk=False).ratio() >= SAME_NUMBER_SIMILARITY]
+
+
+def _breaks_its_layout(read: str, winner: str) -> bool:
+    """Whether ``read`` (a line read's groups) shows the winner's digits as part of a longer printed number: a
+    group break, between digits it shares with ``winner``, where a layout of a longer number has a space and
+    no layout of the winner's length has one (:data:`LAYOUT_BREAKS`).
+
+    A read may miss a space, rarely adds one where none is printed (the candidates of a read keep to the
+    printed layouts, see :func:`worker.recognizer.cardnumber.candidates_from_read`): a 19-digit 6-13 line cut
+    short by its crop reads as a Luhn-valid 16-digit prefix, and the head's read of the same
+    crop shows the break after six digits that a 6-13 line has and no 16-digit layout has. The digits are
+    aligned from the start (the breaks counted from the first digit) and from the end (counted from the
+    last), over at least :data:`MIN_LAYOUT_ALIGNED` digits.
+
+    Only reads with at least as many digits as the winner count: a read that turned a digit into a space
+    ("11" read as "1 ", an 18-digit read of an unbroken 19-digit line) breaks where nothing is printed. A
+    break that no layout has at all (an embossed 6-13 line read "623029 11155 03126949") is a read's noise.
+
+    >>> _breaks_its_layout("625145 7328334516", "6251457328334516")
+    True
+    >>> _breaks_its_layout("6225 7600 0000 0005", "6225760000000005")
+    False
+    """
+    groups = read.split()
+    digits = "".join(groups)
+    if len(digits) < len(winner):
+        return False  # it may have read a digit as a space ("11" as "1 "): its breaks say nothing of the layout
+    own = LAYOUT_BREAKS.get(len(winner), frozenset())
+    longer = [(length, breaks) for length, breaks in LAYOUT_BREAKS.items() if length > len(winner)]
+    longer_from_start = set().union(*(breaks for _, breaks in longer)) - own
+    longer_from_end = {length - cut for length, breaks in longer for cut in breaks} - {len(winner) - c for c in own}
+    cuts = list(itertools.accumulate(len(group) for group in groups[:-1]))
+    from_start = _shared_lead(digits, winner)
+    if from_start >= MIN_LAYOUT_ALIGNED and any(0 < cut < from_start and cut in longer_from_start for cut in cuts):
+        return True
+    from_end = _shared_lead(digits[::-1], winner[::-1])
+    return from_end >= MIN_LAYOUT_ALIGNED and any(
+        0 < len(digits) - cut < from_end and len(digits) - cut in longer_from_end for cut in cuts)
+
+
+def _shared_lead(one: str, other: str) -> int:
+    """How many leading digits ``one`` and ``other`` have in common."""
+    return next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), min(len(one), len(other)))
+
+
+def _digits_it_lacks_seen_at_one_place(line_reads: Sequence[str], winner: str) -> bool:
+    """Whether :data:`MIN_READS_OF_LACKING_DIGITS` reads of the winner's line, each with more digits than it
+    has, see their extra digits at one place of it (give or take a digit): printed digits it dropped.
+
+    The count of longer against as long reads misses a glare spot that most reads drop digits under: on an
+    unbroken 19-digit line three digits after the first four were lost in most reads, where a 4-4-4-4 line
+    has its space (so no read showed a hole), leaving a Luhn-valid 16-digit number, while eight reads saw one
+    to three digits there. A read that sees one digit too many elsewhere (a digit read twice, a stray mark)
+    puts it at its own place.
+
+    >>> _digits_it_lacks_seen_at_one_place(["62315921288414360", "6231 6921288414360", "623169 21288414360"],
+    ...                                     "6231921288414360")
+    True
+    >>> _digits_it_lacks_seen_at_one_place(["96231921288414360", "62319221288414360", "62319212884143607"],
+    ...                                     "6231921288414360")
+    False
+    """
+    places = [_insertion_places(digits, winner) for read in line_reads
+              if len(digits := read.replace(" ", "")) > len(winner)]
+    if len(places) < MIN_READS_OF_LACKING_DIGITS:
+        return False
+    return any(sum(any(abs(place - site) <= 1 for place in read_places) for read_places in places)
+               >= MIN_READS_OF_LACKING_DIGITS for site in range(len(winner) + 1))
+
+
+def _insertion_places(read: str, winner: str) -> set[int]:
+    """Where, between the winner's digits (0 before the first), ``read`` has digits the winner lacks."""
+    return {start for tag, start, end, read_start, read_end
+            in difflib.SequenceMatcher(None, winner, read, autojunk=False).get_opcodes()
+            if tag == "insert" or (tag == "replace" and read_end - read_start > end - start)}
+
+
+def _worn_digit_rival_seen_in_parts(line_reads: Sequence[str], winner: str) -> bool:
+    """Whether reads of the winner's line, each of its length, see worn-digit partners in place of the
+    winner's digits (:data:`WORN_DIGIT_PARTNERS`: a 3 where it has an 8) at two sites where both swaps together
+    make a Luhn-valid number: between them the reads saw that rival, though no one read spelled it.
+
+    A blurred unbroken 19-digit line read "...8384840" by the general recogniser, three times, while the head
+    read its 3s, one in each of two crops ("...8384340", "...8334840"): the printed "...8334340".
+
+    >>> _worn_digit_rival_seen_in_parts(["6212178913528384340", "6212178913528334840"], "6212178913528384840")
+    True
+    >>> _worn_digit_rival_seen_in_parts(["6212178913528384340"], "6212178913528384840")
+    False
+    """
+    swaps: set[tuple[int, str]] = set()
+    for read in line_reads:
+        digits = read.replace(" ", "")
+        if len(digits) != len(winner):
+            continue
+        swaps |= {(site, seen) for site, (seen, printed) in enumerate(zip(digits, winner, strict=True))
+                  if seen != printed and seen in WORN_DIGIT_PARTNERS.get(printed, "")}
+    for (first, one), (second, other) in itertools.combinations(sorted(swaps), 2):
+        if first != second and luhn_valid(with_two_digits(winner, first, one, second, other)):
+            return True
+    return False

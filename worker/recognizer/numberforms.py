@@ -1,0 +1,55 @@
+"""How card numbers are printed, and which misreads of a printed digit Luhn cannot tell apart.
+
+Shared by the candidate search and the vote (:mod:`worker.recognizer.cardnumber`) and by the checks of a
+winner against the reads of its line (:mod:`worker.recognizer.linereads`): the lengths issuers print, where
+their layouts put spaces, how a read splits into digit groups, and what a worn digit reads as.
+
+>>> from worker.recognizer.ctc import DecodedChar
+>>> groups = split_groups([DecodedChar(c, 0.9, 0.0, "", 0.0) for c in "62 25x7"])
+>>> ["".join(c.char for c in group) for group in groups]
+['62', '25', '7']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from worker.recognizer.ctc import DecodedChar
+
+#: The lengths issuers print card numbers in.
+MIN_DIGITS = 13
+MAX_DIGITS = 19
+#: A window may leave out a stray group at either end of a read only when it has at most this many digits
+#: (a "992" after 16 digits is the tail of a 19-digit number, not noise).
+MAX_STRAY_DIGITS = 2
+#: What a partly worn 8 reads as (its left half gone: 3; its waist gone: 0), and back. Two such swaps at the
+#: right places keep a number Luhn-valid (an 8 read as 3 at two positions Luhn does not double), so a winner
+#: with such a rival is checked by one more read before it is answered.
+WORN_DIGIT_PARTNERS: dict[str, str] = {"8": "30", "3": "8", "0": "8"}
+#: Where the layouts issuers print put a space, by number length: after these many digits (4-4-4-4; 6-13 and
+#: 4-4-4-4-3; Amex 4-6-5; Diners 4-6-4; 13-digit Visa 4-3-3-3). A length not listed is printed unbroken.
+LAYOUT_BREAKS: dict[int, frozenset[int]] = {
+    13: frozenset({4, 7, 10}),
+    14: frozenset({4, 10}),
+    15: frozenset({4, 10}),
+    16: frozenset({4, 8, 12}),
+    19: frozenset({4, 6, 8, 12, 16}),
+}
+
+
+def split_groups(chars: Sequence[DecodedChar]) -> list[list[DecodedChar]]:
+    """The read's runs of digits; any other character (a space, a letter) ends a run."""
+    groups: list[list[DecodedChar]] = [[]]
+    for char in chars:
+        if char.char.isdigit():
+            groups[-1].append(char)
+        elif groups[-1]:
+            groups.append([])
+    return [g for g in groups if g]
+
+
+def with_two_digits(number: str, first: int, one: str, second: int, other: str) -> str:
+    """``number`` with the digit at ``first`` replaced by ``one`` and the one at ``second`` by ``other``."""
+    digits = list(number)
+    digits[first], digits[second] = one, other
+    return "".join(digits)
