@@ -26,17 +26,9 @@ import difflib
 import itertools
 from collections.abc import Sequence
 
+from worker.recognizer import numberforms
 from worker.recognizer.bins import luhn_valid
 from worker.recognizer.ctc import DecodedChar
-from worker.recognizer.numberforms import (
-    LAYOUT_BREAKS,
-    MAX_DIGITS,
-    MAX_STRAY_DIGITS,
-    MIN_DIGITS,
-    WORN_DIGIT_PARTNERS,
-    split_groups,
-    with_two_digits,
-)
 
 #: A read of a number line reads the winner's number (and its length counts) when this share of the two
 #: digit strings match (difflib's ratio): 18 of 19 digits with two misread match at 0.86, another line ~0.4.
@@ -72,13 +64,13 @@ def line_groups(chars: Sequence[DecodedChar]) -> str | None:
     >>> line_groups(tuple(DecodedChar(c, 0.9, 0.0, "", 0.0) for c in "1 621482 9924373587436"))
     '621482 9924373587436'
     """
-    groups = split_groups(chars)
-    while groups and len(groups[0]) <= MAX_STRAY_DIGITS:
+    groups = numberforms.split_groups(chars)
+    while groups and len(groups[0]) <= numberforms.MAX_STRAY_DIGITS:
         groups = groups[1:]
-    while groups and len(groups[-1]) <= MAX_STRAY_DIGITS:
+    while groups and len(groups[-1]) <= numberforms.MAX_STRAY_DIGITS:
         groups = groups[:-1]
     digit_count = sum(len(group) for group in groups)
-    if not MIN_DIGITS <= digit_count <= MAX_DIGITS:
+    if not numberforms.MIN_DIGITS <= digit_count <= numberforms.MAX_DIGITS:
         return None
     return " ".join("".join(c.char for c in group) for group in groups)
 
@@ -94,7 +86,7 @@ def _reads_of_the_same_number(line_reads: Sequence[str], winner: str) -> list[st
 def _breaks_its_layout(read: str, winner: str) -> bool:
     """Whether ``read`` (a line read's groups) shows the winner's digits as part of a longer printed number: a
     group break, between digits it shares with ``winner``, where a layout of a longer number has a space and
-    no layout of the winner's length has one (:data:`LAYOUT_BREAKS`).
+    no layout of the winner's length has one (:data:`~worker.recognizer.numberforms.LAYOUT_BREAKS`).
 
     A read may miss a space, rarely adds one where none is printed (the candidates of a read keep to the
     printed layouts, see :func:`worker.recognizer.cardnumber.candidates_from_read`): a 19-digit 6-13 line cut
@@ -116,8 +108,8 @@ def _breaks_its_layout(read: str, winner: str) -> bool:
     digits = "".join(groups)
     if len(digits) < len(winner):
         return False  # it may have read a digit as a space ("11" as "1 "): its breaks say nothing of the layout
-    own = LAYOUT_BREAKS.get(len(winner), frozenset())
-    longer = [(length, breaks) for length, breaks in LAYOUT_BREAKS.items() if length > len(winner)]
+    own = numberforms.LAYOUT_BREAKS.get(len(winner), frozenset())
+    longer = [(length, breaks) for length, breaks in numberforms.LAYOUT_BREAKS.items() if length > len(winner)]
     longer_from_start = set().union(*(breaks for _, breaks in longer)) - own
     longer_from_end = {length - cut for length, breaks in longer for cut in breaks} - {len(winner) - c for c in own}
     cuts = list(itertools.accumulate(len(group) for group in groups[:-1]))
@@ -168,8 +160,9 @@ def _insertion_places(read: str, winner: str) -> set[int]:
 
 def _worn_digit_rival_seen_in_parts(line_reads: Sequence[str], winner: str) -> bool:
     """Whether reads of the winner's line, each of its length, see worn-digit partners in place of the
-    winner's digits (:data:`WORN_DIGIT_PARTNERS`: a 3 where it has an 8) at two sites where both swaps together
-    make a Luhn-valid number: between them the reads saw that rival, though no one read spelled it.
+    winner's digits (:data:`~worker.recognizer.numberforms.WORN_DIGIT_PARTNERS`: a 3 where it has an 8) at
+    two sites where both swaps together make a Luhn-valid number: between them the reads saw that rival,
+    though no one read spelled it.
 
     A blurred unbroken 19-digit line read "...8384840" by the general recogniser, three times, while the head
     read its 3s, one in each of two crops ("...8384340", "...8334840"): the printed "...8334340".
@@ -185,8 +178,8 @@ def _worn_digit_rival_seen_in_parts(line_reads: Sequence[str], winner: str) -> b
         if len(digits) != len(winner):
             continue
         swaps |= {(site, seen) for site, (seen, printed) in enumerate(zip(digits, winner, strict=True))
-                  if seen != printed and seen in WORN_DIGIT_PARTNERS.get(printed, "")}
+                  if seen != printed and seen in numberforms.WORN_DIGIT_PARTNERS.get(printed, "")}
     for (first, one), (second, other) in itertools.combinations(sorted(swaps), 2):
-        if first != second and luhn_valid(with_two_digits(winner, first, one, second, other)):
+        if first != second and luhn_valid(numberforms.with_two_digits(winner, first, one, second, other)):
             return True
     return False
