@@ -128,28 +128,6 @@ def test_the_number_band_of_the_cards_outline_is_read_by_both_readers(recognizer
     assert any(not source.endswith(":head") for source in sources), sources
 
 
-def test_a_number_read_from_one_crop_is_confirmed_by_the_line_framed_otherwise(recognizer: Recognizer,
-                                                                                tmp_path: Path) -> None:
-    """Tuning card hard 7002 #13 (4-4-4-4, embossed, photographed sideways): only the read of the detector's
-    boxes spelled the number, every re-read of the line misread a digit (it came back only by repair), one
-    crop short of an answer; the line framed tight around its digits reads it too."""
-    sys.path.insert(0, str(ROOT))
-    from scripts.cards.numbers import build_pools
-    from scripts.make_cards import make_card
-    from worker.recognizer.imageio import decode_image
-    from worker.recognizer.reader import read_card
-
-    table = default_table()
-    label = make_card(tmp_path, 13, "hard", 7002, build_pools(table), table, None)
-    image = decode_image((tmp_path / label["file"]).read_bytes(), max_side=recognizer.settings.max_side,
-                         max_pixels=recognizer.settings.max_pixels)
-    reading = read_card(recognizer.engine, np.ascontiguousarray(image.pixels[:, :, ::-1]), scale=image.scale,
-                        original_size=image.original_size, acceptable=recognizer.acceptable)
-    assert reading.number is not None and reading.number.number == label["number"]
-    reframed = [c.source for c in reading.number.support if c.crop.endswith((":tall", ":tight")) and not c.repaired]
-    assert reframed, [c.source for c in reading.number.support]
-
-
 @pytest.mark.parametrize("degrees", [90, 180, 270])
 def test_a_card_photographed_sideways_or_upside_down(recognizer: Recognizer, cards: list[dict[str, Any]],
                                                      degrees: int) -> None:

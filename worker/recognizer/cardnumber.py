@@ -273,23 +273,6 @@ def _scores(candidates: Sequence[Candidate]) -> dict[str, float]:
     return scores
 
 
-def crops_reading_the_leader(candidates: Sequence[Candidate]) -> set[str]:
-    """The crops whose direct (unrepaired) reads spell the number with the most votes: when there is one, the
-    leader lacks only a read of another crop (:data:`MIN_SUPPORTING_CROPS`), and reading the line framed
-    differently may give it, or show a rival.
-
-    >>> from dataclasses import replace
-    >>> read = Candidate("6225760000000008", 0.9, 0.8, False, "line0:straight")
-    >>> sorted(crops_reading_the_leader([read, replace(read, source="line0:straight:head")]))
-    ['line0:straight']
-    """
-    scores = _scores(candidates)
-    if not scores:
-        return set()
-    leader = max(scores, key=scores.__getitem__)
-    return {c.crop for c in candidates if c.number == leader and not c.repaired}
-
-
 def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> NumberDecision | None:
     """The number the reads agree on, or None when none is convincing or two numbers compete.
 

@@ -3,8 +3,8 @@
 The order of work keeps the common case cheap: one detection pass, one read of every detected box, one
 straightened re-read of the number line (a second, contrast-enhanced one unless two reads already agree on a
 number that worn digits cannot turn into another valid one),
-each crop read by the general recogniser and by the card-number head; when the leading number was read from
-one crop only, the line framed two other ways. Only when no number passes does it spend more, in this order:
+each crop read by the general recogniser and by the card-number head. Only when no number passes does it
+spend more, in this order:
 
 1. the other way up: the same boxes read in the 180-degree view (or 270 after 90), no second detection;
 2. a contrast-enhanced page with a more permissive detector, for embossed digits in the card's own colour;
@@ -37,7 +37,6 @@ from worker.recognizer.cardnumber import (
     Candidate,
     NumberDecision,
     candidates_from_read,
-    crops_reading_the_leader,
     has_worn_digit_rival,
     vote,
 )
@@ -71,9 +70,6 @@ SECOND_PASS_SIDE = 960
 #: The detector's long side in the first pass. Smaller sides (736, 640) cost less but changed which hard
 #: synthetic cards passed, and on one of them two re-reads then agreed on a Luhn-valid misreading.
 FIRST_PASS_SIDE = 960
-#: Paddings (along, across; shares of the line's height) of the line's two other framings, read only when the
-#: leading number was read from one crop (:func:`_reframed_crops`); the re-reads pad by (0.5, 0.15).
-REFRAMED_PADDING = ((0.5, 0.35), (0.25, 0.05))
 #: Boxes smaller than this (pixels, short side) carry no readable text.
 MIN_BOX_HEIGHT = 6.0
 
@@ -179,22 +175,6 @@ def _reread_crops(view: View, line: TextLine) -> list[np.ndarray]:
     return [crop, clahe(crop), darkened(crop)]
 
 
-def _leader_read_in_one_crop_of(line_tag: str, pool: list[Candidate]) -> bool:
-    """Whether the number leading the vote was read directly from one crop only, a crop of this line (its
-    source starts with ``line_tag``): the vote wants reads of two crops, and this line can give another."""
-    crops = crops_reading_the_leader(pool)
-    return len(crops) == 1 and next(iter(crops)).startswith(line_tag)
-
-
-def _reframed_crops(view: View, line: TextLine) -> list[np.ndarray]:
-    """The line framed otherwise than by :func:`_reread_crops`: with more of the card above and below it, and
-    tight around its digits. The recogniser scales each to its input height, so the digits fall on other
-    pixels of its input, and a misread of one framing need not repeat in another."""
-    height = max(line.height, 1.0)
-    return [crop_quad(view.image, pad_quad(line.quad, pad_x * height, pad_y * height), min_height=REREAD_MIN_HEIGHT)
-            for pad_x, pad_y in REFRAMED_PADDING]
-
-
 def darkened(image: np.ndarray) -> np.ndarray:
     """``image`` under a steep gamma (x**3): mid tones sink, so faint ink separates from a light card."""
     return _DARKEN_TABLE[image]
@@ -287,14 +267,6 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
             if (decision is not None and len(decision.support) >= 2
                     and not has_worn_digit_rival(decision.number, acceptable)):
                 break
-        if decision is None and _leader_read_in_one_crop_of(line_tag, pool):
-            for kind, crop in zip(("tall", "tight"), _reframed_crops(view, line), strict=True):
-                reread = engine.read([crop], number=True)[0]
-                pool += _candidates_of_both_readers(reread, acceptable, source=f"{line_tag}{kind}")
-                line_reads += _digits_of_both_readers(reread)
-                decision = vote(pool, line_reads)
-                if decision is not None:
-                    break
         if decision is not None and any(c.source.startswith(line_tag) for c in decision.support):
             reading.number = decision
             reading.number_quad = line.quad
