@@ -265,14 +265,6 @@ def _dropped_digits_of(number: str, winner: str) -> bool:
     return len(number) < len(winner) and all(digit in rest for digit in number)
 
 
-def _scores(candidates: Sequence[Candidate]) -> dict[str, float]:
-    """Each number's votes: its reads' confidences, a repair's at :data:`REPAIR_WEIGHT`."""
-    scores: dict[str, float] = {}
-    for c in candidates:
-        scores[c.number] = scores.get(c.number, 0.0) + c.conf * (REPAIR_WEIGHT if c.repaired else 1.0)
-    return scores
-
-
 def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> NumberDecision | None:
     """The number the reads agree on, or None when none is convincing or two numbers compete.
 
@@ -290,7 +282,9 @@ def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> Num
     """
     if not candidates:
         return None
-    scores = _scores(candidates)
+    scores: dict[str, float] = {}
+    for c in candidates:
+        scores[c.number] = scores.get(c.number, 0.0) + c.conf * (REPAIR_WEIGHT if c.repaired else 1.0)
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     winner, best = ranked[0]
     rivals = [(number, score) for number, score in ranked[1:] if not _dropped_digits_of(number, winner)]
