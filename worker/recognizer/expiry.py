@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from worker.recognizer.ctc import Decoded
+from worker.recognizer.engine import LineRead
 from worker.recognizer.geometry import quad_size, sub_quad
 from worker.recognizer.layout import FocusedRead, TextBox
 
@@ -230,6 +232,63 @@ def find_expiry(boxes: list[TextBox]) -> ExpiryDecision | None:
     return max(pool, key=lambda d: (d.year, d.month, d.conf))
 
 
-def read_shows(decodes: list[Decoded], month: int, year: int) -> bool:
-    """True when one of ``decodes`` (reads of one crop) shows the date ``month``/``year`` in any printed form."""
-    return any((d.month, d.year) == (month, year) for decoded in decodes for d in parse_dates(decoded.text))
+def digits_show(text: str, month: int, year: int) -> bool:
+    """True when ``text``, a digits-only read of one crop (the card-number head's: a slash comes out as a
+    space or not at all), spells exactly the date ``month``/``year`` in one of its printed forms.
+
+    The whole read must be the date: a stray digit, or a slash read as a digit, makes it no match, since
+    digits alone cannot tell where a date starts.
+
+    >>> digits_show("12 30", 12, 2030), digits_show("2030 12", 12, 2030), digits_show("1230", 12, 2030)
+    (True, True, True)
+    >>> digits_show("12730", 12, 2030), digits_show("12 20", 12, 2030), digits_show("", 12, 2030)
+    (False, False, False)
+    """
+    month_digits, short_year = f"{month:02d}", f"{year % 100:02d}"
+    forms = {month_digits + short_year, month_digits + str(year), str(year) + month_digits, short_year + month_digits}
+    return "".join(text.split()) in forms
+
+
+def vote_on_date(decision: ExpiryDecision, rereads: list[LineRead]) -> ExpiryDecision | None:
+    """The date that ``rereads`` (reads of ``decision``'s own crop, each by the general recogniser and by the
+    card-number head) vote for, or None when no date wins.
+
+    Each re-read's general decodes vote once for every date they show, the box's first read for
+    ``decision``; the head, whose digits alone cannot say where a date starts, votes only for a date the others
+    found that its whole read spells (:func:`digits_show`). A date is answered with two votes and more than
+    any other; a date other than ``decision`` only when the head is among its voters, since the general
+    recogniser's reads of one crop, plain and contrast-enhanced, misread alike ("05/36" twice for 05/30).
+
+    Why the head: it errs differently from the general recogniser on embossed and blurred digits. Where the
+    box's first read was wrong ("08/28" for 03/28), the readers of the sharper crop often agree on the printed
+    date; where they split evenly (06/26 and 06/24 twice each), nothing is answered, as a wrong date is worse
+    than none.
+    """
+    own = (decision.month, decision.year)
+    votes: Counter[tuple[int, int]] = Counter({own: 1})
+    confs = {own: decision.conf}
+    for read in rereads:
+        shown: set[tuple[int, int]] = set()
+        for decoded in (read.full, read.date):
+            for match in parse_dates(decoded.text):
+                date = (match.month, match.year)
+                shown.add(date)
+                conf = round(float(np.mean([c.conf for c in decoded.chars[match.start:match.end]])), 4)
+                confs[date] = max(confs.get(date, 0.0), conf)
+        votes.update(shown)
+    seen_by_head: set[tuple[int, int]] = set()
+    for read in rereads:
+        if read.number is not None:
+            spelled = [date for date in list(votes) if digits_show(read.number.text, *date)]
+            votes.update(spelled)
+            seen_by_head.update(spelled)
+    ranked = votes.most_common()
+    (winner, count), rival = ranked[0], ranked[1][1] if len(ranked) > 1 else 0
+    if count < 2 or count == rival:
+        return None
+    if winner == own:
+        return decision
+    if winner not in seen_by_head:
+        return None
+    return replace(decision, month=winner[0], year=winner[1], conf=confs[winner])
+
