@@ -163,3 +163,26 @@ def test_a_number_most_reads_dropped_digits_from_under_a_glare_spot_is_refused(r
     label = make_card(tmp_path, 103, "heldout", 7019, build_pools(table), table, None)
     answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
     assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == label["number"]
+
+
+
+#: Fresh held-apart cards still answered with a wrong number, a Luhn-valid one two digits away: heldout
+#: 7020 #59 (4-4-4-4 FreeSans Bold, motion blur 11 px: band strips read "...9861", the head's reads of the
+#: detected line mostly "...9661", printed "...5661"), heldout 7021 #40 (embossed Liberation Sans Bold: the
+#: general recogniser read two 3s as 8s in every crop, the head saw one of them as a 3 in two of four reads)
+#: and heldout 7022 #24 (embossed DejaVu Serif Bold, glare and motion blur: "32" read as "89" in the first
+#: group). Refusing on the head's dissent alone would refuse them, and 12 of 108 right answers on two other
+#: fresh held-apart sets with them: the head misreads those faces.
+KNOWN_WRONG_HELDOUT_CARDS = ((7020, 59), (7021, 40), (7022, 24))
+
+
+@pytest.mark.xfail(strict=True, reason="known wrong numbers on held-apart cards")
+@pytest.mark.parametrize(("seed", "index"), KNOWN_WRONG_HELDOUT_CARDS)
+def test_known_wrong_held_apart_cards(recognizer: Recognizer, tmp_path: Path, seed: int, index: int) -> None:
+    from scripts.cards.numbers import build_pools
+    from scripts.make_cards import make_card
+
+    table = default_table()
+    label = make_card(tmp_path, index, "heldout", seed, build_pools(table), table, None)
+    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
+    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == label["number"]
