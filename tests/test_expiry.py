@@ -275,3 +275,14 @@ def test_the_reads_of_a_dates_own_crop_vote_on_it(first: tuple[int, int], reread
                                                   answer: str) -> None:
     decision = vote_on_date(chosen(*first), rereads)
     assert (decision.text if decision else "") == answer
+
+
+@pytest.mark.parametrize(("top", "bottom", "answered"), [("VALID", "FROM", False), ("MEMBER", "SINCE", False),
+                                                          ("VALID", "THRU", True)])
+def test_a_label_stacked_on_two_lines_to_the_left_labels_the_date(top: str, bottom: str, answered: bool) -> None:
+    # severe 7003 #44: "VALID / FROM" printed on two small lines left of a lone 04/26, detected as two boxes,
+    # the lower one's centre a date's height below the date's: neither line alone is a label within reach
+    boxes = [box("04/26", 442, 532, height=34), box(top, 345, 559, height=19), box(bottom, 352, 572, height=21)]
+    decision = find_expiry(boxes)
+    assert (decision is not None) is answered
+    assert decision is None or decision.text == "04/2026"

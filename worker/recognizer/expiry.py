@@ -59,6 +59,9 @@ _SLASH_MISREAD = re.compile(r"(?<![0-9A-Za-z])(0[1-9]|1[0-2])[17]([0-9]{2})(?![0
 #: and photos of long-expired cards are still answered (the seed's own example is 08/2008).
 EARLIEST_YEAR = 2000
 LATEST_YEAR_AHEAD = 15
+#: How far above or below a date's centre, in units of its height, the lines of a label stacked to its left
+#: may be centred: a two-line label beside a date is about as tall as it, and the detector's boxes shift it.
+STACKED_LABEL_REACH = 1.2
 #: A date read through a misread slash is trusted this much less.
 SLASH_MISREAD_PENALTY = 0.8
 _EXPIRY_LABELS = ("VALIDTHRU", "GOODTHRU", "VALIDTHROUGH", "GOODTHROUGH", "THRU", "EXPIRES", "EXPIRY", "EXPIRE",
@@ -152,7 +155,8 @@ def _near_distractor(squashed: str) -> bool:
 
 
 def _neighbour_label(box: TextBox, boxes: list[TextBox]) -> str | None:
-    """The label kind of the closest box to the left on the same line, or just above."""
+    """The label kind of the closest box to the left on the same line, or just above; failing that, of the
+    boxes stacked to its left read together (:func:`_stacked_label`)."""
     width, height = quad_size(box.quad)
     centre = box.centre
     best: tuple[float, str] | None = None
@@ -170,7 +174,28 @@ def _neighbour_label(box: TextBox, boxes: list[TextBox]) -> str | None:
             distance = float(np.hypot(*offset))
             if best is None or distance < best[0]:
                 best = (distance, kind)
-    return best[1] if best else None
+    return best[1] if best else _stacked_label(box, boxes)
+
+
+def _stacked_label(box: TextBox, boxes: list[TextBox]) -> str | None:
+    """The label kind of the boxes just left of ``box`` within :data:`STACKED_LABEL_REACH` of its height above
+    or below its centre, their texts joined top to bottom.
+
+    A label printed small on two lines beside its date ("VALID / FROM", "GOOD / THRU") is detected as a box
+    per line, and neither line alone need be a label: "VALID" says nothing, and "FROM", centred a date's height
+    below a lone valid-from date, is out of a same-line box's reach.
+    """
+    width, height = quad_size(box.quad)
+    stacked = []
+    for other in boxes:
+        offset = other.centre - box.centre
+        other_w, _other_h = quad_size(other.quad)
+        if (other is not box and 0 < -offset[0] < width / 2 + other_w / 2 + 4 * height
+                and abs(offset[1]) < STACKED_LABEL_REACH * height and not parse_dates(other.read.full.text)):
+            stacked.append((float(other.centre[1]), other.read.full.text))
+    if len(stacked) < 2:
+        return None
+    return label_kind("".join(text for _, text in sorted(stacked)))
 
 
 def _labels_its_own_date(text: str) -> bool:
