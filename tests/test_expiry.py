@@ -7,7 +7,7 @@ import pytest
 
 from worker.recognizer.ctc import Decoded, DecodedChar
 from worker.recognizer.engine import LineRead
-from worker.recognizer.expiry import ExpiryDecision, find_expiry, format_expiry, label_kind, parse_dates, vote_on_date
+from worker.recognizer.expiry import find_expiry, format_expiry, label_kind, parse_dates
 from worker.recognizer.layout import TextBox
 
 
@@ -243,40 +243,6 @@ def test_a_range_whose_from_slash_was_lost_is_not_read_as_a_year_first_date_acro
     assert decision is not None and decision.text == "04/2026"
 
 
-def reread(general: str, head: str) -> LineRead:
-    """One re-read of a date's crop: the general recogniser's decodes and the card-number head's digits."""
-    digits = "".join(c for c in general if c.isdigit() or c == " ")
-    return LineRead(full=decoded(general), digits=decoded(digits), date=decoded(general), number=decoded(head))
-
-
-def chosen(month: int, year: int) -> ExpiryDecision:
-    return ExpiryDecision(month, year, 0.9, np.zeros((4, 2), np.float32))
-
-
-@pytest.mark.parametrize(("first", "rereads", "answer"), [
-    # a re-read of the crop shows the chosen date again: answered, as before the head voted
-    ((8, 2028), [reread("08/28", ""), reread("", "")], "08/2028"),
-    # the general re-reads repeat a misread year, the head reads the printed one twice: the box's first read
-    # and the head outvote them (hard 7002 #13, printed 12/30)
-    ((12, 2030), [reread("12/20", "12 30"), reread("12/20", "12 30")], "12/2030"),
-    # the box's first read was wrong and both readers of the crop see the printed date (hard 7002 #43)
-    ((8, 2028), [reread("03/28", "0328"), reread("03/28", "03 28")], "03/2028"),
-    # the readers split evenly between two dates: nothing (hard 7005 #63, printed 06/24)
-    ((6, 2026), [reread("06/24", "06 24"), reread("06/26", "06726")], ""),
-    # the general recogniser misreads one crop alike twice and the head does not back it: nothing
-    # (hard 7005 #60, printed 05/30)
-    ((5, 2026), [reread("05/36", "05 30"), reread("05/36", "65 36")], ""),
-    # no re-read shows a date
-    ((1, 2033), [reread("801733", "501 33"), reread("", "")], ""),
-    # the head alone, spelling a date no general read found, proposes nothing
-    ((4, 2027), [reread("", "0429"), reread("", "0429")], ""),
-])
-def test_the_reads_of_a_dates_own_crop_vote_on_it(first: tuple[int, int], rereads: list[LineRead],
-                                                  answer: str) -> None:
-    decision = vote_on_date(chosen(*first), rereads)
-    assert (decision.text if decision else "") == answer
-
-
 @pytest.mark.parametrize(("top", "bottom", "answered"), [("VALID", "FROM", False), ("MEMBER", "SINCE", False),
                                                           ("VALID", "THRU", True)])
 def test_a_label_stacked_on_two_lines_to_the_left_labels_the_date(top: str, bottom: str, answered: bool) -> None:
@@ -286,3 +252,12 @@ def test_a_label_stacked_on_two_lines_to_the_left_labels_the_date(top: str, bott
     decision = find_expiry(boxes)
     assert (decision is not None) is answered
     assert decision is None or decision.text == "04/2026"
+
+
+def test_a_stacked_label_beyond_another_date_labels_only_that_one() -> None:
+    # held-apart 7024 #54: the thru date 10/27 (its label unread), the valid-from date 10/21 below-left of it,
+    # and "VALID / FROM" stacked left of 10/21
+    boxes = [box("10/27", 478, 447, width=100, height=35), box("10/21", 336, 468, width=90, height=33),
+             box("VALID", 296, 479, width=46, height=18), box("FROM", 298, 491, width=46, height=19)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "10/2027"

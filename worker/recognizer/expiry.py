@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from worker.recognizer.ctc import Decoded
-from worker.recognizer.engine import LineRead
 from worker.recognizer.geometry import quad_size, sub_quad
 from worker.recognizer.layout import FocusedRead, TextBox
 
@@ -62,6 +60,9 @@ LATEST_YEAR_AHEAD = 15
 #: How far above or below a date's centre, in units of its height, the lines of a label stacked to its left
 #: may be centred: a two-line label beside a date is about as tall as it, and the detector's boxes shift it.
 STACKED_LABEL_REACH = 1.2
+#: At most this gap, in units of the date's height, between a stacked label's lines and the date they label:
+#: a valid-from date's own stacked label, further left beyond it, labels only that date.
+STACKED_LABEL_GAP = 1.5
 #: A date read through a misread slash is trusted this much less.
 SLASH_MISREAD_PENALTY = 0.8
 _EXPIRY_LABELS = ("VALIDTHRU", "GOODTHRU", "VALIDTHROUGH", "GOODTHROUGH", "THRU", "EXPIRES", "EXPIRY", "EXPIRE",
@@ -178,8 +179,9 @@ def _neighbour_label(box: TextBox, boxes: list[TextBox]) -> str | None:
 
 
 def _stacked_label(box: TextBox, boxes: list[TextBox]) -> str | None:
-    """The label kind of the boxes just left of ``box`` within :data:`STACKED_LABEL_REACH` of its height above
-    or below its centre, their texts joined top to bottom.
+    """The label kind of the boxes just left of ``box`` (within :data:`STACKED_LABEL_GAP` of its height) and
+    within :data:`STACKED_LABEL_REACH` of its height above or below its centre, their texts joined top to
+    bottom.
 
     A label printed small on two lines beside its date ("VALID / FROM", "GOOD / THRU") is detected as a box
     per line, and neither line alone need be a label: "VALID" says nothing, and "FROM", centred a date's height
@@ -190,7 +192,8 @@ def _stacked_label(box: TextBox, boxes: list[TextBox]) -> str | None:
     for other in boxes:
         offset = other.centre - box.centre
         other_w, _other_h = quad_size(other.quad)
-        if (other is not box and 0 < -offset[0] < width / 2 + other_w / 2 + 4 * height
+        gap = -offset[0] - width / 2 - other_w / 2
+        if (other is not box and -offset[0] > 0 and gap < STACKED_LABEL_GAP * height
                 and abs(offset[1]) < STACKED_LABEL_REACH * height and not parse_dates(other.read.full.text)):
             stacked.append((float(other.centre[1]), other.read.full.text))
     if len(stacked) < 2:
@@ -257,63 +260,6 @@ def find_expiry(boxes: list[TextBox]) -> ExpiryDecision | None:
     return max(pool, key=lambda d: (d.year, d.month, d.conf))
 
 
-def digits_show(text: str, month: int, year: int) -> bool:
-    """True when ``text``, a digits-only read of one crop (the card-number head's: a slash comes out as a
-    space or not at all), spells exactly the date ``month``/``year`` in one of its printed forms.
-
-    The whole read must be the date: a stray digit, or a slash read as a digit, makes it no match, since
-    digits alone cannot tell where a date starts.
-
-    >>> digits_show("12 30", 12, 2030), digits_show("2030 12", 12, 2030), digits_show("1230", 12, 2030)
-    (True, True, True)
-    >>> digits_show("12730", 12, 2030), digits_show("12 20", 12, 2030), digits_show("", 12, 2030)
-    (False, False, False)
-    """
-    month_digits, short_year = f"{month:02d}", f"{year % 100:02d}"
-    forms = {month_digits + short_year, month_digits + str(year), str(year) + month_digits, short_year + month_digits}
-    return "".join(text.split()) in forms
-
-
-def vote_on_date(decision: ExpiryDecision, rereads: list[LineRead]) -> ExpiryDecision | None:
-    """The date that ``rereads`` (reads of ``decision``'s own crop, each by the general recogniser and by the
-    card-number head) vote for, or None when no date wins.
-
-    Each re-read's general decodes vote once for every date they show, the box's first read for
-    ``decision``; the head, whose digits alone cannot say where a date starts, votes only for a date the others
-    found that its whole read spells (:func:`digits_show`). A date is answered with two votes and more than
-    any other; a date other than ``decision`` only when the head is among its voters, since the general
-    recogniser's reads of one crop, plain and contrast-enhanced, misread alike ("05/36" twice for 05/30).
-
-    Why the head: it errs differently from the general recogniser on embossed and blurred digits. Where the
-    box's first read was wrong ("08/28" for 03/28), the readers of the sharper crop often agree on the printed
-    date; where they split evenly (06/26 and 06/24 twice each), nothing is answered, as a wrong date is worse
-    than none.
-    """
-    own = (decision.month, decision.year)
-    votes: Counter[tuple[int, int]] = Counter({own: 1})
-    confs = {own: decision.conf}
-    for read in rereads:
-        shown: set[tuple[int, int]] = set()
-        for decoded in (read.full, read.date):
-            for match in parse_dates(decoded.text):
-                date = (match.month, match.year)
-                shown.add(date)
-                conf = round(float(np.mean([c.conf for c in decoded.chars[match.start:match.end]])), 4)
-                confs[date] = max(confs.get(date, 0.0), conf)
-        votes.update(shown)
-    seen_by_head: set[tuple[int, int]] = set()
-    for read in rereads:
-        if read.number is not None:
-            spelled = [date for date in list(votes) if digits_show(read.number.text, *date)]
-            votes.update(spelled)
-            seen_by_head.update(spelled)
-    ranked = votes.most_common()
-    (winner, count), rival = ranked[0], ranked[1][1] if len(ranked) > 1 else 0
-    if count < 2 or count == rival:
-        return None
-    if winner == own:
-        return decision
-    if winner not in seen_by_head:
-        return None
-    return replace(decision, month=winner[0], year=winner[1], conf=confs[winner])
-
+def read_shows(decodes: list[Decoded], month: int, year: int) -> bool:
+    """True when one of ``decodes`` (reads of one crop) shows the date ``month``/``year`` in any printed form."""
+    return any((d.month, d.year) == (month, year) for decoded in decodes for d in parse_dates(decoded.text))

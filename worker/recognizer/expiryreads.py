@@ -2,11 +2,10 @@
 
 Why a confirming re-read: the expiry is chosen from one read of each box, and on embossed or blurred cards
 that read can be sure and wrong ("01/2021" for 01/29 at 0.99). A wrong date is worse than none (the caller
-cannot tell it from a right one), so the chosen date is answered only when re-reads of its own pixels,
-cropped to the date alone and upscaled, plain and contrast-enhanced, by the general recogniser and by the
-card-number head, vote for it; or, when the first read was wrong, for the date both readers see there
-(:func:`worker.recognizer.expiry.vote_on_date`). The re-reads cost two recogniser calls on a short crop, a
-few milliseconds against the page's detection.
+cannot tell it from a right one), so the chosen date is answered only when a second read of its own pixels,
+cropped to the date alone and upscaled, shows the same month and year: first plain, then contrast-enhanced.
+The re-reads cost one or two recogniser calls on a short crop, a few milliseconds against the page's
+detection.
 
 When the plain reads show no date at all, :func:`with_expiry_rereads` first gives the short digit boxes a
 contrast-enhanced read (embossed dates are often detected but read with a digit or the slash lost).
@@ -21,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from worker.recognizer.engine import OcrEngine
-from worker.recognizer.expiry import ExpiryDecision, find_expiry, parse_dates, vote_on_date
+from worker.recognizer.expiry import ExpiryDecision, find_expiry, parse_dates, read_shows
 from worker.recognizer.geometry import View, crop_quad, pad_quad, quad_size
 from worker.recognizer.layout import FocusedRead, TextBox
 from worker.recognizer.reader import clahe
@@ -42,25 +41,25 @@ FALLBACK_MARGIN_ALONG = 0.3
 
 def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox]) -> ExpiryDecision | None:
     """The card's expiry from ``boxes`` (one view's read boxes), confirmed by a re-read; None when no date is
-    printed, or when no date of the chosen one's crop is seen by two readers."""
+    printed, or when the chosen one is not seen again."""
     chosen = find_expiry(boxes)
     if chosen is None and boxes:
         chosen = find_expiry(with_expiry_rereads(engine, view, boxes))
     if chosen is None:
         return None
-    return confirmed(engine, view, chosen)
+    return chosen if confirmed(engine, view, chosen) else None
 
 
-def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> ExpiryDecision | None:
-    """The date the reads of ``decision``'s own crop vote for (see :func:`vote_on_date`), or None.
-
-    The crop is the date alone, upscaled, read plain and contrast-enhanced, each by the general recogniser
-    and by the card-number head (which reads from the same backbone features, so it costs no second pass).
-    """
+def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
+    """True when a re-read of the date's own crop, plain or contrast-enhanced, shows the decision's date."""
     _, height = quad_size(decision.quad)
     part = pad_quad(decision.quad, CONFIRM_MARGIN_ALONG * height, CONFIRM_MARGIN_ACROSS * height)
     plain = crop_quad(view.image, part, min_height=EXPIRY_REREAD_HEIGHT)
-    return vote_on_date(decision, [engine.read([crop], number=True)[0] for crop in (plain, clahe(plain))])
+    for crop in (plain, clahe(plain)):
+        read = engine.read([crop])[0]
+        if read_shows([read.full, read.date], decision.month, decision.year):
+            return True
+    return False
 
 
 def with_expiry_rereads(engine: OcrEngine, view: View, boxes: list[TextBox]) -> list[TextBox]:
