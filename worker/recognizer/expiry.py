@@ -169,7 +169,8 @@ def _neighbour_label(box: TextBox, boxes: list[TextBox]) -> str | None:
             continue
         offset = other.centre - centre
         other_w, _other_h = quad_size(other.quad)
-        left_of = -offset[0] > 0 and abs(offset[1]) < 0.8 * height and -offset[0] < width / 2 + other_w / 2 + 4 * height
+        gap = _gap_to_its_left(box, other)
+        left_of = gap is not None and abs(offset[1]) < 0.8 * height and gap < 4 * height
         above = 0 < -offset[1] < 3.0 * height and abs(offset[0]) < width + other_w
         if left_of or above:
             distance = float(np.hypot(*offset))
@@ -187,18 +188,28 @@ def _stacked_label(box: TextBox, boxes: list[TextBox]) -> str | None:
     per line, and neither line alone need be a label: "VALID" says nothing, and "FROM", centred a date's height
     below a lone valid-from date, is out of a same-line box's reach.
     """
-    width, height = quad_size(box.quad)
+    _, height = quad_size(box.quad)
     stacked = []
     for other in boxes:
-        offset = other.centre - box.centre
-        other_w, _other_h = quad_size(other.quad)
-        gap = -offset[0] - width / 2 - other_w / 2
-        if (other is not box and -offset[0] > 0 and gap < STACKED_LABEL_GAP * height
-                and abs(offset[1]) < STACKED_LABEL_REACH * height and not parse_dates(other.read.full.text)):
+        gap = _gap_to_its_left(box, other)
+        if (other is not box and gap is not None and gap < STACKED_LABEL_GAP * height
+                and abs(other.centre[1] - box.centre[1]) < STACKED_LABEL_REACH * height
+                and not parse_dates(other.read.full.text)):
             stacked.append((float(other.centre[1]), other.read.full.text))
     if len(stacked) < 2:
         return None
     return label_kind("".join(text for _, text in sorted(stacked)))
+
+
+def _gap_to_its_left(box: TextBox, other: TextBox) -> float | None:
+    """The gap between ``other`` and ``box`` along the page, boxes taken as their widths about their centres;
+    None when ``other``'s centre is not left of ``box``'s (the gap is negative where they overlap)."""
+    along = float(box.centre[0] - other.centre[0])
+    if along <= 0:
+        return None
+    width, _ = quad_size(box.quad)
+    other_width, _ = quad_size(other.quad)
+    return along - width / 2 - other_width / 2
 
 
 def _labels_its_own_date(text: str) -> bool:
