@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from worker.api.legacy import codes
+from worker.api.legacy.schema import BankCardResponse
 from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.bins import default_table, luhn_valid
 from worker.recognizer.cardnumber import has_worn_digit_rival
@@ -104,6 +105,18 @@ def test_held_apart_hard_cards_meet_the_floor_with_no_wrong_number(recognizer: R
     assert exact >= HELDOUT_FLOOR
 
 
+def _read_generated_card(recognizer: Recognizer, tmp_path: Path, level: str, seed: int, index: int,
+                         grouping: tuple[int, ...] | None = None) -> tuple[str, BankCardResponse]:
+    """The printed number of card ``index`` of ``scripts/make_cards.py``'s set (level, seed), and the answer
+    the recognizer gives for it: one card drawn alone, as the whole set would draw it."""
+    from scripts.cards.numbers import build_pools
+    from scripts.make_cards import make_card
+
+    table = default_table()
+    label = make_card(tmp_path, index, level, seed, build_pools(table), table, None, grouping)
+    return label["number"], recognizer.recognize((tmp_path / label["file"]).read_bytes())
+
+
 #: Tuning-side generated cards (level, seed, card index, forced grouping) once answered with a wrong number:
 #: an embossed 6+13 line that the general read and the head's read of one crop both read, surely, two digits
 #: away from the printed number (a Luhn-valid rival on the same BIN); and a 19-digit line printed without
@@ -114,13 +127,8 @@ TEMPTING_TUNING_CARDS = (("severe", 20002, 16, (6, 13)), ("severe", 20004, 45, (
 @pytest.mark.parametrize(("level", "seed", "index", "grouping"), TEMPTING_TUNING_CARDS)
 def test_tuning_cards_that_tempted_a_wrong_number_are_read_right_or_refused(
         recognizer: Recognizer, tmp_path: Path, level: str, seed: int, index: int, grouping: tuple[int, ...]) -> None:
-    from scripts.cards.numbers import build_pools
-    from scripts.make_cards import make_card
-
-    table = default_table()
-    label = make_card(tmp_path, index, level, seed, build_pools(table), table, None, grouping)
-    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
-    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == label["number"]
+    printed, answer = _read_generated_card(recognizer, tmp_path, level, seed, index, grouping)
+    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
 
 
 def test_neighbouring_band_strips_agreeing_on_a_misread_are_not_enough(recognizer: Recognizer,
@@ -128,26 +136,16 @@ def test_neighbouring_band_strips_agreeing_on_a_misread_are_not_enough(recognize
     """Benchmark card heldout 2024 #56 (4-4-4-4-3, DejaVu Serif Bold foil, motion blur 11 px), once its outline
     was found: two neighbouring strips of the number band read three of its 5s and 4s as 3s and a 1, surely,
     a Luhn-valid number of the same bank, and the strip reads counted as two crops."""
-    from scripts.cards.numbers import build_pools
-    from scripts.make_cards import make_card
-
-    table = default_table()
-    label = make_card(tmp_path, 56, "heldout", 2024, build_pools(table), table, None)
-    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
-    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == label["number"]
+    printed, answer = _read_generated_card(recognizer, tmp_path, "heldout", 2024, 56)
+    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
 
 
 def test_an_embossed_line_the_band_strips_misread_alike_is_refused(recognizer: Recognizer, tmp_path: Path) -> None:
     """Tuning card severe 20002 #8 (6-13, FreeMono Bold in the card's colour, printed 621724 8288189111997):
     the detected line's reads all disagree about "8288"; neighbouring strips of the number band then read
     "8293" surely, two digits away and Luhn-valid on the same BIN."""
-    from scripts.cards.numbers import build_pools
-    from scripts.make_cards import make_card
-
-    table = default_table()
-    label = make_card(tmp_path, 8, "severe", 20002, build_pools(table), table, None, (6, 13))
-    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
-    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == label["number"]
+    printed, answer = _read_generated_card(recognizer, tmp_path, "severe", 20002, 8, (6, 13))
+    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
 
 
 def test_a_number_most_reads_dropped_digits_from_under_a_glare_spot_is_refused(recognizer: Recognizer,
@@ -156,14 +154,8 @@ def test_a_number_most_reads_dropped_digits_from_under_a_glare_spot_is_refused(r
     the three digits under the glare, right where a 4-4-4-4 line has its space, and strips of the number band
     then read a Luhn-valid 16-digit number, one more digit wrong; eight reads of the line and the band saw
     digits at that place."""
-    from scripts.cards.numbers import build_pools
-    from scripts.make_cards import make_card
-
-    table = default_table()
-    label = make_card(tmp_path, 103, "heldout", 7019, build_pools(table), table, None)
-    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
-    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == label["number"]
-
+    printed, answer = _read_generated_card(recognizer, tmp_path, "heldout", 7019, 103)
+    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
 
 
 #: Fresh held-apart cards still answered with a wrong number, a Luhn-valid one two digits away (5 of 1,200
@@ -176,13 +168,9 @@ def test_a_number_most_reads_dropped_digits_from_under_a_glare_spot_is_refused(r
 #: of 108 right answers on heldout 7022 and 7023 with them: the head misreads those faces.
 KNOWN_WRONG_HELDOUT_CARDS = ((7020, 59), (7021, 40), (7022, 24), (7025, 54), (7027, 62))
 
+
 @pytest.mark.xfail(strict=True, reason="known wrong numbers on held-apart cards")
 @pytest.mark.parametrize(("seed", "index"), KNOWN_WRONG_HELDOUT_CARDS)
 def test_known_wrong_held_apart_cards(recognizer: Recognizer, tmp_path: Path, seed: int, index: int) -> None:
-    from scripts.cards.numbers import build_pools
-    from scripts.make_cards import make_card
-
-    table = default_table()
-    label = make_card(tmp_path, index, "heldout", seed, build_pools(table), table, None)
-    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
-    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == label["number"]
+    printed, answer = _read_generated_card(recognizer, tmp_path, "heldout", seed, index)
+    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
