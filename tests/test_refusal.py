@@ -158,15 +158,16 @@ def test_a_number_most_reads_dropped_digits_from_under_a_glare_spot_is_refused(r
     assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
 
 
-#: Fresh held-apart cards still answered with a wrong number, a Luhn-valid one two digits away (5 of 1,200
-#: cards of heldout seeds 7020-7027): 7020 #59 (4-4-4-4 FreeSans Bold, motion blur 11 px: band strips read
-#: "...9861", the head's reads of the detected line mostly "...9661", printed "...5661"), 7021 #40 (embossed
-#: Liberation Sans Bold: the general recogniser read two 3s as 8s in every crop, the head saw one of them as a
-#: 3 in two of four reads), 7022 #24 (embossed DejaVu Serif Bold, glare and motion blur: "32" read "89"),
-#: 7025 #54 (embossed 19 digits on a 410 px card: two 5s read as 3s) and 7027 #62 (embossed FreeSans Bold,
-#: contrast 0.62: "36" read "85"). Refusing on the head's dissent alone would refuse the first three, and 12
-#: of 108 right answers on heldout 7022 and 7023 with them: the head misreads those faces.
-KNOWN_WRONG_HELDOUT_CARDS = ((7020, 59), (7021, 40), (7022, 24), (7025, 54), (7027, 62))
+#: Fresh held-apart cards still answered with a wrong number, a Luhn-valid one two or three digits away (4 of
+#: 1,200 cards of heldout seeds 7020-7027, 1 of 600 of seeds 7028-7031): 7021 #40 (embossed Liberation Sans
+#: Bold: the general recogniser read two 3s as 8s in every crop, the head saw one of them as a 3 in two of four
+#: reads), 7022 #24 (embossed DejaVu Serif Bold, glare and motion blur: "32" read "89"), 7025 #54 (embossed 19
+#: digits on a 410 px card: two 5s read as 3s), 7027 #62 (embossed FreeSans Bold, contrast 0.62: "36" read
+#: "85") and 7028 #112 (embossed DejaVu Serif Bold, unbroken 19 digits tilted 14 degrees: "3" read "8" and
+#: "38" read "50"). Refusing on the head's dissent alone would refuse the first two, and 12 of 108 right
+#: answers on heldout 7022 and 7023 with them: the head misreads those faces. 7020 #59 (FreeSans Bold, motion
+#: blur 11 px) was one of them until the head was fine-tuned on severe cards; it is refused now.
+KNOWN_WRONG_HELDOUT_CARDS = ((7021, 40), (7022, 24), (7025, 54), (7027, 62), (7028, 112))
 
 
 @pytest.mark.xfail(strict=True, reason="known wrong numbers on held-apart cards")
