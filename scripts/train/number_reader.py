@@ -250,8 +250,9 @@ def load_trained(model: Any, path: Path) -> None:
     Why: a reader trained on many cards is a better start than the recogniser's digit rows when new kinds of
     card are added; fine-tuning it on them costs minutes where training again on every card costs an hour.
     Export folded each batch norm into its convolution, so each convolution takes the folded weights and its
-    batch norm becomes the identity plus the folded bias; the neck's other tensors were frozen and are the
-    recogniser's. The model's output is checked against the exported reader's before training starts.
+    batch norm becomes the identity plus the folded bias; the neck's other tensors (frozen in training) are
+    copied as exported. The convolutions are found by the names onnx2torch gives them, so the model's output
+    is checked against the exported reader's before training starts: a mismatch stops here, not hours later.
     """
     import onnx
     import onnxruntime
