@@ -69,7 +69,9 @@ def test_run_killed_with_sigkill_takes_its_workers_with_it_and_the_resumed_run_p
         # The resumed run starts at once, while the old workers may still be finishing their in-flight calls.
         resumed = subprocess.run(_cardpipe(config, "run", str(folder), "--json", "--processes", "2"),
                                  env=_env(fake.url), capture_output=True, text=True, timeout=240)
-        assert not any(_alive(child) for child in children), "the killed run's workers are gone"
+        lingering = [child for child in children if _alive(child)]
+        assert not lingering, f"the killed run's workers {lingering} are gone (resumed run: exit " \
+                              f"{resumed.returncode}, {resumed.stderr[-600:]})"
         assert resumed.returncode == 0, resumed.stderr
         assert json.loads(resumed.stdout)["missing"] == 0
         results, dead = _outcome_ids(tmp_path)

@@ -113,7 +113,8 @@ class QueueConsumer:
     # --- control ----------------------------------------------------------------------------------------------
 
     def request_stop(self, reason: str = "stop requested") -> None:
-        """Stop taking messages; in-flight ones finish, the rest go back. Safe from a signal handler."""
+        """Stop taking messages; in-flight ones finish, the rest go back. Safe from any thread (not from a signal
+        handler: it sets Events, which take locks; see :mod:`worker.signals`)."""
         if not self._stop.is_set():
             self.report.reason = self.report.reason or reason
             if self.report.exit_code == EXIT_OK:

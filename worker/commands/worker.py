@@ -31,12 +31,13 @@ from worker.commands import global_args
 from worker.config import Settings, load_config
 from worker.consumer import ConsumerReport, QueueConsumer
 from worker.exit_codes import EXIT_CONFIG
-from worker.jobs.consume import consume, report_json, stop_on_signals, threads_per_process
+from worker.jobs.consume import consume, report_json, threads_per_process
 from worker.jobs.grants import apply_grants
 from worker.metrics import multiprocess_metrics, worker_endpoint
 from worker.observability import get_logger
 from worker.outcomes import OutcomeStoreError
 from worker.pipeline import Outcome
+from worker.signals import stop_on_signals
 from worker.supervision import LineWriter, die_with_parent, run_children, worker_command
 
 log = get_logger("worker")

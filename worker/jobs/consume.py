@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from worker.config import Settings
@@ -26,6 +24,7 @@ from worker.pipeline import Outcome, Pipeline, has_outcome
 from worker.queues import EMBEDDED_SWEEP_INTERVAL_S, QueueSettings, forget_delivered, revive_orphans
 from worker.ratelimit import open_limiter
 from worker.retry import CircuitBreaker
+from worker.signals import stop_on_signals
 from worker.storage import open_storage
 from worker.supervision import RUN_LOCK_ENV, RunLock
 from worker.upstreams import open_upstream
@@ -54,24 +53,6 @@ def build_pipeline(settings: Settings, *, stop_event: threading.Event | None = N
                     breaker=CircuitBreaker.from_settings(settings.retry), stop_event=stop_event,
                     acquire_timeout_s=settings.ratelimit.acquire_timeout_s,
                     limiter_unreachable_exit_s=settings.ratelimit.unreachable_exit_s)
-
-
-@contextmanager
-def stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to ``stop`` (graceful: finish in-flight, requeue the rest); restore after."""
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        stop(f"stopped by {signal.Signals(signum).name}")
-
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, handler)
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 def report_json(report: ConsumerReport) -> dict[str, Any]:

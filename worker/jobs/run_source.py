@@ -27,7 +27,7 @@ from worker.config import Settings
 from worker.consumer import QueueConsumer
 from worker.exit_codes import EXIT_INCOMPLETE, EXIT_OK, EXIT_STOPPED
 from worker.jobs.backstop import absorb_backstop
-from worker.jobs.consume import consume, embedded_lock_path, revive_orphaned_rows, stop_on_signals
+from worker.jobs.consume import consume, embedded_lock_path, revive_orphaned_rows
 from worker.jobs.enqueue import EnqueueReport, enqueue_source, ids_with_an_outcome
 from worker.jobs.grants import apply_grants, record_grant
 from worker.observability import get_logger
@@ -35,6 +35,7 @@ from worker.outcomes import OutcomeStore
 from worker.pipeline import Outcome, has_outcome
 from worker.progress import RunProgress, RunTally
 from worker.queues import TaskPublisher, forget_delivered, purge_embedded_queue, take_pending_embedded
+from worker.signals import stop_on_signals
 from worker.sources import FolderSource, ListFileSource, SingleFileSource, Source
 from worker.supervision import RUN_LOCK_ENV, RunLock, run_children, worker_command
 from worker.tasks import BadMessage, Task
