@@ -15,13 +15,13 @@ writes ``card_0000.jpg`` ... (some ``.png``) and ``labels.jsonl``, one JSON obje
      "bin": "622576", "bank": "招商银行(03080000)", "level": "moderate", "seed": 7, "font": "OCR-B",
      "style": "foil", "rotation": 90, "number_quad": [[x, y], ...], ...}
 
-``expiry`` is as printed (MM/YY on the clean, moderate and hard levels; the severe and heldout levels also
+``expiry`` is as printed (MM/YY on the clean, moderate and hard levels; the severe, varied and heldout levels also
 print MM/YYYY, YYYY/MM, YY/MM and valid-from-thru ranges, see ``expiry_form`` and ``valid_from``; null when the
 card shows none); ``valid_date`` is the API's 有效期 (MM/YYYY) of the thru date.
 ``card_quad`` and ``number_quad`` are the card's and the number line's corners in the image's pixels,
 clockwise from the top left of the card as read (so they follow a 90/180/270 ``rotation``).
 
-Parameters: ``--out DIR``, ``--count N``, ``--level {clean,moderate,hard,severe,heldout,mixed}`` (mixed
+Parameters: ``--out DIR``, ``--count N``, ``--level {clean,moderate,hard,severe,varied,heldout,mixed}`` (mixed
 draws each card's level uniformly among clean, moderate and hard; ``heldout`` is for evaluation only, never
 for training or tuning, see :mod:`scripts.cards.spec`), ``--seed S``, ``--width W`` (scale every photo to
 this width, keeping its aspect ratio), ``--grouping 6-13`` (every number 19 digits printed that way: 6-13,
@@ -75,8 +75,8 @@ def generate(
     Parameters:
         out_dir: the folder (created if needed).
         count: how many images.
-        level: "clean", "moderate", "hard", "severe", "heldout" or "mixed" (each card's level drawn uniformly
-            among the first three).
+        level: "clean", "moderate", "hard", "severe", "varied", "heldout" or "mixed" (each card's level drawn
+            uniformly among the first three).
         seed: the run's seed; card ``i`` depends only on (seed, i), so a larger run extends a smaller one.
         width: if given, every photo is scaled to this width.
         table: the BIN table to draw numbers from (default: the shipped table).

@@ -15,7 +15,7 @@ from PIL import Image
 
 from scripts.cards import fonts
 from scripts.cards.numbers import build_pools
-from scripts.cards.spec import CARD_HEIGHT, CARD_WIDTH, LEVELS, PROFILES
+from scripts.cards.spec import ALL_LEVELS, CARD_HEIGHT, CARD_WIDTH, LEVELS, PROFILES, TRAINING_LEVELS
 from scripts.make_cards import card_rng, generate, render_card, sample_spec
 from worker.recognizer.bins import default_table, luhn_valid
 from worker.recognizer.expiry import parse_dates
@@ -79,7 +79,7 @@ def test_a_card_depends_only_on_seed_and_index(tmp_path: Path) -> None:
     assert (tmp_path / "long" / "card_0000.jpg").read_bytes() == (tmp_path / "short" / "card_0000.jpg").read_bytes()
 
 
-@pytest.mark.parametrize("level", ["clean", "moderate", "hard", "severe", "heldout"])
+@pytest.mark.parametrize("level", ["clean", "moderate", "hard", "severe", "varied", "heldout"])
 def test_every_level_renders_valid_labelled_photos(tmp_path: Path, level: str) -> None:
     labels = generate(tmp_path, 2, level, seed=7)
     assert read_labels(tmp_path) == labels
@@ -189,17 +189,28 @@ def test_the_hard_new_levels_cover_every_way_cards_were_seen_to_be_hard(level: s
 
 
 def test_the_heldout_level_shares_no_face_or_degradation_with_the_training_levels() -> None:
-    training = {face.name for level in ("clean", "moderate", "hard", "severe")
-                for face in PROFILES[level].digit_faces}
+    training = {face.name for level in TRAINING_LEVELS for face in PROFILES[level].digit_faces}
     heldout = {face.name for face in PROFILES["heldout"].digit_faces}
     assert heldout and not heldout & training
     assert all((REPO / "scripts" / "fonts" / face.files[0].name).exists()
                for face in fonts.ALL_DIGIT_FACES), "every face ships in scripts/fonts"
-    held, severe = PROFILES["heldout"], PROFILES["severe"]
-    assert (held.glare_kind, held.motion_kernel, held.light_from_right, held.contrast_around_mean) != (
-        severe.glare_kind, severe.motion_kernel, severe.light_from_right, severe.contrast_around_mean)
+    held = PROFILES["heldout"]
+    for severe in (PROFILES["severe"], PROFILES["varied"]):
+        assert (held.glare_kind, held.motion_kernel, held.light_from_right, held.contrast_around_mean) != (
+            severe.glare_kind, severe.motion_kernel, severe.light_from_right, severe.contrast_around_mean)
+        assert set(held.expiry_labels) - set(severe.expiry_labels), "labels no training card prints"
     assert all(not (held.glare_kind == PROFILES[level].glare_kind == "hard") for level in LEVELS)
-    assert set(held.expiry_labels) - set(severe.expiry_labels), "labels no training card prints"
+
+
+def test_the_varied_level_draws_faces_no_other_level_does() -> None:
+    """It widens what the number head is trained on; the tuning and reporting levels stay as they were."""
+    table = default_table()
+    pools = build_pools(table)
+    faces = {sample_spec(table, pools, "varied", card_rng(654, i)).digit_face.name for i in range(120)}
+    extra = {face.name for face in fonts.VARIED_EXTRA_FACES}
+    assert extra <= faces
+    assert not extra & {face.name for level in ALL_LEVELS if level != "varied"
+                        for face in PROFILES[level].digit_faces}
 
 
 def test_new_levels_leave_the_old_ones_unchanged() -> None:

@@ -56,6 +56,20 @@ TRAINING_EXTRA_FACES: tuple[FontFace, ...] = (
 )
 TRAINING_FACES: tuple[FontFace, ...] = DIGIT_FACES + TRAINING_EXTRA_FACES
 
+# Still more faces, for the "varied" training level only: digit shapes no other level draws (a humanist sans, a
+# neo-grotesque, a programmers' mono, a rounded sans), so that the number head learns digits rather than faces.
+VARIED_EXTRA_FACES: tuple[FontFace, ...] = (
+    FontFace("Roboto Bold", (FONT_DIR / "Roboto-Bold.ttf",
+                             Path("/usr/share/fonts/truetype/roboto/unhinted/RobotoTTF/Roboto-Bold.ttf"))),
+    FontFace("Open Sans Bold", (FONT_DIR / "OpenSans-Bold.ttf",
+                                Path("/usr/share/fonts/truetype/open-sans/OpenSans-Bold.ttf"))),
+    FontFace("Fira Code Bold", (FONT_DIR / "FiraCode-Bold.ttf",
+                                Path("/usr/share/fonts/truetype/firacode/FiraCode-Bold.ttf"))),
+    FontFace("Cantarell Bold", (FONT_DIR / "Cantarell-Bold.otf",
+                                Path("/usr/share/fonts/opentype/cantarell/Cantarell-Bold.otf"))),
+)
+VARIED_FACES: tuple[FontFace, ...] = TRAINING_FACES + VARIED_EXTRA_FACES
+
 # Faces of the held-apart "heldout" level only: no card that trains or tunes the recognizer is drawn with them.
 HELDOUT_FACES: tuple[FontFace, ...] = (
     FontFace(
@@ -67,7 +81,7 @@ HELDOUT_FACES: tuple[FontFace, ...] = (
         (FONT_DIR / "LiberationSans-Bold.ttf", Path("/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf")),
     ),
 )
-ALL_DIGIT_FACES: tuple[FontFace, ...] = TRAINING_FACES + HELDOUT_FACES
+ALL_DIGIT_FACES: tuple[FontFace, ...] = VARIED_FACES + HELDOUT_FACES
 
 CJK_FACE = FontFace(
     "Droid Sans (CardCJK subset)",

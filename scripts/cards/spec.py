@@ -16,6 +16,9 @@ Levels say how hard the photo is, in the ways real photos are hard:
   only 380-800 px wide, rotation up to 14 degrees, low contrast, JPEG 35-65, 19-digit numbers (6+13 or no
   spaces), more faces, expiry printed MM/YY, MM/YYYY, YYYY/MM or YY/MM, sometimes as a valid-from-thru range.
   Training data and threshold tuning may use it (and the three levels above);
+- ``varied``: a training level, ``severe`` drawn more widely: four more faces (:data:`fonts.VARIED_EXTRA_FACES`,
+  drawn by no other level), wider ranges of blur, motion, relief, contrast, card size and JPEG quality, and
+  more glare. It exists so that the number head sees more kinds of digits than the levels it is judged on;
 - ``heldout``: the EVALUATION level, never used for training or tuning. Hard in the same ways but drawn by
   different means, as another generator would: its own faces (:data:`fonts.HELDOUT_FACES`, used by no other
   level), embossing lit from the top right instead of the top left, a hard-edged saturated glare spot instead
@@ -42,9 +45,9 @@ from worker.recognizer.bins import BinTable
 
 LEVELS = ("clean", "moderate", "hard")
 #: Every level; "mixed" draws among :data:`LEVELS` only.
-ALL_LEVELS = (*LEVELS, "severe", "heldout")
+ALL_LEVELS = (*LEVELS, "severe", "varied", "heldout")
 #: Levels whose cards may train the number head or tune thresholds; "heldout" never may.
-TRAINING_LEVELS = (*LEVELS, "severe")
+TRAINING_LEVELS = (*LEVELS, "severe", "varied")
 CARD_WIDTH = 856  # the ISO ID-1 card (85.60 x 53.98 mm) at 10 px/mm
 CARD_HEIGHT = 540
 RGB = tuple[int, int, int]
@@ -180,6 +183,35 @@ PROFILES: dict[str, LevelProfile] = {
         nineteen_share=0.45,
         card_width_px=(380, 800),
         contrast=(0.65, 0.9),
+    ),
+    "varied": LevelProfile(
+        styles={"embossed": 0.55, "foil": 0.25, "flat": 0.2},
+        max_tilt_deg=16.0,
+        right_angle_share=0.2,
+        perspective=0.07,
+        card_fill=(0.45, 0.9),
+        blur_sigma=(0.3, 2.0),
+        motion_blur_share=0.5,
+        motion_length=(4, 13),
+        noise_sigma=(1.0, 8.0),
+        jpeg_quality=(28, 70),
+        glare_share=0.8,
+        glare_strength=(0.3, 0.9),
+        shadow_share=0.35,
+        low_light_share=0.3,
+        emboss_relief=(0.15, 0.6),
+        wear=(0.1, 0.9),
+        busy_background=True,
+        art_behind_digits_share=0.85,
+        max_severe=2,
+        digit_faces=fonts.VARIED_FACES,
+        expiry_labels=(*EXPIRY_LABELS, ("VALID THRU",), ()),
+        date_forms=(("MM/YY", 0.45), ("MM/YYYY", 0.15), ("YYYY/MM", 0.25), ("YY/MM", 0.15)),
+        date_range_share=0.2,
+        range_separators=("-", " - "),
+        nineteen_share=0.45,
+        card_width_px=(320, 860),
+        contrast=(0.5, 0.95),
     ),
     "heldout": LevelProfile(
         styles={"embossed": 0.65, "foil": 0.2, "flat": 0.15},
