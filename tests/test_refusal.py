@@ -166,8 +166,11 @@ def test_a_number_most_reads_dropped_digits_from_under_a_glare_spot_is_refused(r
 #: "85") and 7028 #112 (embossed DejaVu Serif Bold, unbroken 19 digits tilted 14 degrees: "3" read "8" and
 #: "38" read "50"). Refusing on the head's dissent alone would refuse the first two, and 12 of 108 right
 #: answers on heldout 7022 and 7023 with them: the head misreads those faces. 7020 #59 (FreeSans Bold, motion
-#: blur 11 px) was one of them until the head was fine-tuned on severe cards; it is refused now.
-KNOWN_WRONG_HELDOUT_CARDS = ((7021, 40), (7022, 24), (7025, 54), (7027, 62), (7028, 112))
+#: blur 11 px) was one of them until the head was fine-tuned on severe cards; it is refused now. Of 600 cards of
+#: seeds 7032-7035, none; of 600 of seeds 7036-7039, two: 7036 #104 (embossed DejaVu Serif Bold, unbroken 19
+#: digits on a 604 px card: one digit dropped, a Luhn-valid 18-digit number) and 7037 #139 (foil Liberation Sans
+#: Bold, unbroken 19 digits: two 2s read as 8s).
+KNOWN_WRONG_HELDOUT_CARDS = ((7021, 40), (7022, 24), (7025, 54), (7027, 62), (7028, 112), (7036, 104), (7037, 139))
 
 
 @pytest.mark.xfail(strict=True, reason="known wrong numbers on held-apart cards")
