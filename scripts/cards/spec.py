@@ -18,7 +18,8 @@ Levels say how hard the photo is, in the ways real photos are hard:
   Training data and threshold tuning may use it (and the three levels above);
 - ``varied``: a training level, ``severe`` drawn more widely: four more faces (:data:`fonts.VARIED_EXTRA_FACES`,
   drawn by no other level), wider ranges of blur, motion, relief, contrast, card size and JPEG quality, and
-  more glare. It exists so that the number head sees more kinds of digits than the levels it is judged on;
+  more glare: training data with more kinds of digits than the levels the recognizer is judged on (the
+  shipped number head was not trained on it; ``scripts/train/number_reader.py`` says why);
 - ``heldout``: the EVALUATION level, never used for training or tuning. Hard in the same ways but drawn by
   different means, as another generator would: its own faces (:data:`fonts.HELDOUT_FACES`, used by no other
   level), embossing lit from the top right instead of the top left, a hard-edged saturated glare spot instead
