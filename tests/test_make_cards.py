@@ -195,10 +195,10 @@ def test_the_heldout_level_shares_no_face_or_degradation_with_the_training_level
     assert all((REPO / "scripts" / "fonts" / face.files[0].name).exists()
                for face in fonts.ALL_DIGIT_FACES), "every face ships in scripts/fonts"
     held = PROFILES["heldout"]
-    for severe in (PROFILES["severe"], PROFILES["varied"]):
+    for trained in (PROFILES["severe"], PROFILES["varied"]):
         assert (held.glare_kind, held.motion_kernel, held.light_from_right, held.contrast_around_mean) != (
-            severe.glare_kind, severe.motion_kernel, severe.light_from_right, severe.contrast_around_mean)
-        assert set(held.expiry_labels) - set(severe.expiry_labels), "labels no training card prints"
+            trained.glare_kind, trained.motion_kernel, trained.light_from_right, trained.contrast_around_mean)
+        assert set(held.expiry_labels) - set(trained.expiry_labels), "labels no training card prints"
     assert all(not (held.glare_kind == PROFILES[level].glare_kind == "hard") for level in LEVELS)
 
 

@@ -56,8 +56,8 @@ TRAINING_EXTRA_FACES: tuple[FontFace, ...] = (
 )
 TRAINING_FACES: tuple[FontFace, ...] = DIGIT_FACES + TRAINING_EXTRA_FACES
 
-# Still more faces, for the "varied" training level only: digit shapes no other level draws (a humanist sans, a
-# neo-grotesque, a programmers' mono, a rounded sans), so that the number head learns digits rather than faces.
+# Still more faces, for the "varied" training level only: digit shapes no other level draws (a neo-grotesque, a
+# humanist sans, a programmers' mono, a rounded humanist), so that the number head learns digits rather than faces.
 VARIED_EXTRA_FACES: tuple[FontFace, ...] = (
     FontFace("Roboto Bold", (FONT_DIR / "Roboto-Bold.ttf",
                              Path("/usr/share/fonts/truetype/roboto/unhinted/RobotoTTF/Roboto-Bold.ttf"))),
