@@ -61,3 +61,36 @@ def test_a_date_its_pixels_do_not_show_is_not_answered(engine: OcrEngine, misrea
 def test_no_date_in_the_reads_answers_none_without_rereading_the_number(engine: OcrEngine) -> None:
     view, quad = printed("6225 7600 0000 0005")
     assert read_expiry(engine, view, [read_as(quad, "6225 7600 0000 0005")]) is None
+
+
+def beside_a_stacked_label(top: str, bottom: str) -> tuple[View, np.ndarray]:
+    """A page with the date 03/27 and, left of it, a two-line label printed small (as cards print VALID / THRU
+    or MEMBER / SINCE, often too small for the detector); the quad is the date's alone."""
+    page = Image.new("RGB", (640, 160), (226, 222, 210))
+    draw = ImageDraw.Draw(page)
+    label_font = ImageFont.truetype(str(FONT), 13)
+    date_font = ImageFont.truetype(str(FONT), 36)
+    left, top_edge, right, bottom_edge = draw.textbbox((200, 60), "03/27", font=date_font)
+    draw.text((200, 60), "03/27", font=date_font, fill=(30, 30, 34))
+    middle = (top_edge + bottom_edge) / 2
+    for text, y in ((top, middle - 15), (bottom, middle + 1)):
+        width = draw.textlength(text, font=label_font)
+        draw.text((left - 8 - width, y), text, font=label_font, fill=(30, 30, 34))
+    quad = np.array([[left - 4, top_edge - 4], [right + 4, top_edge - 4], [right + 4, bottom_edge + 4],
+                     [left - 4, bottom_edge + 4]], np.float32)
+    bgr = np.ascontiguousarray(np.asarray(page)[:, :, ::-1])
+    return View.of(bgr, quarter_turns=0, scale=1.0, original_size=(640, 160)), quad
+
+
+@pytest.mark.parametrize(("top", "bottom"), [("MEMBER", "SINCE"), ("VALID", "FROM")])
+def test_a_lone_date_under_a_distractor_label_the_detector_missed_is_not_answered(
+        engine: OcrEngine, top: str, bottom: str) -> None:
+    view, quad = beside_a_stacked_label(top, bottom)
+    assert read_expiry(engine, view, [read_as(quad, "03/27")]) is None
+
+
+@pytest.mark.parametrize(("top", "bottom"), [("VALID", "THRU"), ("GOOD", "THRU"), ("", "")])
+def test_a_lone_date_under_an_expiry_label_or_none_is_answered(engine: OcrEngine, top: str, bottom: str) -> None:
+    view, quad = beside_a_stacked_label(top, bottom)
+    decision = read_expiry(engine, view, [read_as(quad, "03/27")])
+    assert decision is not None and decision.text == "03/2027"

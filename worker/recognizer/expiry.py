@@ -83,12 +83,14 @@ class DateMatch:
 
 @dataclass(frozen=True)
 class ExpiryDecision:
-    """The chosen expiry: month, year, confidence, and the box (view coordinates) it was read in."""
+    """The chosen expiry: month, year, confidence, the box (view coordinates) it was read in, and whether an
+    expiry label was read with it (an unlabelled date may sit beside a label the detector missed)."""
 
     month: int
     year: int
     conf: float
     quad: np.ndarray
+    labelled: bool = False
 
     @property
     def text(self) -> str:
@@ -235,9 +237,15 @@ def _sources(box: TextBox) -> list[tuple[Decoded, FocusedRead | None]]:
 
 
 def find_expiry(boxes: list[TextBox]) -> ExpiryDecision | None:
-    """The expiry among ``boxes`` (one view's read boxes), or None when no plausible expiry is printed: a
-    labelled date before unlabelled ones (these only when no date is labelled), then the latest date, then the
-    surest read.
+    """The expiry among ``boxes`` (one view's read boxes), or None when no plausible expiry is printed: the
+    first of :func:`ranked_expiries`."""
+    ranked = ranked_expiries(boxes)
+    return ranked[0] if ranked else None
+
+
+def ranked_expiries(boxes: list[TextBox]) -> list[ExpiryDecision]:
+    """The dates of ``boxes`` that may be the expiry, most likely first: labelled dates before unlabelled ones
+    (these only when no date is labelled), then the latest date, then the surest read.
 
     Dates are looked for in the full decode and in the digits-and-separators decode of each box and of its
     focused re-reads (the latter recovers "O8/28" as 08/28); the label is what the full decode shows before
@@ -263,12 +271,10 @@ def find_expiry(boxes: list[TextBox]) -> ExpiryDecision | None:
                 if kind == "distractor":
                     continue
                 conf = float(np.mean([c.conf for c in chars])) * (1.0 if match.exact else SLASH_MISREAD_PENALTY)
-                decision = ExpiryDecision(match.month, match.year, round(conf, 4), sub_quad(box.quad, start, end))
+                decision = ExpiryDecision(match.month, match.year, round(conf, 4), sub_quad(box.quad, start, end),
+                                          labelled=kind == "expiry")
                 (labelled if kind == "expiry" else unlabelled).append(decision)
-    pool = labelled or unlabelled
-    if not pool:
-        return None
-    return max(pool, key=lambda d: (d.year, d.month, d.conf))
+    return sorted(labelled or unlabelled, key=lambda d: (d.year, d.month, d.conf), reverse=True)
 
 
 def read_shows(decodes: list[Decoded], month: int, year: int) -> bool:

@@ -10,6 +10,12 @@ detection.
 When the plain reads show no date at all, :func:`with_expiry_rereads` first gives the short digit boxes a
 contrast-enhanced read (embossed dates are often detected but read with a digit or the slash lost).
 
+Why a label check beside an unlabelled date: cards print the labels of their dates small, on two lines to the
+date's left (VALID / THRU, MEMBER / SINCE, VALID / FROM), often too small or faint for the detector, and a
+member-since or valid-from date alone on its line would then be answered as the expiry. Before such a date is
+confirmed, :func:`label_beside` reads the area left of it; a distractor label there drops the date (the next
+candidate may still be answered). Three short reads, only for a date no label was read with.
+
 >>> decision = read_expiry(engine, reading.view, reading.boxes)   # doctest: +SKIP
 >>> decision.text if decision else ""                             # doctest: +SKIP
 '08/2028'
@@ -19,9 +25,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from worker.recognizer.engine import OcrEngine
-from worker.recognizer.expiry import ExpiryDecision, find_expiry, parse_dates, read_shows
-from worker.recognizer.geometry import View, crop_quad, pad_quad, quad_size
+from worker.recognizer.engine import REC_HEIGHT, OcrEngine
+from worker.recognizer.expiry import ExpiryDecision, label_kind, parse_dates, ranked_expiries, read_shows
+from worker.recognizer.geometry import View, crop_quad, left_of, pad_quad, quad_size
 from worker.recognizer.layout import FocusedRead, TextBox
 from worker.recognizer.reader import clahe
 
@@ -37,17 +43,42 @@ CONFIRM_MARGIN_ALONG = 0.6
 CONFIRM_MARGIN_ACROSS = 0.15
 #: The fallback re-read's margin along the line, in units of the box's height.
 FALLBACK_MARGIN_ALONG = 0.3
+#: The label area left of a date, in units of the date box's height: how far it reaches, the gap it leaves
+#: before the date, and the bands read across it (from the date's centre line; negative is up): the label's
+#: upper line, its lower line, and both as one line (a label printed on one line beside the date).
+LABEL_REACH = 2.8
+LABEL_GAP = 0.1
+LABEL_BANDS: tuple[tuple[float, float], ...] = ((-0.62, 0.0), (0.0, 0.62), (-0.45, 0.45))
 
 
 def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox]) -> ExpiryDecision | None:
     """The card's expiry from ``boxes`` (one view's read boxes), confirmed by a re-read; None when no date is
-    printed, or when the chosen one is not seen again."""
-    chosen = find_expiry(boxes)
-    if chosen is None and boxes:
-        chosen = find_expiry(with_expiry_rereads(engine, view, boxes))
-    if chosen is None:
-        return None
-    return chosen if confirmed(engine, view, chosen) else None
+    printed, or when the chosen one is not seen again.
+
+    The most likely date is chosen (:func:`~worker.recognizer.expiry.ranked_expiries`), passing over
+    unlabelled dates that a distractor label beside them rules out (:func:`label_beside`).
+    """
+    ranked = ranked_expiries(boxes)
+    if not ranked and boxes:
+        ranked = ranked_expiries(with_expiry_rereads(engine, view, boxes))
+    for candidate in ranked:
+        if not candidate.labelled and label_beside(engine, view, candidate) == "distractor":
+            continue
+        return candidate if confirmed(engine, view, candidate) else None
+    return None
+
+
+def label_beside(engine: OcrEngine, view: View, decision: ExpiryDecision) -> str | None:
+    """"expiry", "distractor" or None: the label kind read in the area left of the date (see
+    :data:`LABEL_BANDS`); a distractor in any read, or in the two lines' reads joined, wins."""
+    crops = [crop_quad(view.image, left_of(decision.quad, LABEL_REACH, LABEL_GAP, top, bottom), min_height=REC_HEIGHT)
+             for top, bottom in LABEL_BANDS]
+    texts = [read.full.text for read in engine.read(crops)]
+    kinds = {label_kind(text) for text in [*texts, texts[0] + texts[1]]}
+    for kind in ("distractor", "expiry"):
+        if kind in kinds:
+            return kind
+    return None
 
 
 def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:

@@ -69,6 +69,24 @@ def sub_quad(quad: np.ndarray, start: float, end: float) -> np.ndarray:
                      bottom_left + bottom * start], dtype=np.float32)
 
 
+def left_of(quad: np.ndarray, reach: float, gap: float, top: float, bottom: float) -> np.ndarray:
+    """The area left of a line's quad, in units of its height: from ``reach`` to ``gap`` before its left edge,
+    and from ``top`` to ``bottom`` across (from its centre line, negative is up), along the line's own axes.
+
+    Where a date's label is printed: beside it, small, often on two lines.
+    """
+    top_left, top_right, bottom_right, bottom_left = quad.astype(np.float32)
+    along = (top_right - top_left + bottom_right - bottom_left) / 2.0
+    across = (bottom_left - top_left + bottom_right - top_right) / 2.0
+    height = float(np.linalg.norm(across))
+    along = along / max(float(np.linalg.norm(along)), 1e-6)
+    across = across / max(height, 1e-6)
+    centre = (top_left + bottom_left) / 2.0
+    start, end = centre - along * reach * height, centre - along * gap * height
+    up, down = across * top * height, across * bottom * height
+    return np.array([start + up, end + up, end + down, start + down], dtype=np.float32)
+
+
 def crop_quad(image: np.ndarray, quad: np.ndarray, *, min_height: int = 0) -> np.ndarray:
     """Warp the quad's content to an upright rectangle (deskews a tilted or perspective line).
 
