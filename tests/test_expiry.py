@@ -100,6 +100,15 @@ def test_label_in_a_box_to_the_left() -> None:
     assert decision is not None and decision.text == "09/2027"
 
 
+def test_a_label_labels_the_date_after_it_not_one_beyond_that_date() -> None:
+    # MEMBER SINCE 01/29 and VALID THRU 07/30 on one tilted line, the second label misread inside the date's
+    # box, whose larger box centres it below the first label: that label is "above" it, but labels 01/29
+    boxes = [box("MEMBER SINCE", 270, 640, width=126, height=22), box("01/29", 386, 650, width=120, height=37),
+             box("YALU 07/30", 545, 680, width=176, height=46)]
+    decision = find_expiry(boxes)
+    assert decision is not None and decision.text == "07/2030"
+
+
 def test_label_above_the_date() -> None:
     boxes = [box("有效期", 300, 370, height=16), box("06/31", 300, 392)]
     decision = find_expiry(boxes)

@@ -167,7 +167,7 @@ def _neighbour_label(box: TextBox, boxes: list[TextBox]) -> str | None:
         if other is box:
             continue
         kind = label_kind(other.read.full.text)
-        if kind is None or _labels_its_own_date(other.read.full.text):
+        if kind is None or _labels_its_own_date(other.read.full.text) or _labels_a_nearer_date(other, box, boxes):
             continue
         offset = other.centre - centre
         other_w, _other_h = quad_size(other.quad)
@@ -179,6 +179,21 @@ def _neighbour_label(box: TextBox, boxes: list[TextBox]) -> str | None:
             if best is None or distance < best[0]:
                 best = (distance, kind)
     return best[1] if best else _stacked_label(box, boxes)
+
+
+def _labels_a_nearer_date(label: TextBox, box: TextBox, boxes: list[TextBox]) -> bool:
+    """Whether another box, nearer ``label`` than ``box`` is, prints a date right of it on its line: a label
+    labels the date after it, and a date beyond that one is not under it ("MEMBER SINCE 01/29  VALID THRU
+    07/30" with the second label misread: the first is within reach of 07/30, but labels 01/29)."""
+    distance = float(np.hypot(*(box.centre - label.centre)))
+    for other in boxes:
+        if other is box or other is label or not parse_dates(other.read.full.text):
+            continue
+        _, height = quad_size(other.quad)
+        if (_gap_to_its_left(other, label) is not None and abs(other.centre[1] - label.centre[1]) < 0.8 * height
+                and float(np.hypot(*(other.centre - label.centre))) < distance):
+            return True
+    return False
 
 
 def _stacked_label(box: TextBox, boxes: list[TextBox]) -> str | None:
