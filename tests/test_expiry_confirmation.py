@@ -16,7 +16,8 @@ from PIL import Image, ImageDraw, ImageFont
 from tests.test_expiry import decoded
 from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.engine import LineRead, OcrEngine
-from worker.recognizer.expiryreads import read_expiry
+from worker.recognizer.expiry import ExpiryDecision
+from worker.recognizer.expiryreads import confirmed, read_expiry
 from worker.recognizer.geometry import View
 from worker.recognizer.layout import TextBox
 
@@ -94,3 +95,44 @@ def test_a_lone_date_under_an_expiry_label_or_none_is_answered(engine: OcrEngine
     view, quad = beside_a_stacked_label(top, bottom)
     decision = read_expiry(engine, view, [read_as(quad, "03/27")])
     assert decision is not None and decision.text == "03/2027"
+
+
+class ScriptedReads:
+    """Stands in for the recogniser's reads of the confirming crops, in the order they are asked for, so the
+    vote among them is checked on exactly the reads given (the reads themselves are the engine's concern,
+    checked on real pixels above)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = list(texts)
+
+    def read(self, crops: list[np.ndarray], *, number: bool = False) -> list[LineRead]:
+        taken, self.texts = self.texts[:len(crops)], self.texts[len(crops):]
+        assert len(taken) == len(crops), "more crops read than scripted"
+        return [LineRead(full=decoded(text), digits=decoded(text), date=decoded(text)) for text in taken]
+
+
+def decision_03_29() -> tuple[View, ExpiryDecision]:
+    view, quad = printed("03/29")
+    return view, ExpiryDecision(3, 2029, 0.9, quad)
+
+
+@pytest.mark.parametrize(("reads", "expected"), [
+    # the first plain and contrast-enhanced reads show no date; most of the ten at other scales show it
+    (["", "", "03/29", "03/21", "03/29", "", "03/29", "0329", "", "", "03/29", ""], True),
+    # the first reads show another date: a rival, whatever the others show
+    (["03/21", "", "03/29", "03/29", "03/29", "", "03/29", "", "", "", "03/29", ""], False),
+    # shown twice, but another date more often
+    (["", "", "03/29", "03/21", "03/29", "03/21", "03/21", "", "", "", "", ""], False),
+    # as often as another date: a tie confirms nothing
+    (["", "", "03/29", "03/21", "03/29", "03/21", "", "", "", "", "", ""], False),
+    # shown once
+    (["", "", "03/29", "", "", "", "", "", "", "", "", ""], False),
+])
+def test_a_date_the_first_reads_missed_is_confirmed_only_by_most_reads(reads: list[str], expected: bool) -> None:
+    view, decision = decision_03_29()
+    assert confirmed(ScriptedReads(reads), view, decision) is expected  # type: ignore[arg-type]
+
+
+def test_a_date_the_first_read_shows_is_confirmed_without_more_reads() -> None:
+    view, decision = decision_03_29()
+    assert confirmed(ScriptedReads(["03/29"]), view, decision)  # type: ignore[arg-type]

@@ -3,9 +3,10 @@
 Why a confirming re-read: the expiry is chosen from one read of each box, and on embossed or blurred cards
 that read can be sure and wrong ("01/2021" for 01/29 at 0.99). A wrong date is worse than none (the caller
 cannot tell it from a right one), so the chosen date is answered only when a second read of its own pixels,
-cropped to the date alone and upscaled, shows the same month and year: first plain, then contrast-enhanced.
-The re-reads cost one or two recogniser calls on a short crop, a few milliseconds against the page's
-detection.
+cropped to the date alone and upscaled, shows the same month and year: first plain, then contrast-enhanced;
+when both miss it, reads at more scales and margins vote, and the date must be what most of them show
+(:func:`confirmed`). The re-reads cost one or two recogniser calls on a short crop, a few milliseconds against
+the page's detection, and ten more for a date the first two missed.
 
 When the plain reads show no date at all, :func:`with_expiry_rereads` first gives the short digit boxes a
 contrast-enhanced read (embossed dates are often detected but read with a digit or the slash lost).
@@ -23,9 +24,12 @@ candidate may still be answered). Three short reads, only for a date no label wa
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
-from worker.recognizer.engine import REC_HEIGHT, OcrEngine
+import numpy as np
+
+from worker.recognizer.engine import REC_HEIGHT, LineRead, OcrEngine
 from worker.recognizer.expiry import ExpiryDecision, label_kind, parse_dates, ranked_expiries, read_shows
 from worker.recognizer.geometry import View, crop_quad, left_of, pad_quad, quad_size
 from worker.recognizer.layout import FocusedRead, TextBox
@@ -37,10 +41,15 @@ EXPIRY_REREAD_DIGITS = (2, 6)
 MAX_EXPIRY_REREADS = 4
 #: The expiry re-read's crop height: larger than the number re-read, dates are printed smaller.
 EXPIRY_REREAD_HEIGHT = 96
-#: The confirming crop's margins around the date's own span, in units of its height: along the line (a digit
-#: cut at either end would change the date) and across it.
-CONFIRM_MARGIN_ALONG = 0.6
-CONFIRM_MARGIN_ACROSS = 0.15
+#: The confirming crops: (least height in pixels, 0 for the image's own; margin along the line; margin across
+#: it; margins in units of the date's height, along wide enough that no digit is cut at either end). The first
+#: is read first; the others only when its plain and contrast-enhanced reads both miss the date.
+CONFIRM_VARIANTS: tuple[tuple[int, float, float], ...] = (
+    (EXPIRY_REREAD_HEIGHT, 0.6, 0.15), (64, 0.6, 0.15), (48, 0.6, 0.15), (0, 0.6, 0.15), (64, 1.0, 0.3),
+    (128, 0.6, 0.15),
+)
+#: Reads that must show a date a first confirming read missed (see :func:`confirmed`).
+MIN_CONFIRMING_READS = 2
 #: The fallback re-read's margin along the line, in units of the box's height.
 FALLBACK_MARGIN_ALONG = 0.3
 #: The label area left of a date, in units of the date box's height: how far it reaches, the gap it leaves
@@ -82,15 +91,41 @@ def label_beside(engine: OcrEngine, view: View, decision: ExpiryDecision) -> str
 
 
 def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
-    """True when a re-read of the date's own crop, plain or contrast-enhanced, shows the decision's date."""
-    _, height = quad_size(decision.quad)
-    part = pad_quad(decision.quad, CONFIRM_MARGIN_ALONG * height, CONFIRM_MARGIN_ACROSS * height)
-    plain = crop_quad(view.image, part, min_height=EXPIRY_REREAD_HEIGHT)
-    for crop in (plain, clahe(plain)):
+    """True when a re-read of the date's own crop, plain or contrast-enhanced, shows the decision's date; or,
+    when neither shows any date, when the date is what reads of the crop at more scales and margins
+    (:data:`CONFIRM_VARIANTS`) show most: at least :data:`MIN_CONFIRMING_READS` of them, and more of them than
+    any other date.
+
+    Why more reads after a miss: a blurred or embossed date is often lost at one scale and read at another,
+    and two reads that show nothing say little; a date most reads of its pixels agree on is confirmed, a wrong
+    date a few reads share is not. First reads that show another date are a rival, not a miss: a range
+    "05/28-05/30" read as 05/20 by most small crops was read 05/30 by the first.
+    """
+    first, *others = [_confirm_crop(view, decision, variant) for variant in CONFIRM_VARIANTS]
+    reads = []
+    for crop in (first, clahe(first)):
         read = engine.read([crop])[0]
         if read_shows([read.full, read.date], decision.month, decision.year):
             return True
-    return False
+        reads.append(read)
+    if any(_dates_shown(read) for read in reads):
+        return False  # the first reads saw another date: a rival, not a miss
+    reads += engine.read([crop for plain in others for crop in (plain, clahe(plain))])
+    seen = Counter(date for read in reads for date in _dates_shown(read))
+    count = seen.pop((decision.month, decision.year), 0)
+    return count >= MIN_CONFIRMING_READS and count > max(seen.values(), default=0)
+
+
+def _dates_shown(read: LineRead) -> set[tuple[int, int]]:
+    """The (month, year) pairs one read shows, in its full or its digits-and-separators decode."""
+    return {(d.month, d.year) for decoded in (read.full, read.date) for d in parse_dates(decoded.text)}
+
+
+def _confirm_crop(view: View, decision: ExpiryDecision, variant: tuple[int, float, float]) -> np.ndarray:
+    """The date's own crop at one of :data:`CONFIRM_VARIANTS` (0 as the height: the image's own scale)."""
+    min_height, along, across = variant
+    _, height = quad_size(decision.quad)
+    return crop_quad(view.image, pad_quad(decision.quad, along * height, across * height), min_height=min_height)
 
 
 def with_expiry_rereads(engine: OcrEngine, view: View, boxes: list[TextBox]) -> list[TextBox]:
