@@ -4,9 +4,9 @@ Why a confirming re-read: the expiry is chosen from one read of each box, and on
 that read can be sure and wrong ("01/2021" for 01/29 at 0.99). A wrong date is worse than none (the caller
 cannot tell it from a right one), so the chosen date is answered only when a second read of its own pixels,
 cropped to the date alone and upscaled, shows the same month and year: first plain, then contrast-enhanced;
-when both miss it, reads at more scales and margins vote, and the date must be what most of them show
+when both show no date, reads at more scales and margins vote, and the date must be what most of them show
 (:func:`confirmed`). The re-reads cost one or two recogniser calls on a short crop, a few milliseconds against
-the page's detection, and ten more for a date the first two missed.
+the page's detection, and ten more when the first two show no date.
 
 When the plain reads show no date at all, :func:`with_expiry_rereads` first gives the short digit boxes a
 contrast-enhanced read (embossed dates are often detected but read with a digit or the slash lost).
@@ -43,7 +43,7 @@ MAX_EXPIRY_REREADS = 4
 EXPIRY_REREAD_HEIGHT = 96
 #: The confirming crops: (least height in pixels, 0 for the image's own; margin along the line; margin across
 #: it; margins in units of the date's height, along wide enough that no digit is cut at either end). The first
-#: is read first; the others only when its plain and contrast-enhanced reads both miss the date.
+#: is read first; the others only when its plain and contrast-enhanced reads both show no date.
 CONFIRM_VARIANTS: tuple[tuple[int, float, float], ...] = (
     (EXPIRY_REREAD_HEIGHT, 0.6, 0.15), (64, 0.6, 0.15), (48, 0.6, 0.15), (0, 0.6, 0.15), (64, 1.0, 0.3),
     (128, 0.6, 0.15),
@@ -101,7 +101,7 @@ def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
     date a few reads share is not. First reads that show another date are a rival, not a miss: a range
     "05/28-05/30" read as 05/20 by most small crops was read 05/30 by the first.
     """
-    first, *others = [_confirm_crop(view, decision, variant) for variant in CONFIRM_VARIANTS]
+    first = _confirm_crop(view, decision, CONFIRM_VARIANTS[0])
     reads = []
     for crop in (first, clahe(first)):
         read = engine.read([crop])[0]
@@ -110,6 +110,7 @@ def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
         reads.append(read)
     if any(_dates_shown(read) for read in reads):
         return False  # the first reads saw another date: a rival, not a miss
+    others = [_confirm_crop(view, decision, variant) for variant in CONFIRM_VARIANTS[1:]]
     reads += engine.read([crop for plain in others for crop in (plain, clahe(plain))])
     seen = Counter(date for read in reads for date in _dates_shown(read))
     count = seen.pop((decision.month, decision.year), 0)
