@@ -65,8 +65,9 @@ def test_no_date_in_the_reads_answers_none_without_rereading_the_number(engine: 
 
 
 def beside_a_stacked_label(top: str, bottom: str) -> tuple[View, np.ndarray]:
-    """A page with the date 03/27 and, left of it, a two-line label printed small (as cards print VALID / THRU
-    or MEMBER / SINCE, often too small for the detector); the quad is the date's alone."""
+    """A page with the date 03/27 and, left of it, a label printed small on two lines (as cards print VALID /
+    THRU or MEMBER / SINCE, often too small for the detector), or on one when ``bottom`` is empty; the quad is
+    the date's alone."""
     page = Image.new("RGB", (640, 160), (226, 222, 210))
     draw = ImageDraw.Draw(page)
     label_font = ImageFont.truetype(str(FONT), 13)
@@ -74,7 +75,8 @@ def beside_a_stacked_label(top: str, bottom: str) -> tuple[View, np.ndarray]:
     left, top_edge, right, bottom_edge = draw.textbbox((200, 60), "03/27", font=date_font)
     draw.text((200, 60), "03/27", font=date_font, fill=(30, 30, 34))
     middle = (top_edge + bottom_edge) / 2
-    for text, y in ((top, middle - 15), (bottom, middle + 1)):
+    lines = ((top, middle - 15), (bottom, middle + 1)) if bottom else ((top, middle - 8),)
+    for text, y in lines:
         width = draw.textlength(text, font=label_font)
         draw.text((left - 8 - width, y), text, font=label_font, fill=(30, 30, 34))
     quad = np.array([[left - 4, top_edge - 4], [right + 4, top_edge - 4], [right + 4, bottom_edge + 4],
@@ -83,7 +85,7 @@ def beside_a_stacked_label(top: str, bottom: str) -> tuple[View, np.ndarray]:
     return View.of(bgr, quarter_turns=0, scale=1.0, original_size=(640, 160)), quad
 
 
-@pytest.mark.parametrize(("top", "bottom"), [("MEMBER", "SINCE"), ("VALID", "FROM")])
+@pytest.mark.parametrize(("top", "bottom"), [("MEMBER", "SINCE"), ("VALID", "FROM"), ("MEMBER SINCE", "")])
 def test_a_lone_date_under_a_distractor_label_the_detector_missed_is_not_answered(
         engine: OcrEngine, top: str, bottom: str) -> None:
     view, quad = beside_a_stacked_label(top, bottom)
