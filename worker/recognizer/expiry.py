@@ -290,8 +290,3 @@ def ranked_expiries(boxes: list[TextBox]) -> list[ExpiryDecision]:
                                           labelled=kind == "expiry")
                 (labelled if kind == "expiry" else unlabelled).append(decision)
     return sorted(labelled or unlabelled, key=lambda d: (d.year, d.month, d.conf), reverse=True)
-
-
-def read_shows(decodes: list[Decoded], month: int, year: int) -> bool:
-    """True when one of ``decodes`` (reads of one crop) shows the date ``month``/``year`` in any printed form."""
-    return any((d.month, d.year) == (month, year) for decoded in decodes for d in parse_dates(decoded.text))

@@ -30,7 +30,7 @@ from dataclasses import replace
 import numpy as np
 
 from worker.recognizer.engine import REC_HEIGHT, LineRead, OcrEngine
-from worker.recognizer.expiry import ExpiryDecision, label_kind, parse_dates, ranked_expiries, read_shows
+from worker.recognizer.expiry import ExpiryDecision, label_kind, parse_dates, ranked_expiries
 from worker.recognizer.geometry import View, crop_quad, left_of, pad_quad, quad_size
 from worker.recognizer.layout import FocusedRead, TextBox
 from worker.recognizer.reader import clahe
@@ -105,7 +105,7 @@ def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
     reads = []
     for crop in (first, clahe(first)):
         read = engine.read([crop])[0]
-        if read_shows([read.full, read.date], decision.month, decision.year):
+        if (decision.month, decision.year) in _dates_shown(read):
             return True
         reads.append(read)
     if any(_dates_shown(read) for read in reads):

@@ -48,13 +48,20 @@ def union_quad(quads: list[np.ndarray]) -> np.ndarray:
     return order_quad(cv2.boxPoints(cv2.minAreaRect(points)))
 
 
-def pad_quad(quad: np.ndarray, pad_x: float, pad_y: float) -> np.ndarray:
-    """Grow a quad along its own axes by ``pad_x`` pixels left and right and ``pad_y`` top and bottom."""
+def _axes(quad: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """A quad's own axes (unit vectors along and across its line, averaged over its two sides) and its height
+    along the second."""
     top_left, top_right, bottom_right, bottom_left = quad.astype(np.float32)
     along = ((top_right - top_left) + (bottom_right - bottom_left)) / 2.0
     across = ((bottom_left - top_left) + (bottom_right - top_right)) / 2.0
-    ux = along / max(float(np.linalg.norm(along)), 1e-6)
-    uy = across / max(float(np.linalg.norm(across)), 1e-6)
+    height = float(np.linalg.norm(across))
+    return along / max(float(np.linalg.norm(along)), 1e-6), across / max(height, 1e-6), height
+
+
+def pad_quad(quad: np.ndarray, pad_x: float, pad_y: float) -> np.ndarray:
+    """Grow a quad along its own axes by ``pad_x`` pixels left and right and ``pad_y`` top and bottom."""
+    top_left, top_right, bottom_right, bottom_left = quad.astype(np.float32)
+    ux, uy, _ = _axes(quad)
     dx, dy = ux * pad_x, uy * pad_y
     return np.array([top_left - dx - dy, top_right + dx - dy, bottom_right + dx + dy, bottom_left - dx + dy],
                     dtype=np.float32)
@@ -75,12 +82,8 @@ def left_of(quad: np.ndarray, reach: float, gap: float, top: float, bottom: floa
 
     Where a date's label is printed: beside it, small, often on two lines.
     """
-    top_left, top_right, bottom_right, bottom_left = quad.astype(np.float32)
-    along = (top_right - top_left + bottom_right - bottom_left) / 2.0
-    across = (bottom_left - top_left + bottom_right - top_right) / 2.0
-    height = float(np.linalg.norm(across))
-    along = along / max(float(np.linalg.norm(along)), 1e-6)
-    across = across / max(height, 1e-6)
+    top_left, _, _, bottom_left = quad.astype(np.float32)
+    along, across, height = _axes(quad)
     centre = (top_left + bottom_left) / 2.0
     start, end = centre - along * reach * height, centre - along * gap * height
     up, down = across * top * height, across * bottom * height
