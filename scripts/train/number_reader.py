@@ -101,6 +101,7 @@ from scripts.cards.spec import TRAINING_LEVELS  # noqa: E402
 from worker.recognizer.ctc import ctc_decode  # noqa: E402
 from worker.recognizer.engine import OcrEngine  # noqa: E402
 from worker.recognizer.geometry import crop_quad, pad_quad, quad_size  # noqa: E402
+from worker.recognizer.lineinput import line_tensor  # noqa: E402
 from worker.recognizer.numberreader import BACKBONE_OUTPUT, CHARSET, recogniser_with_features  # noqa: E402
 from worker.recognizer.reader import REREAD_MIN_HEIGHT, clahe  # noqa: E402
 from worker.recognizer.sessions import REC_MODEL  # noqa: E402
@@ -183,8 +184,7 @@ def _features_of_cards(job: tuple[str, list[dict[str, Any]], int]) -> list[dict[
         image = cv2.imread(str(Path(directory) / label["file"]), cv2.IMREAD_COLOR)
         rng = np.random.default_rng([seed, label["seed"], label["index"]])
         for crop, target in card_crops(image, label, rng):
-            ratio = crop.shape[1] / max(crop.shape[0], 1)
-            tensor, _ = OcrEngine._normalise(crop, max(2.0, ratio))
+            tensor, _ = line_tensor(crop)
             features = _SESSION.run([BACKBONE_OUTPUT], {"x": tensor[None]})[0]
             samples.append({"features": features[0, :, 0, :].astype(np.float16), "target": target,
                             "card": f"{label['seed']}:{label['index']}", "level": label["level"]})

@@ -27,7 +27,6 @@ so one engine serves every thread of the process without a lock.
 from __future__ import annotations
 
 import ctypes
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -37,15 +36,13 @@ import numpy as np
 
 from worker.recognizer.ctc import Decoded, charset_mask, ctc_decode
 from worker.recognizer.detection import BoxExtractor, detection_size
+from worker.recognizer.lineinput import line_tensor
 from worker.recognizer.numberreader import BACKBONE_OUTPUT, NumberReader, recogniser_with_features
 from worker.recognizer.sessions import DET_MODEL, REC_MODEL, check_model_files, cpu_session
 
-REC_HEIGHT = 48
 #: The detector's input normalisation (PP-OCR's: pixel / 255, then (x - 0.5) / 0.5 per channel).
 DET_MEAN = np.float32(0.5)
 DET_STD = np.float32(0.5)
-#: Narrow crops are padded to at least this width/height ratio (the recogniser was trained at 320x48).
-MIN_REC_RATIO = 2.0
 DIGITS = "0123456789"
 
 
@@ -155,8 +152,7 @@ class OcrEngine:
         outputs = [self._rec_probs, BACKBONE_OUTPUT] if number else [self._rec_probs]
         results = []
         for crop in crops:
-            ratio = crop.shape[1] / max(crop.shape[0], 1)
-            tensor, fraction = self._normalise(crop, max(MIN_REC_RATIO, ratio))
+            tensor, fraction = line_tensor(crop)
             produced = self._rec_session.run(outputs, {self._rec_input: tensor[None]})  # type: ignore[attr-defined]
             line = produced[0][0]
             results.append(LineRead(
@@ -166,19 +162,6 @@ class OcrEngine:
                 number=self._number_reader.read(produced[1], width_fraction=fraction) if number else None,
             ))
         return results
-
-    @staticmethod
-    def _normalise(crop: np.ndarray, max_ratio: float) -> tuple[np.ndarray, float]:
-        """Resize to the recogniser's height, scale to [-1, 1] and pad right; also the unpadded share."""
-        padded_width = int(REC_HEIGHT * max_ratio)
-        height, width = crop.shape[:2]
-        resized_width = min(padded_width, math.ceil(REC_HEIGHT * width / max(height, 1)))
-        resized_width = max(resized_width, 1)
-        resized = cv2.resize(crop, (resized_width, REC_HEIGHT)).astype(np.float32)
-        resized = (resized.transpose((2, 0, 1)) / 255.0 - 0.5) / 0.5
-        tensor = np.zeros((3, REC_HEIGHT, padded_width), dtype=np.float32)
-        tensor[:, :, :resized_width] = resized
-        return tensor, resized_width / padded_width
 
 
 def _release_freed_memory() -> None:

@@ -29,10 +29,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from worker.recognizer.engine import REC_HEIGHT, LineRead, OcrEngine
+from worker.recognizer.engine import LineRead, OcrEngine
 from worker.recognizer.expiry import ExpiryDecision, label_kind, parse_dates, ranked_expiries
 from worker.recognizer.geometry import View, crop_quad, left_of, pad_quad, quad_size
 from worker.recognizer.layout import FocusedRead, TextBox
+from worker.recognizer.lineinput import REC_HEIGHT
 from worker.recognizer.reader import clahe
 
 #: A box whose date decode shows this many digits (and no date) may be a garbled expiry worth a re-read.
