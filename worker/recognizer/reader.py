@@ -2,9 +2,9 @@
 
 The order of work keeps the common case cheap: one detection pass, one read of every detected box, one
 straightened re-read of the number line (a second, contrast-enhanced one unless two reads already agree on a
-number that worn digits cannot turn into another valid one),
-each crop read by the general recogniser and by the card-number head. Only when no number passes does it
-spend more, in this order:
+number that worn digits cannot turn into another valid one, and a sharpened one when these could not settle
+the line), each crop read by the general recogniser and by the card-number head. Only when no number passes
+does it spend more, in this order:
 
 1. the other way up: the same boxes read in the 180-degree view (or 270 after 90), no second detection;
 2. a contrast-enhanced page with a more permissive detector, for embossed digits in the card's own colour;
@@ -72,6 +72,10 @@ SECOND_PASS_SIDE = 960
 FIRST_PASS_SIDE = 960
 #: Boxes smaller than this (pixels, short side) carry no readable text.
 MIN_BOX_HEIGHT = 6.0
+#: The sharpened re-read's unsharp mask: the crop plus this much of its detail, detail being the crop less its
+#: blur at a radius of this share of its height (at least a pixel), a little wider than a digit's stroke.
+SHARPEN_AMOUNT = 1.0
+SHARPEN_RADIUS_SHARE = 1 / 32
 
 _SPACE = DecodedChar(" ", 1.0, 0.0, "", 0.0)
 _DATE_ONLY = re.compile(r"[0-9/\\\-. ]+")
@@ -175,6 +179,14 @@ def _reread_crops(view: View, line: TextLine) -> list[np.ndarray]:
     return [crop, clahe(crop), darkened(crop)]
 
 
+def sharpened(image: np.ndarray) -> np.ndarray:
+    """``image`` under an unsharp mask (:data:`SHARPEN_AMOUNT`, :data:`SHARPEN_RADIUS_SHARE`): the edges of
+    blurred or motion-smeared strokes come back, and flat areas of the card stay as they are."""
+    radius = max(1.0, SHARPEN_RADIUS_SHARE * image.shape[0])
+    blurred = cv2.GaussianBlur(image, (0, 0), radius)
+    return cv2.addWeighted(image, 1.0 + SHARPEN_AMOUNT, blurred, -SHARPEN_AMOUNT, 0)
+
+
 def darkened(image: np.ndarray) -> np.ndarray:
     """``image`` under a steep gamma (x**3): mid tones sink, so faint ink separates from a light card."""
     return _DARKEN_TABLE[image]
@@ -254,7 +266,8 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
         if (groups := line_groups(_line_chars(line))) is not None:
             line_reads.append(groups)
         decision = None
-        for kind, crop in zip(("straight", "clahe", "darkened"), _reread_crops(view, line), strict=True):
+        crops = _reread_crops(view, line)
+        for kind, crop in zip(("straight", "clahe", "darkened"), crops, strict=True):
             worn_rival = decision is not None and has_worn_digit_rival(decision.number, acceptable)
             if kind == "darkened" and not worn_rival:
                 break  # the darkened read only checks a winner that worn digits could have faked
@@ -267,7 +280,14 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
             if (decision is not None and len(decision.support) >= 2
                     and not has_worn_digit_rival(decision.number, acceptable)):
                 break
-        if decision is not None and any(c.source.startswith(line_tag) for c in decision.support):
+        if decision is None or not _settles(decision, line_tag):
+            # blur hides a stroke in every crop alike; sharpened, the straight crop often shows it, and its
+            # read is the second crop a number read once needs (one more recogniser call, unsettled lines only)
+            reread = engine.read([sharpened(crops[0])], number=True)[0]
+            pool += _candidates_of_both_readers(reread, acceptable, source=f"{line_tag}sharpened")
+            line_reads += _digits_of_both_readers(reread)
+            decision = vote(pool, line_reads)
+        if decision is not None and _settles(decision, line_tag):
             reading.number = decision
             reading.number_quad = line.quad
             reading.boxes = _with_date_rereads(engine, view, boxes)
@@ -275,6 +295,12 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
     reading.failure = "no card number passed the Luhn and issuer checks" if len(pool) == seen_before else \
         "the reads did not agree on one card number"
     return reading
+
+
+def _settles(decision: NumberDecision, line_tag: str) -> bool:
+    """Whether ``decision`` answers for the line tagged ``line_tag``: reads of that line support it (a number
+    settled by other lines' reads alone is not this line's)."""
+    return any(c.source.startswith(line_tag) for c in decision.support)
 
 
 def _with_date_rereads(engine: OcrEngine, view: View, boxes: list[TextBox]) -> list[TextBox]:
