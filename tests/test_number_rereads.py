@@ -16,7 +16,7 @@ import pytest
 
 from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.bins import default_table
-from worker.recognizer.reader import sharpened
+from worker.recognizer.renderings import sharpened
 from worker.recognizer.service import Recognizer
 
 ROOT = Path(__file__).resolve().parent.parent

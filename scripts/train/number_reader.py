@@ -103,7 +103,8 @@ from worker.recognizer.engine import OcrEngine  # noqa: E402
 from worker.recognizer.geometry import crop_quad, pad_quad, quad_size  # noqa: E402
 from worker.recognizer.lineinput import line_tensor  # noqa: E402
 from worker.recognizer.numberreader import BACKBONE_OUTPUT, CHARSET, recogniser_with_features  # noqa: E402
-from worker.recognizer.reader import REREAD_MIN_HEIGHT, clahe  # noqa: E402
+from worker.recognizer.reader import REREAD_MIN_HEIGHT  # noqa: E402
+from worker.recognizer.renderings import clahe  # noqa: E402
 from worker.recognizer.sessions import REC_MODEL  # noqa: E402
 
 #: The recogniser's tensor the neck starts from, and the one the original head reads.

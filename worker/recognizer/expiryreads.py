@@ -34,7 +34,7 @@ from worker.recognizer.expiry import ExpiryDecision, label_kind, parse_dates, ra
 from worker.recognizer.geometry import View, crop_quad, left_of, pad_quad, quad_size
 from worker.recognizer.layout import FocusedRead, TextBox
 from worker.recognizer.lineinput import REC_HEIGHT
-from worker.recognizer.reader import clahe
+from worker.recognizer.renderings import clahe
 
 #: A box whose date decode shows this many digits (and no date) may be a garbled expiry worth a re-read.
 EXPIRY_REREAD_DIGITS = (2, 6)

@@ -28,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import cv2
 import numpy as np
 
 from worker.recognizer.cardframe import find_card_quad, number_band_strips
@@ -47,6 +46,7 @@ from worker.recognizer.expiry import parse_dates
 from worker.recognizer.geometry import View, crop_quad, order_quad, pad_quad, quad_size, sub_quad
 from worker.recognizer.layout import FocusedRead, TextBox, TextLine, build_lines
 from worker.recognizer.linereads import line_groups
+from worker.recognizer.renderings import clahe, darkened, sharpened
 
 #: Lines with fewer digits than this are not number lines.
 MIN_LINE_DIGITS = 10
@@ -72,10 +72,6 @@ SECOND_PASS_SIDE = 960
 FIRST_PASS_SIDE = 960
 #: Boxes smaller than this (pixels, short side) carry no readable text.
 MIN_BOX_HEIGHT = 6.0
-#: The sharpened re-read's unsharp mask: the crop plus this much of its detail, detail being the crop less its
-#: blur at a radius of this share of its height (at least a pixel), a little wider than a digit's stroke.
-SHARPEN_AMOUNT = 1.0
-SHARPEN_RADIUS_SHARE = 1 / 32
 
 _SPACE = DecodedChar(" ", 1.0, 0.0, "", 0.0)
 _DATE_ONLY = re.compile(r"[0-9/\\\-. ]+")
@@ -91,13 +87,6 @@ class CardReading:
     number: NumberDecision | None = None
     number_quad: np.ndarray = field(default_factory=lambda: np.zeros((4, 2), np.float32))
     failure: str = ""
-
-
-def clahe(image: np.ndarray) -> np.ndarray:
-    """Local contrast equalisation on the luminance: lifts embossed digits out of a same-colour card."""
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    equalised = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(gray)
-    return cv2.cvtColor(equalised, cv2.COLOR_GRAY2BGR)
 
 
 def orientation_order(detections: list[Detection]) -> list[int]:
@@ -177,22 +166,6 @@ def _reread_crops(view: View, line: TextLine) -> list[np.ndarray]:
     height = max(line.height, 1.0)
     crop = crop_quad(view.image, pad_quad(line.quad, 0.5 * height, 0.15 * height), min_height=REREAD_MIN_HEIGHT)
     return [crop, clahe(crop), darkened(crop)]
-
-
-def sharpened(image: np.ndarray) -> np.ndarray:
-    """``image`` under an unsharp mask (:data:`SHARPEN_AMOUNT`, :data:`SHARPEN_RADIUS_SHARE`): the edges of
-    blurred or motion-smeared strokes come back, and flat areas of the card stay as they are."""
-    radius = max(1.0, SHARPEN_RADIUS_SHARE * image.shape[0])
-    blurred = cv2.GaussianBlur(image, (0, 0), radius)
-    return cv2.addWeighted(image, 1.0 + SHARPEN_AMOUNT, blurred, -SHARPEN_AMOUNT, 0)
-
-
-def darkened(image: np.ndarray) -> np.ndarray:
-    """``image`` under a steep gamma (x**3): mid tones sink, so faint ink separates from a light card."""
-    return _DARKEN_TABLE[image]
-
-
-_DARKEN_TABLE = np.clip(255.0 * (np.arange(256) / 255.0) ** 3, 0, 255).astype(np.uint8)
 
 
 def _digits_of_both_readers(read: LineRead) -> list[str]:
