@@ -2,14 +2,15 @@
 
 The order of work keeps the common case cheap: one detection pass, one read of every detected box, one
 straightened re-read of the number line (a second, contrast-enhanced one unless two reads already agree on a
-number that worn digits cannot turn into another valid one, and a sharpened one when these could not settle
-the line), each crop read by the general recogniser and by the card-number head. Only when no number passes
-does it spend more, in this order:
+number that worn digits cannot turn into another valid one), each crop read by the general recogniser and by
+the card-number head. Only when no number passes does it spend more, in this order:
 
 1. the other way up: the same boxes read in the 180-degree view (or 270 after 90), no second detection;
 2. a contrast-enhanced page with a more permissive detector, for embossed digits in the card's own colour;
-3. when only some digit groups were detected, the line through them stretched across the text area;
-4. the card's outline, straightened, read in strips across the ISO number band (:mod:`cardframe`).
+3. a sharpened page with that detector, for blurred digits no detection pass found so far;
+4. when only some digit groups were detected, the line through them stretched across the text area (in any
+   pass);
+5. the card's outline, straightened, read in strips across the ISO number band (:mod:`cardframe`).
 
 Every detection pass reads only the card's region when its outline is found (:mod:`cardregion`), the whole
 page when not, or when the region holds no text or cut through text (then later passes read the page too).
@@ -63,15 +64,23 @@ REREAD_MIN_HEIGHT = 64
 #: band supports it too: neighbouring strips share ~80 % of their pixels, and two plain ones once read three
 #: digits of a blurred 19-digit line wrong alike, surely (a Luhn-valid number of the same bank).
 MIN_BAND_STRIPS = 2
-#: The detector's long side in the second, contrast-enhanced pass. Larger sides found no more numbers on the
-#: hard synthetic set while the detector's memory grows with the area (peak RSS ~550 MB at 1120 px against
-#: ~450 MB at 960), so both passes use 960.
+#: The detector's long side in the later, permissive passes (contrast-enhanced, sharpened). Larger sides found
+#: no more numbers on the hard synthetic set while the detector's memory grows with the area (peak RSS ~550 MB
+#: at 1120 px against ~450 MB at 960), so every pass uses 960.
 SECOND_PASS_SIDE = 960
 #: The detector's long side in the first pass. Smaller sides (736, 640) cost less but changed which hard
 #: synthetic cards passed, and on one of them two re-reads then agreed on a Luhn-valid misreading.
 FIRST_PASS_SIDE = 960
 #: Boxes smaller than this (pixels, short side) carry no readable text.
 MIN_BOX_HEIGHT = 6.0
+#: The third pass's page is sharpened at this radius in the detector's pixels: about a blurred stroke's width
+#: there (a digit of the number line is ~40 px high at the detector's scale).
+PAGE_SHARPEN_RADIUS = 2.0
+#: The detector's settings per pass: the first as RapidOCR's defaults; the later ones more permissive (fainter
+#: boxes kept, grown further, broken strokes joined), for embossed or blurred digits.
+FIRST_PASS_DETECTOR: dict[str, Any] = {"box_thresh": 0.5, "unclip_ratio": 1.5, "max_side": FIRST_PASS_SIDE}
+PERMISSIVE_DETECTOR: dict[str, Any] = {"box_thresh": 0.3, "unclip_ratio": 1.8, "max_side": SECOND_PASS_SIDE,
+                                       "dilate": True}
 
 _SPACE = DecodedChar(" ", 1.0, 0.0, "", 0.0)
 _DATE_ONLY = re.compile(r"[0-9/\\\-. ]+")
@@ -239,8 +248,7 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
         if (groups := line_groups(_line_chars(line))) is not None:
             line_reads.append(groups)
         decision = None
-        crops = _reread_crops(view, line)
-        for kind, crop in zip(("straight", "clahe", "darkened"), crops, strict=True):
+        for kind, crop in zip(("straight", "clahe", "darkened"), _reread_crops(view, line), strict=True):
             worn_rival = decision is not None and has_worn_digit_rival(decision.number, acceptable)
             if kind == "darkened" and not worn_rival:
                 break  # the darkened read only checks a winner that worn digits could have faked
@@ -253,13 +261,6 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
             if (decision is not None and len(decision.support) >= 2
                     and not has_worn_digit_rival(decision.number, acceptable)):
                 break
-        if decision is None or not _settles(decision, line_tag):
-            # blur hides a stroke in every crop alike; sharpened, the straight crop often shows it, and its
-            # read is the second crop a number read once needs (one more recogniser call, unsettled lines only)
-            reread = engine.read([sharpened(crops[0])], number=True)[0]
-            pool += _candidates_of_both_readers(reread, acceptable, source=f"{line_tag}sharpened")
-            line_reads += _digits_of_both_readers(reread)
-            decision = vote(pool, line_reads)
         if decision is not None and _settles(decision, line_tag):
             reading.number = decision
             reading.number_quad = line.quad
@@ -305,14 +306,15 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
     first_failure: CardReading | None = None
     pool: list[Candidate] = []
     line_reads: list[str] = []
-    passes = (
-        (bgr, {"box_thresh": 0.5, "unclip_ratio": 1.5, "max_side": FIRST_PASS_SIDE}),
-        (None, {"box_thresh": 0.3, "unclip_ratio": 1.8, "max_side": SECOND_PASS_SIDE, "dilate": True}),
+    passes: tuple[tuple[Callable[[np.ndarray], np.ndarray] | None, dict[str, Any]], ...] = (
+        (None, FIRST_PASS_DETECTOR),
+        (clahe, PERMISSIVE_DETECTOR),
+        (_sharpened_page, PERMISSIVE_DETECTOR),
     )
     card = find_card_quad(bgr)
     region = DetectionRegion.around(card, bgr.shape) if card is not None else None
-    for pass_index, (image, detector_params) in enumerate(passes):
-        page = image if image is not None else clahe(bgr)
+    for pass_index, (rendering, detector_params) in enumerate(passes):
+        page = bgr if rendering is None else rendering(bgr)
         detections, region = _detections(engine, page, region, detector_params)
         if not detections:
             continue
@@ -332,6 +334,11 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
     if first_failure is None:
         return CardReading(view=upright, failure="no text found in the image")
     return first_failure
+
+
+def _sharpened_page(bgr: np.ndarray) -> np.ndarray:
+    """The page sharpened at :data:`PAGE_SHARPEN_RADIUS` pixels of the detector's scale."""
+    return sharpened(bgr, radius=PAGE_SHARPEN_RADIUS * max(1.0, max(bgr.shape[:2]) / SECOND_PASS_SIDE))
 
 
 def _detections(engine: OcrEngine, page: np.ndarray, region: DetectionRegion | None,

@@ -26,10 +26,12 @@ def clahe(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(equalised, cv2.COLOR_GRAY2BGR)
 
 
-def sharpened(image: np.ndarray) -> np.ndarray:
-    """``image`` under an unsharp mask (:data:`SHARPEN_AMOUNT`, :data:`SHARPEN_RADIUS_SHARE`): the edges of
-    blurred or motion-smeared strokes come back, and flat areas of the card stay as they are."""
-    radius = max(1.0, SHARPEN_RADIUS_SHARE * image.shape[0])
+def sharpened(image: np.ndarray, radius: float | None = None) -> np.ndarray:
+    """``image`` under an unsharp mask (:data:`SHARPEN_AMOUNT`; the blur's ``radius`` in pixels, by default
+    :data:`SHARPEN_RADIUS_SHARE` of the height of a line's crop): the edges of blurred or motion-smeared strokes
+    come back, and flat areas of the card stay as they are."""
+    if radius is None:
+        radius = max(1.0, SHARPEN_RADIUS_SHARE * image.shape[0])
     blurred = cv2.GaussianBlur(image, (0, 0), radius)
     return cv2.addWeighted(image, 1.0 + SHARPEN_AMOUNT, blurred, -SHARPEN_AMOUNT, 0)
 
