@@ -1,8 +1,8 @@
 """A text-line crop as PP-OCR's recognisers take it: 48 pixels high, scaled to [-1, 1], padded right.
 
-Every recogniser here (the general one, whose backbone the card-number head reads, and the confirming
-reader) was trained on this input, so they share this one preparation: a pixel of difference in the width
-changes what a blurred digit reads as.
+The engine reads every crop this way, and the card-number head's training prepares its crops the same way
+(its features come out of the same recogniser): a pixel of difference in the width changes what a blurred
+digit reads as, so both share this one preparation.
 
 >>> tensor, share = line_tensor(crop)       # doctest: +SKIP
 >>> tensor.shape, share                     # doctest: +SKIP

@@ -261,7 +261,7 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
             if (decision is not None and len(decision.support) >= 2
                     and not has_worn_digit_rival(decision.number, acceptable)):
                 break
-        if decision is not None and _settles(decision, line_tag):
+        if decision is not None and any(c.source.startswith(line_tag) for c in decision.support):
             reading.number = decision
             reading.number_quad = line.quad
             reading.boxes = _with_date_rereads(engine, view, boxes)
@@ -269,12 +269,6 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
     reading.failure = "no card number passed the Luhn and issuer checks" if len(pool) == seen_before else \
         "the reads did not agree on one card number"
     return reading
-
-
-def _settles(decision: NumberDecision, line_tag: str) -> bool:
-    """Whether ``decision`` answers for the line tagged ``line_tag``: reads of that line support it (a number
-    settled by other lines' reads alone is not this line's)."""
-    return any(c.source.startswith(line_tag) for c in decision.support)
 
 
 def _with_date_rereads(engine: OcrEngine, view: View, boxes: list[TextBox]) -> list[TextBox]:

@@ -1,11 +1,11 @@
-"""The renderings of a crop the readers read besides the plain one: each brings out what another hides.
+"""The renderings of a page or crop the reader looks at besides the plain one: each brings out what another hides.
 
-A number line or a date is read more than once when the first read is not enough, and each re-read sees the
-same pixels rendered another way: contrast-equalised (embossed digits in the card's own colour), darkened
-(faint strokes of a worn digit on a light card), sharpened (strokes a blur has smeared).
+A page is detected again, and a number line or a date read again, when the first look is not enough, and each
+second look sees the same pixels rendered another way: contrast-equalised (embossed digits in the card's own
+colour), darkened (faint strokes of a worn digit on a light card), sharpened (strokes a blur has smeared).
 
->>> [rendering(crop).shape == crop.shape for rendering in (clahe, darkened, sharpened)]   # doctest: +SKIP
-[True, True, True]
+>>> clahe(crop).shape == darkened(crop).shape == sharpened(page, radius=2.0).shape == crop.shape   # doctest: +SKIP
+True
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-#: The sharpened rendering's unsharp mask: the crop plus this much of its detail, detail being the crop less
-#: its blur at a radius of this share of its height (at least a pixel), a little wider than a digit's stroke.
+#: The sharpened rendering's unsharp mask: the image plus this much of its detail, detail being the image less
+#: its blur.
 SHARPEN_AMOUNT = 1.0
-SHARPEN_RADIUS_SHARE = 1 / 32
 
 
 def clahe(image: np.ndarray) -> np.ndarray:
@@ -26,12 +25,10 @@ def clahe(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(equalised, cv2.COLOR_GRAY2BGR)
 
 
-def sharpened(image: np.ndarray, radius: float | None = None) -> np.ndarray:
-    """``image`` under an unsharp mask (:data:`SHARPEN_AMOUNT`; the blur's ``radius`` in pixels, by default
-    :data:`SHARPEN_RADIUS_SHARE` of the height of a line's crop): the edges of blurred or motion-smeared strokes
-    come back, and flat areas of the card stay as they are."""
-    if radius is None:
-        radius = max(1.0, SHARPEN_RADIUS_SHARE * image.shape[0])
+def sharpened(image: np.ndarray, *, radius: float) -> np.ndarray:
+    """``image`` under an unsharp mask (:data:`SHARPEN_AMOUNT`, the blur's ``radius`` in pixels, about a
+    blurred stroke's width): the edges of blurred or motion-smeared strokes come back, and flat areas of the
+    card stay as they are."""
     blurred = cv2.GaussianBlur(image, (0, 0), radius)
     return cv2.addWeighted(image, 1.0 + SHARPEN_AMOUNT, blurred, -SHARPEN_AMOUNT, 0)
 
