@@ -3,7 +3,9 @@
 The order of work keeps the common case cheap: one detection pass, one read of every detected box, one
 straightened re-read of the number line (a second, contrast-enhanced one unless two reads already agree on a
 number that worn digits cannot turn into another valid one), each crop read by the general recogniser and by
-the card-number head. Only when no number passes does it spend more, in this order:
+the card-number head. A line whose reads give no number at all is read once more in relief (its shading summed
+back into strokes: raised digits in the card's colour, whichever side the light came from). Only when no number
+passes does it spend more, in this order:
 
 1. the other way up: the same boxes read in the 180-degree view (or 270 after 90), no second detection;
 2. a contrast-enhanced page with a more permissive detector, for embossed digits in the card's own colour;
@@ -47,7 +49,7 @@ from worker.recognizer.expiry import parse_dates
 from worker.recognizer.geometry import View, crop_quad, order_quad, pad_quad, quad_size, sub_quad
 from worker.recognizer.layout import FocusedRead, TextBox, TextLine, build_lines
 from worker.recognizer.linereads import line_groups
-from worker.recognizer.renderings import clahe, darkened, sharpened
+from worker.recognizer.renderings import clahe, darkened, relief, sharpened
 
 #: Lines with fewer digits than this are not number lines.
 MIN_LINE_DIGITS = 10
@@ -169,12 +171,17 @@ def _extended_digit_lines(lines: list[TextLine], boxes: list[TextBox]) -> list[T
     return stretched
 
 
-def _reread_crops(view: View, line: TextLine) -> list[np.ndarray]:
-    """A straightened, padded crop of the line: plain, contrast-enhanced, and darkened (faint strokes of a
-    worn digit come out darker than the card around them)."""
+#: The renderings of a number line's straightened crop, in the order they are read (see :func:`_read_view`):
+#: plain, contrast-enhanced, darkened (faint strokes of a worn digit come out darker than the card around
+#: them), and relief (raised digits' shading turned back into strokes, whichever side the light came from).
+REREAD_RENDERINGS: tuple[tuple[str, Callable[[np.ndarray], np.ndarray] | None], ...] = (
+    ("straight", None), ("clahe", clahe), ("darkened", darkened), ("relief", relief))
+
+
+def _reread_crop(view: View, line: TextLine) -> np.ndarray:
+    """A straightened, padded crop of the line."""
     height = max(line.height, 1.0)
-    crop = crop_quad(view.image, pad_quad(line.quad, 0.5 * height, 0.15 * height), min_height=REREAD_MIN_HEIGHT)
-    return [crop, clahe(crop), darkened(crop)]
+    return crop_quad(view.image, pad_quad(line.quad, 0.5 * height, 0.15 * height), min_height=REREAD_MIN_HEIGHT)
 
 
 def _digits_of_both_readers(read: LineRead) -> list[str]:
@@ -248,10 +255,13 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
         if (groups := line_groups(_line_chars(line))) is not None:
             line_reads.append(groups)
         decision = None
-        for kind, crop in zip(("straight", "clahe", "darkened"), _reread_crops(view, line), strict=True):
-            worn_rival = decision is not None and has_worn_digit_rival(decision.number, acceptable)
-            if kind == "darkened" and not worn_rival:
-                break  # the darkened read only checks a winner that worn digits could have faked
+        straight = _reread_crop(view, line)
+        for kind, rendering in REREAD_RENDERINGS:
+            if kind == "darkened" and (decision is None or not has_worn_digit_rival(decision.number, acceptable)):
+                continue  # the darkened read only checks a winner that worn digits could have faked
+            if kind == "relief" and decision is not None:
+                break  # the relief read is for a line the other reads found no number in
+            crop = straight if rendering is None else rendering(straight)
             reread = engine.read([crop], number=True)[0]
             pool += _candidates_of_both_readers(reread, acceptable, source=f"{line_tag}{kind}")
             line_reads += _digits_of_both_readers(reread)
