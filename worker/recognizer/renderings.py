@@ -46,7 +46,7 @@ _DARKEN_TABLE = np.clip(255.0 * (np.arange(256) / 255.0) ** 3, 0, 255).astype(np
 #: shading, without the card's shading and artwork at larger scales)...
 RELIEF_DETAIL_SCALE = 0.25
 #: ...summed along the line with this much of the sum carried from one pixel to the next, over this many
-#: pixels (the carried share is 0.85 ** 32 < 1 % at the far end).
+#: pixels (the carried share is 0.85 ** 31 < 1 % at the far end).
 RELIEF_CARRY = 0.85
 RELIEF_REACH = 32
 
@@ -63,7 +63,10 @@ def relief(crop: np.ndarray) -> np.ndarray:
     """
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32)
     detail = gray - cv2.GaussianBlur(gray, (0, 0), max(1.0, RELIEF_DETAIL_SCALE * crop.shape[0]))
-    kernel = (RELIEF_CARRY ** np.arange(RELIEF_REACH - 1, -1, -1, dtype=np.float32))[None, :]
-    summed = cv2.filter2D(detail, -1, kernel, anchor=(RELIEF_REACH - 1, 0), borderType=cv2.BORDER_CONSTANT)
+    summed = cv2.filter2D(detail, -1, _RELIEF_KERNEL, anchor=(RELIEF_REACH - 1, 0), borderType=cv2.BORDER_CONSTANT)
     scaled = cv2.normalize(summed, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     return cv2.cvtColor(scaled, cv2.COLOR_GRAY2BGR)
+
+
+#: The sum's weights as a correlation kernel: the pixel itself last (weight 1), each one further left carried less.
+_RELIEF_KERNEL = (RELIEF_CARRY ** np.arange(RELIEF_REACH - 1, -1, -1, dtype=np.float32))[None, :]
