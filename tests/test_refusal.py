@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.generated_cards import read_generated_card
 from worker.api.legacy import codes
-from worker.api.legacy.schema import BankCardResponse
 from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.bins import default_table, luhn_valid
 from worker.recognizer.cardnumber import has_worn_digit_rival
@@ -105,18 +105,6 @@ def test_held_apart_hard_cards_meet_the_floor_with_no_wrong_number(recognizer: R
     assert exact >= HELDOUT_FLOOR
 
 
-def _read_generated_card(recognizer: Recognizer, tmp_path: Path, level: str, seed: int, index: int,
-                         grouping: tuple[int, ...] | None = None) -> tuple[str, BankCardResponse]:
-    """The printed number of card ``index`` of ``scripts/make_cards.py``'s set (level, seed), and the answer
-    the recognizer gives for it: one card drawn alone, as the whole set would draw it."""
-    from scripts.cards.numbers import build_pools
-    from scripts.make_cards import make_card
-
-    table = default_table()
-    label = make_card(tmp_path, index, level, seed, build_pools(table), table, None, grouping)
-    return label["number"], recognizer.recognize((tmp_path / label["file"]).read_bytes())
-
-
 #: Tuning-side generated cards (level, seed, card index, forced grouping) once answered with a wrong number:
 #: an embossed 6+13 line that the general read and the head's read of one crop both read, surely, two digits
 #: away from the printed number (a Luhn-valid rival on the same BIN); and a 19-digit line printed without
@@ -127,7 +115,7 @@ TEMPTING_TUNING_CARDS = (("severe", 20002, 16, (6, 13)), ("severe", 20004, 45, (
 @pytest.mark.parametrize(("level", "seed", "index", "grouping"), TEMPTING_TUNING_CARDS)
 def test_tuning_cards_that_tempted_a_wrong_number_are_read_right_or_refused(
         recognizer: Recognizer, tmp_path: Path, level: str, seed: int, index: int, grouping: tuple[int, ...]) -> None:
-    printed, answer = _read_generated_card(recognizer, tmp_path, level, seed, index, grouping)
+    printed, answer = read_generated_card(recognizer, tmp_path, level, seed, index, grouping)
     assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
 
 
@@ -136,7 +124,7 @@ def test_neighbouring_band_strips_agreeing_on_a_misread_are_not_enough(recognize
     """Benchmark card heldout 2024 #56 (4-4-4-4-3, DejaVu Serif Bold foil, motion blur 11 px), once its outline
     was found: two neighbouring strips of the number band read three of its 5s and 4s as 3s and a 1, surely,
     a Luhn-valid number of the same bank, and the strip reads counted as two crops."""
-    printed, answer = _read_generated_card(recognizer, tmp_path, "heldout", 2024, 56)
+    printed, answer = read_generated_card(recognizer, tmp_path, "heldout", 2024, 56)
     assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
 
 
@@ -144,7 +132,7 @@ def test_an_embossed_line_the_band_strips_misread_alike_is_refused(recognizer: R
     """Tuning card severe 20002 #8 (6-13, FreeMono Bold in the card's colour, printed 621724 8288189111997):
     the detected line's reads all disagree about "8288"; neighbouring strips of the number band then read
     "8293" surely, two digits away and Luhn-valid on the same BIN."""
-    printed, answer = _read_generated_card(recognizer, tmp_path, "severe", 20002, 8, (6, 13))
+    printed, answer = read_generated_card(recognizer, tmp_path, "severe", 20002, 8, (6, 13))
     assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
 
 
@@ -154,7 +142,7 @@ def test_a_number_most_reads_dropped_digits_from_under_a_glare_spot_is_refused(r
     the three digits under the glare, right where a 4-4-4-4 line has its space, and strips of the number band
     then read a Luhn-valid 16-digit number, one more digit wrong; eight reads of the line and the band saw
     digits at that place."""
-    printed, answer = _read_generated_card(recognizer, tmp_path, "heldout", 7019, 103)
+    printed, answer = read_generated_card(recognizer, tmp_path, "heldout", 7019, 103)
     assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
 
 
@@ -172,23 +160,19 @@ def test_a_number_most_reads_dropped_digits_from_under_a_glare_spot_is_refused(r
 #: Bold, unbroken 19 digits: two 2s read as 8s). Of 600 of seeds 7040-7043, one: 7043 #103 (flat DejaVu Serif
 #: Bold, 6-13 grouped 19 digits on a card 438 px wide, upside down, motion blur 11 px: two 5s read as 3s). Of 150
 #: of seed 7044, one: 7044 #148 (embossed FreeSans Bold, worn, unbroken 19 digits on a 512 px card with glare:
-#: "8" read "3" and "3" read "8"). 7027 #62, 7037 #139 and 7044 #148 are refused since the relief re-read
-#: (:data:`ONCE_WRONG_HELDOUT_CARDS`).
+#: "8" read "3" and "3" read "8"). 7027 #62, 7037 #139 and 7044 #148 are refused since the relief re-read: a
+#: relief read of an earlier line or pass read the printed number, a rival that keeps the wrong one from passing.
 KNOWN_WRONG_HELDOUT_CARDS = ((7021, 40), (7022, 24), (7025, 54), (7028, 112), (7036, 104), (7043, 103))
-#: Held-apart cards once answered with a wrong number (see above) whose lines' relief reads, of an earlier
-#: line or pass, now read a rival that keeps the wrong number from passing.
+#: Held-apart cards once answered with a wrong number (see above) that are refused now.
 ONCE_WRONG_HELDOUT_CARDS = ((7027, 62), (7037, 139), (7044, 148))
 
 
-@pytest.mark.xfail(strict=True, reason="known wrong numbers on held-apart cards")
-@pytest.mark.parametrize(("seed", "index"), KNOWN_WRONG_HELDOUT_CARDS)
-def test_known_wrong_held_apart_cards(recognizer: Recognizer, tmp_path: Path, seed: int, index: int) -> None:
-    printed, answer = _read_generated_card(recognizer, tmp_path, "heldout", seed, index)
-    assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
-
-
-@pytest.mark.parametrize(("seed", "index"), ONCE_WRONG_HELDOUT_CARDS)
+@pytest.mark.parametrize(("seed", "index"), [
+    *(pytest.param(seed, index, marks=pytest.mark.xfail(strict=True, reason="known wrong number on a held-apart card"))
+      for seed, index in KNOWN_WRONG_HELDOUT_CARDS),
+    *ONCE_WRONG_HELDOUT_CARDS,
+])
 def test_held_apart_cards_once_answered_wrong_are_read_right_or_refused(recognizer: Recognizer, tmp_path: Path,
                                                                        seed: int, index: int) -> None:
-    printed, answer = _read_generated_card(recognizer, tmp_path, "heldout", seed, index)
+    printed, answer = read_generated_card(recognizer, tmp_path, "heldout", seed, index)
     assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
