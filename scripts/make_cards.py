@@ -21,7 +21,7 @@ card shows none); ``valid_date`` is the API's 有效期 (MM/YYYY) of the thru da
 ``card_quad`` and ``number_quad`` are the card's and the number line's corners in the image's pixels,
 clockwise from the top left of the card as read (so they follow a 90/180/270 ``rotation``).
 
-Parameters: ``--out DIR``, ``--count N``, ``--level {clean,moderate,hard,severe,varied,heldout,mixed}`` (mixed
+Parameters: ``--out DIR``, ``--count N``, ``--level {clean,moderate,hard,severe,varied,relit,heldout,mixed}`` (mixed
 draws each card's level uniformly among clean, moderate and hard; ``heldout`` is for evaluation only, never
 for training or tuning, see :mod:`scripts.cards.spec`), ``--seed S``, ``--width W`` (scale every photo to
 this width, keeping its aspect ratio), ``--grouping 6-13`` (every number 19 digits printed that way: 6-13,
@@ -75,7 +75,7 @@ def generate(
     Parameters:
         out_dir: the folder (created if needed).
         count: how many images.
-        level: "clean", "moderate", "hard", "severe", "varied", "heldout" or "mixed" (each card's level drawn
+        level: "clean", "moderate", "hard", "severe", "varied", "relit", "heldout" or "mixed" (each card's level drawn
             uniformly among the first three).
         seed: the run's seed; card ``i`` depends only on (seed, i), so a larger run extends a smaller one.
         width: if given, every photo is scaled to this width.
@@ -140,6 +140,7 @@ def make_card(
         "style": spec.style,
         "foil": spec.foil,
         "emboss_relief": round(spec.emboss_relief, 3) if spec.style != "flat" else None,
+        "light_azimuth_deg": round(spec.light_azimuth_deg, 1) if spec.light_azimuth_deg is not None else None,
         "wear": round(spec.wear, 3),
         "art": list(spec.art),
         "art_behind_digits": spec.art_behind_digits,

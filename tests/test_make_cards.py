@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,16 @@ from PIL import Image
 
 from scripts.cards import fonts
 from scripts.cards.numbers import build_pools
-from scripts.cards.spec import ALL_LEVELS, CARD_HEIGHT, CARD_WIDTH, LEVELS, PROFILES, TRAINING_LEVELS
+from scripts.cards.render import emboss_light
+from scripts.cards.spec import (
+    ALL_LEVELS,
+    CARD_HEIGHT,
+    CARD_WIDTH,
+    HELDOUT_LIGHT_AZIMUTH_DEG,
+    LEVELS,
+    PROFILES,
+    TRAINING_LEVELS,
+)
 from scripts.make_cards import card_rng, generate, render_card, sample_spec
 from worker.recognizer.bins import default_table, luhn_valid
 from worker.recognizer.expiry import parse_dates
@@ -79,7 +89,7 @@ def test_a_card_depends_only_on_seed_and_index(tmp_path: Path) -> None:
     assert (tmp_path / "long" / "card_0000.jpg").read_bytes() == (tmp_path / "short" / "card_0000.jpg").read_bytes()
 
 
-@pytest.mark.parametrize("level", ["clean", "moderate", "hard", "severe", "varied", "heldout"])
+@pytest.mark.parametrize("level", ["clean", "moderate", "hard", "severe", "varied", "relit", "heldout"])
 def test_every_level_renders_valid_labelled_photos(tmp_path: Path, level: str) -> None:
     labels = generate(tmp_path, 2, level, seed=7)
     assert read_labels(tmp_path) == labels
@@ -195,7 +205,7 @@ def test_the_heldout_level_shares_no_face_or_degradation_with_the_training_level
     assert all((REPO / "scripts" / "fonts" / face.files[0].name).exists()
                for face in fonts.ALL_DIGIT_FACES), "every face ships in scripts/fonts"
     held = PROFILES["heldout"]
-    for trained in (PROFILES["severe"], PROFILES["varied"]):
+    for trained in (PROFILES["severe"], PROFILES["varied"], PROFILES["relit"]):
         assert (held.glare_kind, held.motion_kernel, held.light_from_right, held.contrast_around_mean) != (
             trained.glare_kind, trained.motion_kernel, trained.light_from_right, trained.contrast_around_mean)
         assert set(held.expiry_labels) - set(trained.expiry_labels), "labels no training card prints"
@@ -211,6 +221,37 @@ def test_the_varied_level_draws_faces_no_other_level_does() -> None:
     assert extra <= faces
     assert not extra & {face.name for level in ALL_LEVELS if level != "varied"
                         for face in PROFILES[level].digit_faces}
+
+
+def test_the_relit_level_lights_cards_from_every_side_but_the_held_apart_one() -> None:
+    """Training cards lit from anywhere, so readers do not learn one light; never within 30 degrees of the
+    held-apart level's top right, so that level's light stays unseen."""
+    table = default_table()
+    pools = build_pools(table)
+    azimuths = [sample_spec(table, pools, "relit", card_rng(987, i)).light_azimuth_deg for i in range(200)]
+    assert all(azimuth is not None and 0 <= azimuth < 360 for azimuth in azimuths)
+    held_apart = HELDOUT_LIGHT_AZIMUTH_DEG
+    assert min(abs((azimuth - held_apart + 180) % 360 - 180) for azimuth in azimuths) >= 30
+    assert {int(azimuth // 90) for azimuth in azimuths} == {0, 1, 2, 3}, "light from every quarter"
+    assert all(sample_spec(table, pools, level, card_rng(987, 0)).light_azimuth_deg is None
+               for level in ALL_LEVELS if level != "relit")
+
+
+def test_a_drawn_light_shades_raised_digits_as_the_fixed_lights_do() -> None:
+    """A card lit from 135 degrees (top left) or 45 (top right) is shaded as the fixed lights shade theirs;
+    from below, the lit edges are the bottom ones and the shadow falls upwards."""
+    table = default_table()
+    pools = build_pools(table)
+    severe = sample_spec(table, pools, "severe", card_rng(3, 0))
+    heldout = sample_spec(table, pools, "heldout", card_rng(3, 0))
+    assert emboss_light(severe) == (0.7, 0.7, 3, 3) and emboss_light(heldout) == (-0.7, 0.7, 3, -3)
+    relit = sample_spec(table, pools, "relit", card_rng(3, 0))
+    for azimuth, fixed in ((135.0, severe), (45.0, heldout)):
+        weight_x, weight_y, rows, columns = emboss_light(replace(relit, light_azimuth_deg=azimuth))
+        assert (weight_x, weight_y) == pytest.approx(emboss_light(fixed)[:2], abs=0.01)
+        assert (rows, columns) == emboss_light(fixed)[2:]
+    weight_x, weight_y, rows, columns = emboss_light(replace(relit, light_azimuth_deg=270.0))
+    assert weight_x == pytest.approx(0, abs=1e-9) and weight_y < -0.9 and (rows, columns) == (-4, 0)
 
 
 def test_new_levels_leave_the_old_ones_unchanged() -> None:

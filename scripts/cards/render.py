@@ -129,15 +129,16 @@ def _apply_digits(face: Image.Image, relief: Image.Image, spec: CardSpec, rng: n
         soft = cv2.GaussianBlur(mask, (0, 0), 0.6)[..., None]
         return Image.fromarray(np.clip(pixels * (1 - soft) + ink * soft, 0, 255).astype(np.uint8), "RGB")
 
-    # Raised plastic: the glyph face keeps the card's colour; light from the top left (the top right for a
-    # profile that says so) brightens the edges that face it and darkens the others, and the glyph casts a
-    # soft shadow away from the light.
+    # Raised plastic: the glyph face keeps the card's colour; light from the top left (the top right, or the
+    # card's own direction, for a profile that says so) brightens the edges that face it and darkens the
+    # others, and the glyph casts a soft shadow away from the light.
     height_map = cv2.GaussianBlur(mask, (0, 0), 1.4)
     grad_x = cv2.Sobel(height_map, cv2.CV_32F, 1, 0, ksize=3)
     grad_y = cv2.Sobel(height_map, cv2.CV_32F, 0, 1, ksize=3)
-    side = -1 if spec.profile.light_from_right else 1
-    shading = (side * grad_x * 0.7 + grad_y * 0.7) / 4.0  # positive on edges facing the light
-    shadow = np.roll(np.roll(cv2.GaussianBlur(mask, (0, 0), 2.0), 3, axis=0), 3 * side, axis=1) * (1 - mask)
+    weight_x, weight_y, shadow_rows, shadow_columns = emboss_light(spec)
+    shading = (weight_x * grad_x + weight_y * grad_y) / 4.0  # positive on edges facing the light
+    shadow = cv2.GaussianBlur(mask, (0, 0), 2.0)
+    shadow = np.roll(np.roll(shadow, shadow_rows, axis=0), shadow_columns, axis=1) * (1 - mask)
     relief_strength = spec.emboss_relief
     lit = pixels + (255.0 - pixels) * np.clip(shading, 0, 1)[..., None] * relief_strength * 1.6
     lit = lit * (1 - np.clip(-shading, 0, 1)[..., None] * relief_strength * 1.4)
@@ -152,6 +153,24 @@ def _apply_digits(face: Image.Image, relief: Image.Image, spec: CardSpec, rng: n
             coverage = coverage * np.clip((blotches - spec.wear * 0.5) * 6.0, 0, 1)
         lit = lit * (1 - coverage[..., None]) + foil * coverage[..., None]
     return Image.fromarray(np.clip(lit, 0, 255).astype(np.uint8), "RGB")
+
+
+def emboss_light(spec: CardSpec) -> tuple[float, float, int, int]:
+    """How the light shades raised digits: the weights of the height map's x and y slopes, and the shadow's
+    offset in rows and columns (away from the light).
+
+    A profile's fixed light keeps the exact weights its cards were always drawn with (top left: 0.7, 0.7 and
+    a shadow 3 px down and right), so their pixels do not change.
+    """
+    if spec.light_azimuth_deg is None:
+        side = -1 if spec.profile.light_from_right else 1
+        return side * 0.7, 0.7, 3, 3 * side
+    azimuth = np.radians(spec.light_azimuth_deg)
+    # towards the light in image coordinates (x right, y down): (cos, -sin); an edge faces the light where the
+    # height falls towards it
+    toward_x, toward_y = float(np.cos(azimuth)), -float(np.sin(azimuth))
+    reach = 3 * 2**0.5  # the fixed lights' shadow: 3 px down and 3 across
+    return -0.99 * toward_x, -0.99 * toward_y, round(-reach * toward_y), round(-reach * toward_x)
 
 
 def _foil_layer(shape: tuple[int, ...], colour: RGB, rng: np.random.Generator) -> np.ndarray:

@@ -20,6 +20,10 @@ Levels say how hard the photo is, in the ways real photos are hard:
   drawn by no other level), wider ranges of blur, motion, relief, contrast, card size and JPEG quality, and
   more glare: training data with more kinds of digits than the levels the recognizer is judged on (the
   shipped number head was not trained on it; ``scripts/train/number_reader.py`` says why);
+- ``relit``: a training level, ``severe`` with each card's embossing lit from its own direction, anywhere
+  around the card except within 30 degrees of the held-apart level's top right: the other levels light every
+  card from the top left, and readers trained on them learn that light (on the same embossed cards lit from
+  the top right instead, the number head read 11 of 41 lines where it read 20);
 - ``heldout``: the EVALUATION level, never used for training or tuning. Hard in the same ways but drawn by
   different means, as another generator would: its own faces (:data:`fonts.HELDOUT_FACES`, used by no other
   level), embossing lit from the top right instead of the top left, a hard-edged saturated glare spot instead
@@ -46,9 +50,9 @@ from worker.recognizer.bins import BinTable
 
 LEVELS = ("clean", "moderate", "hard")
 #: Every level; "mixed" draws among :data:`LEVELS` only.
-ALL_LEVELS = (*LEVELS, "severe", "varied", "heldout")
+ALL_LEVELS = (*LEVELS, "severe", "varied", "relit", "heldout")
 #: Levels whose cards may train the number head or tune thresholds; "heldout" never may.
-TRAINING_LEVELS = (*LEVELS, "severe", "varied")
+TRAINING_LEVELS = (*LEVELS, "severe", "varied", "relit")
 CARD_WIDTH = 856  # the ISO ID-1 card (85.60 x 53.98 mm) at 10 px/mm
 CARD_HEIGHT = 540
 RGB = tuple[int, int, int]
@@ -89,6 +93,10 @@ class LevelProfile:
     contrast_around_mean: bool = False
     glare_kind: str = "soft"
     light_from_right: bool = False
+    #: When set, each card's light comes from its own direction drawn uniformly in this range (degrees
+    #: counterclockwise from the card's right: 90 is the top, 135 the top left; the upper end may pass 360),
+    #: in place of the fixed top left or top right.
+    light_azimuth_deg: tuple[float, float] | None = None
     motion_kernel: str = "rotated"
 
 
@@ -242,6 +250,15 @@ PROFILES["varied"] = replace(
     contrast=(0.5, 0.95),
 )
 
+#: The held-apart level's light, top right; ``relit`` cards are never lit from within 30 degrees of it.
+HELDOUT_LIGHT_AZIMUTH_DEG = 45.0
+
+#: ``severe`` lit from any direction but the held-apart one, for training only.
+PROFILES["relit"] = replace(
+    PROFILES["severe"],
+    light_azimuth_deg=(HELDOUT_LIGHT_AZIMUTH_DEG + 30.0, HELDOUT_LIGHT_AZIMUTH_DEG + 330.0),
+)
+
 # Card body colours seen on Chinese bank cards: issuer reds, blues, greens, golds, silvers, black, white.
 PALETTE: tuple[RGB, ...] = (
     (196, 30, 45), (170, 25, 35), (20, 70, 150), (15, 45, 110), (0, 120, 90), (30, 110, 60),
@@ -274,6 +291,9 @@ class CardSpec:
     number_size: int
     number_origin: tuple[int, int]
     slogans: tuple[str, ...]
+    #: The direction the embossing is lit from (see :attr:`LevelProfile.light_azimuth_deg`); ``None`` for the
+    #: profile's fixed light.
+    light_azimuth_deg: float | None = None
 
     @property
     def profile(self) -> LevelProfile:
@@ -368,7 +388,7 @@ def sample_spec(table: BinTable, pools: BinPools, level: str, rng: np.random.Gen
     digit_count = len(number.digits) + len(number.grouping) - 1
     number_size = int(rng.uniform(0.84, 0.95) * 780 / (digit_count * 0.62))
     number_size = int(np.clip(number_size, 36, 62))
-    return CardSpec(
+    spec = CardSpec(
         level=level,
         number=number,
         expiry=expiry,
@@ -388,3 +408,6 @@ def sample_spec(table: BinTable, pools: BinPools, level: str, rng: np.random.Gen
         number_origin=(int(rng.integers(55, 95)), int(rng.integers(285, 330))),
         slogans=slogans,
     )
+    if profile.light_azimuth_deg is not None:
+        spec = replace(spec, light_azimuth_deg=float(rng.uniform(*profile.light_azimuth_deg)) % 360.0)
+    return spec
