@@ -97,7 +97,7 @@ class OcrEngine:
         """
         check_model_files()
         started = time.perf_counter()
-        detector = cpu_session(str(DET_MODEL), threads)
+        detector = cpu_session(str(DET_MODEL), threads, memory_arena=True)  # its pages are at most 960 px
         recogniser = cpu_session(recogniser_with_features(REC_MODEL), threads)
         number_reader = NumberReader.load(threads=threads)
         _release_freed_memory()
