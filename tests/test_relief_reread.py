@@ -8,7 +8,6 @@ read and are read right with it.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,6 @@ from tests.generated_cards import read_generated_card
 from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.renderings import relief
 from worker.recognizer.service import Recognizer
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 #: (level, seed, index): embossed lines no earlier read of any pass gave a number for.
 EMBOSSED_TUNING_CARDS = (("severe", 20060, 33), ("severe", 20060, 34))

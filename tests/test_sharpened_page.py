@@ -7,7 +7,6 @@ card of ``scripts/make_cards.py``).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
@@ -18,9 +17,6 @@ from tests.generated_cards import read_generated_card
 from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.renderings import sharpened
 from worker.recognizer.service import Recognizer
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 #: (level, seed, index, grouping): a blurred embossed line that neither the plain nor the contrast-enhanced
 #: page's detection gave the reads a number needs.
