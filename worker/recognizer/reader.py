@@ -362,17 +362,26 @@ def _detections(engine: OcrEngine, page: np.ndarray, region: DetectionRegion | N
 def _read_number_band(engine: OcrEngine, view: View, card: np.ndarray | None, acceptable: Callable[[str], bool],
                       pool: list[Candidate], line_reads: list[str]) -> CardReading | None:
     """Last resort: read the ISO number band of the card's outline (``card``, in the upright ``view``'s
-    pixels) directly (see :mod:`cardframe`)."""
+    pixels) directly (see :mod:`cardframe`).
+
+    The contrast-enhanced strips are read only when the plain ones proposed a number or a read outside the
+    band did: a band answer needs support from both renderings or from a direct read outside the band
+    (:func:`_band_support_is_enough`), so with neither, nothing they read could be answered, and a card
+    refused after every pass (most often one whose digits nothing could read) is spared half the band's reads.
+    """
     if card is None:
         return None
+    read_outside = any(not c.repaired for c in pool)
     for upside_down in (False, True):
         strips = number_band_strips(view.image, card, upside_down=upside_down)
-        crops = [s.image for s in strips] + [clahe(s.image) for s in strips]
         band: list[Candidate] = []
         band_reads: list[str] = []
-        for index, read in enumerate(engine.read(crops, number=True)):
-            band += _candidates_of_both_readers(read, acceptable, source=f"band{index}", repair=False)
-            band_reads += _digits_of_both_readers(read)
+        for rendering, crops in enumerate(([s.image for s in strips], [clahe(s.image) for s in strips])):
+            if rendering and not band and not read_outside:
+                break  # see the docstring: nothing the contrast-enhanced strips read could be answered
+            for index, read in enumerate(engine.read(crops, number=True), rendering * len(strips)):
+                band += _candidates_of_both_readers(read, acceptable, source=f"band{index}", repair=False)
+                band_reads += _digits_of_both_readers(read)
         decision = vote(pool + band, line_reads + band_reads)
         if decision is not None and _band_support_is_enough(decision, band, len(strips)):
             support = [c for c in decision.support if c in band]
