@@ -83,6 +83,9 @@ MIN_BOX_HEIGHT = 6.0
 #: The third pass's page is sharpened at this radius in the detector's pixels: about a blurred stroke's width
 #: there (a digit of the number line is ~40 px high at the detector's scale).
 PAGE_SHARPEN_RADIUS = 2.0
+#: The number band's strips are read plain, then contrast-enhanced; a read's source ``band<i>`` is strip
+#: ``i % len(strips)`` in rendering ``i // len(strips)`` (see :func:`_band_support_is_enough`).
+BAND_RENDERINGS: tuple[Callable[[np.ndarray], np.ndarray] | None, ...] = (None, clahe)
 #: Once a pass has read a card both ways up, later passes and the number band read it only the way that read
 #: clearly more text: at least this much (the summed confidence of every character the general reads found,
 #: about a dozen sure characters)...
@@ -413,9 +416,10 @@ def _read_number_band(engine: OcrEngine, view: View, card: np.ndarray | None, ac
         strips = number_band_strips(view.image, card, upside_down=turned)
         band: list[Candidate] = []
         band_reads: list[str] = []
-        for rendering, crops in enumerate(([s.image for s in strips], [clahe(s.image) for s in strips])):
+        for rendering, render in enumerate(BAND_RENDERINGS):
             if rendering and not band and not read_outside:
                 break  # see the docstring: nothing the contrast-enhanced strips read could be answered
+            crops = [s.image if render is None else render(s.image) for s in strips]
             for index, read in enumerate(engine.read(crops, number=True), rendering * len(strips)):
                 band += _candidates_of_both_readers(read, acceptable, source=f"band{index}", repair=False)
                 band_reads += _digits_of_both_readers(read)
