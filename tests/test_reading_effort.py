@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from worker.recognizer import RecognizerSettings, get_recognizer, reader
+from worker.recognizer import RecognizerSettings, get_recognizer, numberband, reader
 from worker.recognizer.cardnumber import Candidate
 from worker.recognizer.geometry import View
 from worker.recognizer.service import Recognizer
@@ -55,7 +55,7 @@ def _spied_reading(monkeypatch: pytest.MonkeyPatch, recognizer: Recognizer,
     """The answer for ``image``, the tags of the views read (``pass<i>:turn<t>``) and the band's sides."""
     views: list[str] = []
     band_sides: list[tuple[bool, ...]] = []
-    read_view, read_band = reader._read_view, reader._read_number_band
+    read_view, read_band = reader._read_view, reader.read_number_band
 
     def spy_view(engine: Any, view: Any, detections: Any, acceptable: Any, pool: Any, line_reads: Any,
                  tag: str) -> Any:
@@ -67,7 +67,7 @@ def _spied_reading(monkeypatch: pytest.MonkeyPatch, recognizer: Recognizer,
         return read_band(*args, upside_down=upside_down)
 
     monkeypatch.setattr(reader, "_read_view", spy_view)
-    monkeypatch.setattr(reader, "_read_number_band", spy_band)
+    monkeypatch.setattr(reader, "read_number_band", spy_band)
     answer = recognizer.recognize(cv2.imencode(".png", image)[1].tobytes())
     return answer, views, band_sides
 
@@ -117,7 +117,7 @@ def _blank_card_view() -> tuple[View, np.ndarray]:
 def test_band_strips_that_propose_nothing_are_not_read_again_contrast_enhanced(recognizer: Recognizer) -> None:
     view, card = _blank_card_view()
     engine = _CountingEngine(recognizer.engine)
-    assert reader._read_number_band(engine, view, card, recognizer.acceptable, [], []) is None  # type: ignore[arg-type]
+    assert numberband.read_number_band(engine, view, card, recognizer.acceptable, [], []) is None  # type: ignore[arg-type]
     strips = 5 * 2  # five plain strips each way up, no contrast-enhanced ones
     assert engine.crops_read == strips
 
@@ -127,5 +127,5 @@ def test_band_strips_are_read_contrast_enhanced_when_a_read_outside_the_band_pro
     view, card = _blank_card_view()
     engine = _CountingEngine(recognizer.engine)
     outside = Candidate("6225760000000008", 0.9, 0.8, False, "pass0:turn0:line0:straight")
-    assert reader._read_number_band(engine, view, card, recognizer.acceptable, [outside], []) is None  # type: ignore[arg-type]
+    assert numberband.read_number_band(engine, view, card, recognizer.acceptable, [outside], []) is None  # type: ignore[arg-type]
     assert engine.crops_read == 5 * 2 * 2  # plain and contrast-enhanced, each way up

@@ -113,17 +113,17 @@ def test_the_number_band_of_the_cards_outline_is_read_by_both_readers(recognizer
     from worker.recognizer.cardframe import find_card_quad
     from worker.recognizer.geometry import View
     from worker.recognizer.imageio import decode_image
-    from worker.recognizer.reader import _read_number_band
+    from worker.recognizer.numberband import read_number_band
 
     label = cards[0]
     image = decode_image(label["path"].read_bytes(), max_side=recognizer.settings.max_side,
                          max_pixels=recognizer.settings.max_pixels)
     view = View.of(np.ascontiguousarray(image.pixels[:, :, ::-1]), quarter_turns=0, scale=image.scale,
                    original_size=image.original_size)
-    reading = _read_number_band(recognizer.engine, view, find_card_quad(view.image), recognizer.acceptable, [], [])
-    assert reading is not None and reading.number is not None
-    assert reading.number.number == label["number"]
-    sources = {c.source for c in reading.number.support}
+    answer = read_number_band(recognizer.engine, view, find_card_quad(view.image), recognizer.acceptable, [], [])
+    assert answer is not None
+    assert answer.decision.number == label["number"]
+    sources = {c.source for c in answer.decision.support}
     assert any(source.endswith(":head") for source in sources), sources
     assert any(not source.endswith(":head") for source in sources), sources
 

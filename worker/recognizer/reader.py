@@ -12,7 +12,7 @@ passes does it spend more, in this order:
 3. a sharpened page with that detector, for blurred digits no detection pass found so far;
 4. when only some digit groups were detected, the line through them stretched across the text area (in any
    pass);
-5. the card's outline, straightened, read in strips across the ISO number band (:mod:`cardframe`).
+5. the card's outline, straightened, read in strips across the ISO number band (:mod:`numberband`).
 
 A refused card pays for all of that, so it is spared reads that would not answer it: once a pass has read the
 card both ways up and one way read clearly more text, later passes and the band read it only that way (the
@@ -38,9 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from worker.recognizer.cardframe import find_card_quad, number_band_strips
+from worker.recognizer.cardframe import find_card_quad
 from worker.recognizer.cardnumber import (
-    HEAD_SOURCE_SUFFIX,
     Candidate,
     NumberDecision,
     candidates_from_read,
@@ -48,12 +47,14 @@ from worker.recognizer.cardnumber import (
     vote,
 )
 from worker.recognizer.cardregion import DetectionRegion
+from worker.recognizer.cropreads import candidates_of_both_readers, digits_of_both_readers
 from worker.recognizer.ctc import DecodedChar
-from worker.recognizer.engine import Detection, LineRead, OcrEngine
+from worker.recognizer.engine import Detection, OcrEngine
 from worker.recognizer.expiry import parse_dates
-from worker.recognizer.geometry import View, crop_quad, order_quad, pad_quad, quad_size, sub_quad
+from worker.recognizer.geometry import View, crop_quad, pad_quad, quad_size, sub_quad
 from worker.recognizer.layout import FocusedRead, TextBox, TextLine, build_lines
 from worker.recognizer.linereads import line_groups
+from worker.recognizer.numberband import read_number_band
 from worker.recognizer.renderings import clahe, darkened, relief, sharpened
 
 #: Lines with fewer digits than this are not number lines.
@@ -64,13 +65,6 @@ MIN_SEED_DIGITS = 3
 NUMBER_LINES_TRIED = 2
 #: Re-read crops are upscaled to at least this height (the recogniser's input height is 48).
 REREAD_MIN_HEIGHT = 64
-#: Strip reads of the number band are blind guesses at where the line is, so a band answer needs reads of
-#: this many strips (the general and the head's read of a strip, plain or contrast-enhanced, count as one: the
-#: same pixels misread alike; one strip read both ways once agreed on a Luhn-valid misread of an embossed
-#: line), and reads of both renderings of the strips (plain and contrast-enhanced) unless a read outside the
-#: band supports it too: neighbouring strips share ~80 % of their pixels, and two plain ones once read three
-#: digits of a blurred 19-digit line wrong alike, surely (a Luhn-valid number of the same bank).
-MIN_BAND_STRIPS = 2
 #: The detector's long side in the later, permissive passes (contrast-enhanced, sharpened). Larger sides found
 #: no more numbers on the hard synthetic set while the detector's memory grows with the area (peak RSS ~550 MB
 #: at 1120 px against ~450 MB at 960), so every pass uses 960.
@@ -83,9 +77,6 @@ MIN_BOX_HEIGHT = 6.0
 #: The third pass's page is sharpened at this radius in the detector's pixels: about a blurred stroke's width
 #: there (a digit of the number line is ~40 px high at the detector's scale).
 PAGE_SHARPEN_RADIUS = 2.0
-#: The number band's strips are read plain, then contrast-enhanced; a read's source ``band<i>`` is strip
-#: ``i % len(strips)`` in rendering ``i // len(strips)`` (see :func:`_band_support_is_enough`).
-BAND_RENDERINGS: tuple[Callable[[np.ndarray], np.ndarray] | None, ...] = (None, clahe)
 #: Once a pass has read a card both ways up, later passes and the number band read it only the way that read
 #: clearly more text: at least this much (the summed confidence of every character the general reads found,
 #: about a dozen sure characters)...
@@ -200,23 +191,6 @@ def _reread_crop(view: View, line: TextLine) -> np.ndarray:
     return crop_quad(view.image, pad_quad(line.quad, 0.5 * height, 0.15 * height), min_height=REREAD_MIN_HEIGHT)
 
 
-def _digits_of_both_readers(read: LineRead) -> list[str]:
-    """The digit groups the general read and the head's read of one crop show (see :func:`line_groups`)."""
-    reads = [read.digits.chars] + ([read.number.chars] if read.number is not None else [])
-    return [groups for chars in reads if (groups := line_groups(chars)) is not None]
-
-
-def _candidates_of_both_readers(read: LineRead, acceptable: Callable[[str], bool], *, source: str,
-                                repair: bool = True) -> list[Candidate]:
-    """The candidates of one crop's digits-only read and of the card-number head's read of it (when asked
-    for), the head's labelled ``source`` + :data:`HEAD_SOURCE_SUFFIX` so the vote knows they share a crop."""
-    found = candidates_from_read(read.digits.chars, acceptable, source=source, repair=repair)
-    if read.number is not None:
-        found += candidates_from_read(read.number.chars, acceptable, source=f"{source}{HEAD_SOURCE_SUFFIX}",
-                                      repair=repair)
-    return found
-
-
 def _date_focus(box: TextBox) -> tuple[float, float] | None:
     """The part of a box worth re-reading on its own for a date (label text cut away), or None.
 
@@ -279,8 +253,8 @@ def _read_view(engine: OcrEngine, view: View, detections: list[Detection], accep
                 break  # the relief read is for a line the other reads found no number in
             crop = straight if rendering is None else rendering(straight)
             reread = engine.read([crop], number=True)[0]
-            pool += _candidates_of_both_readers(reread, acceptable, source=f"{line_tag}{kind}")
-            line_reads += _digits_of_both_readers(reread)
+            pool += candidates_of_both_readers(reread, acceptable, source=f"{line_tag}{kind}")
+            line_reads += digits_of_both_readers(reread)
             decision = vote(pool, line_reads)
             # two agreeing reads settle it, unless worn digits could make them agree on a rival; otherwise
             # the contrast-enhanced read gets its say too, and for such a rival the darkened one as well
@@ -354,8 +328,9 @@ def read_card(engine: OcrEngine, bgr: np.ndarray, *, scale: float, original_size
         settled = settled if settled is not None else _settled_orientation(text_read)
     upright = View.of(bgr, quarter_turns=0, scale=scale, original_size=original_size)
     band_sides = (settled == 2,) if settled in (0, 2) else (False, True)
-    banded = _read_number_band(engine, upright, card, acceptable, pool, line_reads, upside_down=band_sides)
-    if banded is not None:
+    band = read_number_band(engine, upright, card, acceptable, pool, line_reads, upside_down=band_sides)
+    if band is not None:
+        banded = CardReading(view=upright, number=band.decision, number_quad=band.quad)
         if first_failure is not None and first_failure.view.quarter_turns == 0:
             banded.boxes = first_failure.boxes
         return banded
@@ -395,49 +370,3 @@ def _detections(engine: OcrEngine, page: np.ndarray, region: DetectionRegion | N
     if found is None:
         region = None
     return found or engine.detect(page, **detector_params), region
-
-
-def _read_number_band(engine: OcrEngine, view: View, card: np.ndarray | None, acceptable: Callable[[str], bool],
-                      pool: list[Candidate], line_reads: list[str], *,
-                      upside_down: tuple[bool, ...] = (False, True)) -> CardReading | None:
-    """Last resort: read the ISO number band of the card's outline (``card``, in the upright ``view``'s
-    pixels) directly (see :mod:`cardframe`), the card's way up first, then turned 180 degrees (``upside_down``
-    says which of the two to read: only one once the passes settled the way up).
-
-    The contrast-enhanced strips are read only when the plain ones proposed a number or a read outside the
-    band did: a band answer needs support from both renderings or from a direct read outside the band
-    (:func:`_band_support_is_enough`), so with neither, nothing they read could be answered, and a card
-    refused after every pass (most often one whose digits nothing could read) is spared half the band's reads.
-    """
-    if card is None:
-        return None
-    read_outside = any(not c.repaired for c in pool)
-    for turned in upside_down:
-        strips = number_band_strips(view.image, card, upside_down=turned)
-        band: list[Candidate] = []
-        band_reads: list[str] = []
-        for rendering, render in enumerate(BAND_RENDERINGS):
-            if rendering and not band and not read_outside:
-                break  # see the docstring: nothing the contrast-enhanced strips read could be answered
-            crops = [s.image if render is None else render(s.image) for s in strips]
-            for index, read in enumerate(engine.read(crops, number=True), rendering * len(strips)):
-                band += _candidates_of_both_readers(read, acceptable, source=f"band{index}", repair=False)
-                band_reads += _digits_of_both_readers(read)
-        decision = vote(pool + band, line_reads + band_reads)
-        if decision is not None and _band_support_is_enough(decision, band, len(strips)):
-            support = [c for c in decision.support if c in band]
-            best = max(support, key=lambda c: c.conf)
-            quad = strips[int(best.crop.removeprefix("band")) % len(strips)].quad
-            return CardReading(view=view, number=decision, number_quad=order_quad(quad))
-    return None
-
-
-def _band_support_is_enough(decision: NumberDecision, band: list[Candidate], strip_count: int) -> bool:
-    """Whether the band reads behind ``decision`` come from :data:`MIN_BAND_STRIPS` strips and from both
-    renderings, or from two strips and a read outside the band (band reads are labelled ``band<i>``: strip
-    ``i % strip_count``, contrast-enhanced when ``i >= strip_count``)."""
-    indices = [int(c.crop.removeprefix("band")) for c in decision.support if c in band]
-    outside = any(c not in band and not c.repaired for c in decision.support)
-    strips = {index % strip_count for index in indices}
-    renderings = {index // strip_count for index in indices}
-    return len(strips) >= MIN_BAND_STRIPS and (len(renderings) == 2 or outside)
