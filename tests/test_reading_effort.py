@@ -72,11 +72,12 @@ def _spied_reading(monkeypatch: pytest.MonkeyPatch, recognizer: Recognizer,
     return answer, views, band_sides
 
 
-@pytest.mark.parametrize(("quarter_turns", "printed_turns", "band_side"), [(0, 0, False), (2, 2, True)])
+@pytest.mark.parametrize("printed_turns", [0, 2])
 def test_after_a_pass_read_the_card_both_ways_later_passes_read_it_the_way_it_was_printed(
         monkeypatch: pytest.MonkeyPatch, recognizer: Recognizer, numberless_card: np.ndarray,
-        quarter_turns: int, printed_turns: int, band_side: bool) -> None:
-    image = np.ascontiguousarray(np.rot90(numberless_card, quarter_turns))
+        printed_turns: int) -> None:
+    """The card upright, then turned 180 degrees: the band is then read upside down only."""
+    image = np.ascontiguousarray(np.rot90(numberless_card, printed_turns))
     answer, views, band_sides = _spied_reading(monkeypatch, recognizer, image)
     assert answer.code != 0
     first_pass = [tag for tag in views if tag.startswith("pass0:")]
@@ -84,7 +85,7 @@ def test_after_a_pass_read_the_card_both_ways_later_passes_read_it_the_way_it_wa
     assert sorted(first_pass) == ["pass0:turn0", "pass0:turn2"]
     assert later, "the later passes ran"
     assert all(tag.endswith(f":turn{printed_turns}") for tag in later), views
-    assert band_sides == [(band_side,)]
+    assert band_sides == [(printed_turns == 2,)]
 
 
 def test_the_way_up_stays_open_unless_one_way_read_clearly_more_text() -> None:
