@@ -18,7 +18,8 @@ writes ``card_0000.jpg`` ... (some ``.png``) and ``labels.jsonl``, one JSON obje
 ``expiry`` is as printed (MM/YY on the clean, moderate and hard levels; the severe, varied and heldout levels also
 print MM/YYYY, YYYY/MM, YY/MM and valid-from-thru ranges, see ``expiry_form`` and ``valid_from``; null when the
 card shows none); ``valid_date`` is the API's 有效期 (MM/YYYY) of the thru date.
-``card_quad`` and ``number_quad`` are the card's and the number line's corners in the image's pixels,
+``card_quad``, ``number_quad`` and ``expiry_quad`` are the card's, the number line's and the expiry's printed date
+(the whole range when one is printed; null when the card shows no expiry) corners in the image's pixels,
 clockwise from the top left of the card as read (so they follow a 90/180/270 ``rotation``).
 
 Parameters: ``--out DIR``, ``--count N``, ``--level {clean,moderate,hard,severe,varied,relit,heldout,mixed}`` (mixed
@@ -159,6 +160,7 @@ def make_card(
         "height": image.height,
         "card_quad": _scaled(photo.card_quad, scale),
         "number_quad": _scaled(photo.number_quad, scale),
+        "expiry_quad": _scaled(photo.expiry_quad, scale) if photo.expiry_quad is not None else None,
     }
 
 

@@ -63,8 +63,9 @@ def check_label(label: dict, folder: Path) -> None:
         image.load()
         assert image.size == (label["width"], label["height"])
         assert image.format == ("PNG" if label["file"].endswith(".png") else "JPEG")
-    for x, y in label["card_quad"] + label["number_quad"]:
+    for x, y in label["card_quad"] + label["number_quad"] + (label["expiry_quad"] or []):
         assert -1 <= x <= label["width"] + 1 and -1 <= y <= label["height"] + 1
+    assert (label["expiry_quad"] is None) == (label["expiry"] is None)
 
 
 def read_labels(folder: Path) -> list[dict]:
@@ -104,6 +105,18 @@ def test_every_level_renders_valid_labelled_photos(tmp_path: Path, level: str) -
             assert 0.9 * low <= float(np.linalg.norm(card[1] - card[0])) <= 1.1 * high
         if level == "clean":
             assert label["rotation"] == 0 and label["style"] == "flat"
+
+
+def test_the_expiry_quad_holds_the_printed_date_below_the_number(tmp_path: Path) -> None:
+    """The date's box as the card is read: below the number line, about as tall as a small line, and following
+    the photo's quarter turns like the number's (the date reader is trained on crops of it)."""
+    labels = [label for label in generate(tmp_path, 12, "hard", seed=5) if label["expiry"]]
+    assert labels and any(label["rotation"] for label in labels)
+    for label in labels:
+        number, date = np.asarray(label["number_quad"]), np.asarray(label["expiry_quad"])
+        down = (number[3] - number[0]) / np.linalg.norm(number[3] - number[0])
+        assert float((date.mean(axis=0) - number.mean(axis=0)) @ down) > 0, label["file"]
+        assert np.linalg.norm(date[3] - date[0]) < np.linalg.norm(number[3] - number[0]), label["file"]
 
 
 def test_width_option_scales_photos_and_their_geometry(tmp_path: Path) -> None:

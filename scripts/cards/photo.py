@@ -30,6 +30,7 @@ class Photo:
     card_quad: Quad
     number_quad: Quad
     degradations: list[str] = field(default_factory=list)
+    expiry_quad: Quad | None = None
 
 
 def photograph(card: Image.Image, layout: CardLayout, profile: LevelProfile, rng: np.random.Generator) -> Photo:
@@ -78,6 +79,7 @@ def photograph(card: Image.Image, layout: CardLayout, profile: LevelProfile, rng
 
     frame = _composite(frame, card, homography, profile.busy_background, rng)
     number_quad = _project(homography, _box_corners(layout.number_box))
+    expiry_quad = _project(homography, _box_corners(layout.expiry_box)) if layout.expiry_box else None
 
     pixels = frame.astype(np.float32)
     severe = _severe_degradations(profile, rng)
@@ -116,8 +118,10 @@ def photograph(card: Image.Image, layout: CardLayout, profile: LevelProfile, rng
     if quarter_turns:
         card_quad = _rotate_points(card_quad, quarter_turns, image.size)
         number_quad = _rotate_points(number_quad, quarter_turns, image.size)
+        if expiry_quad is not None:
+            expiry_quad = _rotate_points(expiry_quad, quarter_turns, image.size)
         image = image.rotate(90 * quarter_turns, expand=True)
-    return Photo(image, 90 * quarter_turns, card_quad, number_quad, degradations)
+    return Photo(image, 90 * quarter_turns, card_quad, number_quad, degradations, expiry_quad)
 
 
 SEVERE_DEGRADATIONS = ("shadow", "glare", "low light", "motion blur")
