@@ -104,13 +104,19 @@ class ScriptedReads:
     vote among them is checked on exactly the reads given (the reads themselves are the engine's concern,
     checked on real pixels above)."""
 
-    def __init__(self, texts: list[str]) -> None:
+    def __init__(self, texts: list[str], head: list[tuple[str, float]] | None = None) -> None:
         self.texts = list(texts)
+        self.head = list(head) if head is not None else None
 
-    def read(self, crops: list[np.ndarray], *, number: bool = False) -> list[LineRead]:
+    def read(self, crops: list[np.ndarray], *, number: bool = False, expiry: bool = False) -> list[LineRead]:
         taken, self.texts = self.texts[:len(crops)], self.texts[len(crops):]
         assert len(taken) == len(crops), "more crops read than scripted"
-        return [LineRead(full=decoded(text), digits=decoded(text), date=decoded(text)) for text in taken]
+        heads: list[tuple[str, float] | None] = [None] * len(crops)
+        if self.head is not None and expiry:
+            heads, self.head = list(self.head[:len(crops)]), self.head[len(crops):]
+        return [LineRead(full=decoded(text), digits=decoded(text), date=decoded(text),
+                         expiry=decoded(*head) if head is not None else None)
+                for text, head in zip(taken, heads, strict=True)]
 
 
 def decision_03_29() -> tuple[View, ExpiryDecision]:
@@ -137,4 +143,22 @@ def test_a_date_the_first_reads_missed_is_confirmed_only_by_most_reads(reads: li
 
 def test_a_date_the_first_read_shows_is_confirmed_without_more_reads() -> None:
     view, decision = decision_03_29()
-    assert confirmed(ScriptedReads(["03/29"]), view, decision)  # type: ignore[arg-type]
+    assert confirmed(ScriptedReads(["03/29", ""]), view, decision)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("general", "head", "expected"), [
+    # the general reads garble the date, the date head reads it surely: confirmed
+    (["0329", "83/29"], [("03/29", 0.9), ("03/29", 0.8)], True),
+    # the general reads show it, but the date head surely reads another date in the same pixels: a rival
+    (["03/29", "03/29"], [("03/21", 0.9), ("", 0.9)], False),
+    # one of the head's reads shows it, the other surely another: a rival, whatever the first showed
+    (["", ""], [("03/29", 0.9), ("03/21", 0.9)], False),
+    # the head unsure of its date (a character below HEAD_MIN_CHAR_CONF): the general reads decide
+    (["03/29", ""], [("03/21", 0.4), ("", 0.9)], True),
+    (["0329", "83/29"], [("03/29", 0.4), ("03/29", 0.5)], False),
+])
+def test_the_date_head_confirms_or_vetoes_a_date_where_it_reads_one_surely(
+        general: list[str], head: list[tuple[str, float]], expected: bool) -> None:
+    view, decision = decision_03_29()
+    reads = ScriptedReads(general + [""] * 10, head + [("", 0.9)] * 10)
+    assert confirmed(reads, view, decision) is expected  # type: ignore[arg-type]

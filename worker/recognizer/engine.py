@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from worker.recognizer.ctc import Decoded, charset_mask, ctc_decode
+from worker.recognizer.datereader import DateReader
 from worker.recognizer.detection import BoxExtractor, detection_size
 from worker.recognizer.lineinput import line_tensor
 from worker.recognizer.numberreader import BACKBONE_OUTPUT, NumberReader, recogniser_with_features
@@ -60,26 +61,29 @@ class LineRead:
 
     ``full`` is what a general OCR would answer; ``digits`` is the same output with every non-digit class
     masked before the argmax; ``date`` keeps digits and the separators a date uses; ``number`` is the
-    card-number head's read (digits and group spaces), present only when asked for.
+    card-number head's read (digits and group spaces), present only when asked for; ``expiry`` is the date
+    head's read (digits and a date's separators), likewise.
     """
 
     full: Decoded
     digits: Decoded
     date: Decoded
     number: Decoded | None = None
+    expiry: Decoded | None = None
 
 
 class OcrEngine:
     """The detector and recogniser sessions of one process. Build it with :meth:`load`."""
 
     def __init__(self, detector: object, recogniser: object, number_reader: NumberReader,
-                 load_seconds: float) -> None:
+                 date_reader: DateReader, load_seconds: float) -> None:
         self._det_session = detector
         self._det_input = detector.get_inputs()[0].name  # type: ignore[attr-defined]
         self._rec_session = recogniser
         self._rec_input = recogniser.get_inputs()[0].name  # type: ignore[attr-defined]
         self._rec_probs = recogniser.get_outputs()[0].name  # type: ignore[attr-defined]
         self._number_reader = number_reader
+        self._date_reader = date_reader
         self.charset: list[str] = recogniser_charset(recogniser)
         self._digit_mask = charset_mask(self.charset, DIGITS)
         self._date_mask = charset_mask(self.charset, DIGITS + "/-.")
@@ -89,7 +93,7 @@ class OcrEngine:
 
     @classmethod
     def load(cls, *, threads: int = 0) -> OcrEngine:
-        """Load the bundled detector and recogniser, and the card-number head.
+        """Load the bundled detector and recogniser, and the card-number and date heads.
 
         Parameters:
             threads: onnxruntime intra-op threads per session; 0 leaves the choice to onnxruntime (all cores).
@@ -100,8 +104,9 @@ class OcrEngine:
         detector = cpu_session(str(DET_MODEL), threads, memory_arena=True)  # its pages are at most 960 px
         recogniser = cpu_session(recogniser_with_features(REC_MODEL), threads)
         number_reader = NumberReader.load(threads=threads)
+        date_reader = DateReader.load(threads=threads)
         _release_freed_memory()
-        return cls(detector, recogniser, number_reader, time.perf_counter() - started)
+        return cls(detector, recogniser, number_reader, date_reader, time.perf_counter() - started)
 
     # -- detection ---------------------------------------------------------------------------------------
 
@@ -141,15 +146,16 @@ class OcrEngine:
 
     # -- recognition -------------------------------------------------------------------------------------
 
-    def read(self, crops: list[np.ndarray], *, number: bool = False) -> list[LineRead]:
+    def read(self, crops: list[np.ndarray], *, number: bool = False, expiry: bool = False) -> list[LineRead]:
         """Read each crop (a single text line, BGR) and decode it three ways; order follows ``crops``.
-        With ``number``, the card-number head reads each crop too (``LineRead.number``).
+        With ``number``, the card-number head reads each crop too (``LineRead.number``); with ``expiry``, the
+        date head (``LineRead.expiry``).
 
         Crops are run one at a time: in a padded batch the recogniser's attention reaches into the padding
         and garbles short lines (a date next to a long number came out wrong), and on CPU a batch saves
         little, as the cost is proportional to the width actually read.
         """
-        outputs = [self._rec_probs, BACKBONE_OUTPUT] if number else [self._rec_probs]
+        outputs = [self._rec_probs, BACKBONE_OUTPUT] if number or expiry else [self._rec_probs]
         results = []
         for crop in crops:
             tensor, fraction = line_tensor(crop)
@@ -160,6 +166,7 @@ class OcrEngine:
                 digits=ctc_decode(line, self.charset, allowed=self._digit_mask, width_fraction=fraction),
                 date=ctc_decode(line, self.charset, allowed=self._date_mask, width_fraction=fraction),
                 number=self._number_reader.read(produced[1], width_fraction=fraction) if number else None,
+                expiry=self._date_reader.read(produced[1], width_fraction=fraction) if expiry else None,
             ))
         return results
 

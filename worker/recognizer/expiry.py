@@ -246,8 +246,12 @@ def _label_before(box: TextBox, position: float) -> str | None:
 
 def _sources(box: TextBox) -> list[tuple[Decoded, FocusedRead | None]]:
     sources: list[tuple[Decoded, FocusedRead | None]] = [(box.read.full, None), (box.read.date, None)]
+    if box.read.expiry is not None:
+        sources.append((box.read.expiry, None))
     for focused in box.focused:
         sources += [(focused.read.full, focused), (focused.read.date, focused)]
+        if focused.read.expiry is not None:
+            sources.append((focused.read.expiry, focused))
     return sources
 
 

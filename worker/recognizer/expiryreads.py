@@ -5,11 +5,13 @@ that read can be sure and wrong ("01/2021" for 01/29 at 0.99). A wrong date is w
 cannot tell it from a right one), so the chosen date is answered only when a second read of its own pixels,
 cropped to the date alone and upscaled, shows the same month and year: first plain, then contrast-enhanced;
 when both show no date, reads at more scales and margins vote, and the date must be what most of them show
-(:func:`confirmed`). The re-reads cost one or two recogniser calls on a short crop, a few milliseconds against
-the page's detection, and ten more when the first two show no date.
+(:func:`confirmed`). Each re-read is the date head's too (:mod:`worker.recognizer.datereader`), which reads the
+embossed dates the general reads garble. The re-reads cost two recogniser calls on a short crop, a few
+milliseconds against the page's detection, and ten more when the first two show no date.
 
-When the plain reads show no date at all, :func:`with_expiry_rereads` first gives the short digit boxes a
-contrast-enhanced read (embossed dates are often detected but read with a digit or the slash lost).
+When the plain reads show no date at all, :func:`with_expiry_rereads` first gives the short digit boxes a plain
+and a contrast-enhanced read, larger, by both readers (embossed dates are often detected but read with a digit
+or the slash lost).
 
 Why a label check beside an unlabelled date: cards print the labels of their dates small, on two lines to the
 date's left (VALID / THRU, MEMBER / SINCE, VALID / FROM), often too small or faint for the detector, and a
@@ -49,6 +51,9 @@ CONFIRM_VARIANTS: tuple[tuple[int, float, float], ...] = (
     (EXPIRY_REREAD_HEIGHT, 0.6, 0.15), (64, 0.6, 0.15), (48, 0.6, 0.15), (0, 0.6, 0.15), (64, 1.0, 0.3),
     (128, 0.6, 0.15),
 )
+#: The date head's read of a date counts only when each of its characters is this sure: on tuning cards its
+#: wrong dates were read with a character at 0.36-0.55, most of its right ones at 0.6 or more.
+HEAD_MIN_CHAR_CONF = 0.6
 #: Reads that must show a date a first confirming read missed (see :func:`confirmed`).
 MIN_CONFIRMING_READS = 2
 #: The fallback re-read's margin along the line, in units of the box's height.
@@ -101,26 +106,43 @@ def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
     and two reads that show nothing say little; a date most reads of its pixels agree on is confirmed, a wrong
     date a few reads share is not. First reads that show another date are a rival, not a miss: a range
     "05/28-05/30" read as 05/20 by most small crops was read 05/30 by the first.
+
+    Every read here is the date head's as well (:mod:`worker.recognizer.datereader`), and where the head reads
+    a date surely it speaks for that read (:func:`_dates_shown`): it reads embossed dates the general reads
+    garble ("801733" for 01/33), and the general reads' consistent misreads ("05/34" for 06/34) are not
+    confirmed against it. A sure head read of another date in either first crop is a rival, even when the
+    other crop shows the date (a range's "05/30" read 05/20 in the contrast-enhanced crop).
     """
     first = _confirm_crop(view, decision, CONFIRM_VARIANTS[0])
-    reads = []
-    for crop in (first, clahe(first)):
-        read = engine.read([crop])[0]
-        if (decision.month, decision.year) in _dates_shown(read):
-            return True
-        reads.append(read)
-    if any(_dates_shown(read) for read in reads):
+    date = (decision.month, decision.year)
+    reads = engine.read([first, clahe(first)], expiry=True)
+    shown = [_dates_shown(read) for read in reads]
+    head_rival = any(dates and date not in dates for dates in map(_head_dates, reads))
+    if any(date in dates for dates in shown) and not head_rival:
+        return True
+    if any(shown):
         return False  # the first reads saw another date: a rival, not a miss
     others = [_confirm_crop(view, decision, variant) for variant in CONFIRM_VARIANTS[1:]]
-    reads += engine.read([crop for plain in others for crop in (plain, clahe(plain))])
+    reads += engine.read([crop for plain in others for crop in (plain, clahe(plain))], expiry=True)
     seen = Counter(date for read in reads for date in _dates_shown(read))
-    count = seen.pop((decision.month, decision.year), 0)
+    count = seen.pop(date, 0)
     return count >= MIN_CONFIRMING_READS and count > max(seen.values(), default=0)
 
 
+def _head_dates(read: LineRead) -> set[tuple[int, int]]:
+    """The dates the date head reads surely (every character of the date at :data:`HEAD_MIN_CHAR_CONF` or more)."""
+    if read.expiry is None:
+        return set()
+    decoded = read.expiry
+    return {(d.month, d.year) for d in parse_dates(decoded.text)
+            if min(c.conf for c in decoded.chars[d.start:d.end]) >= HEAD_MIN_CHAR_CONF}
+
+
 def _dates_shown(read: LineRead) -> set[tuple[int, int]]:
-    """The (month, year) pairs one read shows, in its full or its digits-and-separators decode."""
-    return {(d.month, d.year) for decoded in (read.full, read.date) for d in parse_dates(decoded.text)}
+    """The (month, year) pairs one read shows: the date head's sure dates where it reads any, else those of
+    the general read's full or digits-and-separators decode."""
+    return _head_dates(read) or {(d.month, d.year) for decoded in (read.full, read.date)
+                                 for d in parse_dates(decoded.text)}
 
 
 def _confirm_crop(view: View, decision: ExpiryDecision, variant: tuple[int, float, float]) -> np.ndarray:
@@ -131,12 +153,12 @@ def _confirm_crop(view: View, decision: ExpiryDecision, variant: tuple[int, floa
 
 
 def with_expiry_rereads(engine: OcrEngine, view: View, boxes: list[TextBox]) -> list[TextBox]:
-    """``boxes`` with a contrast-enhanced, upscaled re-read of every short box that shows a few digits but no
-    date; for when no expiry was found in the plain reads.
+    """``boxes`` with a plain and a contrast-enhanced upscaled re-read, by the general reader and the date head,
+    of every short box that shows a few digits but no date; for when no expiry was found in the plain reads.
 
     Embossed dates in the card's own colour are detected but often read with a digit or the slash lost
-    ("0 2/24", "9 0"); the CLAHE read of the same box, larger, recovers many of them. It costs a recogniser
-    call per such box, so it runs only as a fallback.
+    ("0 2/24", "9 0", "95724" for 05/24); the CLAHE read of the same box, larger, recovers some of them, the
+    date head's reads of it most. It costs two recogniser calls per such box, so it runs only as a fallback.
     """
     targets = []
     for index, box in enumerate(boxes):
@@ -154,8 +176,11 @@ def with_expiry_rereads(engine: OcrEngine, view: View, boxes: list[TextBox]) -> 
         box = boxes[index]
         height = max(box.height, 1.0)
         part = pad_quad(box.quad, FALLBACK_MARGIN_ALONG * height, 0.1 * height)
-        crops.append(clahe(crop_quad(view.image, part, min_height=EXPIRY_REREAD_HEIGHT)))
+        plain = crop_quad(view.image, part, min_height=EXPIRY_REREAD_HEIGHT)
+        crops += [plain, clahe(plain)]
     updated = list(boxes)
-    for index, read in zip(targets, engine.read(crops), strict=True):
-        updated[index] = replace(boxes[index], focused=(*boxes[index].focused, FocusedRead(read, 0.0, 1.0)))
+    reads = engine.read(crops, expiry=True)
+    for number, index in enumerate(targets):
+        extra = tuple(FocusedRead(read, 0.0, 1.0) for read in reads[2 * number:2 * number + 2])
+        updated[index] = replace(boxes[index], focused=(*boxes[index].focused, *extra))
     return updated

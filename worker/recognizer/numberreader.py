@@ -21,6 +21,7 @@ and returns per-timestep probabilities over :data:`CHARSET`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -47,22 +48,35 @@ def recogniser_with_features(model_path: Path) -> bytes:
     return with_extra_output(model, BACKBONE_OUTPUT)
 
 
-class NumberReader:
-    """The trained number head; stateless after loading, shared by every thread."""
+class TrainedHead:
+    """A head trained over the recogniser's backbone features (the number head, the date head): its classes,
+    where its model ships, and its read of one line's features; stateless after loading, shared by every
+    thread."""
+
+    charset: tuple[str, ...] = CHARSET
+    model_path: Path = MODEL_PATH
 
     def __init__(self, session: object) -> None:
         self._session = session
         self._input = session.get_inputs()[0].name  # type: ignore[attr-defined]
 
     @classmethod
-    def load(cls, *, threads: int = 0, path: Path = MODEL_PATH) -> NumberReader:
+    def load(cls, *, threads: int = 0, path: Path | None = None) -> Self:
+        path = path or cls.model_path
         if not path.is_file():
-            raise FileNotFoundError(f"number reader model missing: {path}")
+            raise FileNotFoundError(f"{cls.__name__} model missing: {path}")
         return cls(cpu_session(str(path), threads))
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """Per-timestep class probabilities (T x 12) for one line's backbone features (1 x 384 x 1 x T)."""
+        """Per-timestep class probabilities (T x classes) for one line's backbone features (1 x 384 x 1 x T)."""
         return self._session.run(None, {self._input: features})[0][0]  # type: ignore[attr-defined]
 
     def read(self, features: np.ndarray, *, width_fraction: float = 1.0) -> Decoded:
-        return ctc_decode(self.probabilities(features), CHARSET, width_fraction=width_fraction)
+        return ctc_decode(self.probabilities(features), self.charset, width_fraction=width_fraction)
+
+
+class NumberReader(TrainedHead):
+    """The trained number head."""
+
+    charset = CHARSET
+    model_path = MODEL_PATH
