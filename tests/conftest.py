@@ -1,4 +1,4 @@
-"""Shared fixtures: real peers on loopback (RabbitMQ, Redis, moto's S3/SQS server).
+"""Shared fixtures: real peers on loopback (RabbitMQ, Redis, moto's S3/SQS server), and the recognizer's engine.
 
 A test that needs a peer asks for its fixture. When the peer is not reachable the test is skipped with the
 reason, unless ``CARDPIPE_REQUIRE_SERVICES`` is set (CI sets it), where it fails instead: CI must never
@@ -12,13 +12,25 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from worker.recognizer.engine import OcrEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 
 RABBITMQ_URL = os.environ.get("CARDPIPE_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 REDIS_URL = os.environ.get("CARDPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def engine() -> OcrEngine:
+    """The shared recognizer's engine (its sessions load once per process), for tests of single reads."""
+    from worker.recognizer import RecognizerSettings, get_recognizer
+
+    return get_recognizer(RecognizerSettings()).engine
 
 
 def services_required() -> bool:

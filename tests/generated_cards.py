@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
 
 from worker.api.legacy.schema import BankCardResponse
 from worker.recognizer.bins import default_table
+from worker.recognizer.geometry import crop_quad, pad_quad, quad_size
 from worker.recognizer.service import Recognizer
 
 
@@ -19,3 +24,12 @@ def read_generated_card(recognizer: Recognizer, folder: Path, level: str, seed: 
     table = default_table()
     label = make_card(folder, index, level, seed, build_pools(table), table, None, grouping)
     return label["number"], recognizer.recognize((folder / label["file"]).read_bytes())
+
+
+def labelled_crop(path: Path, label: dict[str, Any], quad_key: str, along: float, min_height: int) -> np.ndarray:
+    """The crop of a generated card around one of its labelled quads (``number_quad``, ``expiry_quad``), padded
+    ``along`` its height at either end and 0.15 of it across, as the recognizer's re-reads crop a line."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    quad = np.asarray(label[quad_key], dtype=np.float32)
+    height = quad_size(quad)[1]
+    return crop_quad(image, pad_quad(quad, along * height, 0.15 * height), min_height=min_height)

@@ -6,23 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
+from tests.generated_cards import labelled_crop
 from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.datereader import DATE_CHARSET
 from worker.recognizer.engine import OcrEngine
 from worker.recognizer.expiry import parse_dates
 from worker.recognizer.expiryreads import EXPIRY_REREAD_HEIGHT
-from worker.recognizer.geometry import crop_quad, pad_quad, quad_size
 
 SEED = 61
-
-
-@pytest.fixture(scope="module")
-def engine() -> OcrEngine:
-    return get_recognizer(RecognizerSettings()).engine
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +31,7 @@ def dated_cards(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]
 def test_the_date_head_reads_printed_dates(engine: OcrEngine, dated_cards: list[dict[str, Any]]) -> None:
     assert len(dated_cards) >= 4
     for label in dated_cards:
-        image = cv2.imread(str(label["path"]), cv2.IMREAD_COLOR)
-        quad = np.asarray(label["expiry_quad"], dtype=np.float32)
-        height = quad_size(quad)[1]
-        crop = crop_quad(image, pad_quad(quad, 0.6 * height, 0.15 * height), min_height=EXPIRY_REREAD_HEIGHT)
+        crop = labelled_crop(label["path"], label, "expiry_quad", 0.6, EXPIRY_REREAD_HEIGHT)
         read = engine.read([crop], expiry=True)[0]
         assert read.expiry is not None and read.number is None
         assert set(read.expiry.text) <= set(DATE_CHARSET[1:])

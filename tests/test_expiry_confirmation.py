@@ -14,7 +14,6 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.test_expiry import decoded
-from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.engine import LineRead, OcrEngine
 from worker.recognizer.expiry import ExpiryDecision
 from worker.recognizer.expiryreads import confirmed, read_expiry
@@ -22,11 +21,6 @@ from worker.recognizer.geometry import View
 from worker.recognizer.layout import TextBox
 
 FONT = Path(__file__).resolve().parent.parent / "scripts" / "fonts" / "DejaVuSansMono-Bold.ttf"
-
-
-@pytest.fixture(scope="module")
-def engine() -> OcrEngine:
-    return get_recognizer(RecognizerSettings()).engine
 
 
 def printed(text: str) -> tuple[View, np.ndarray]:

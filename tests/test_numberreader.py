@@ -11,20 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from worker.recognizer import RecognizerSettings, get_recognizer
+from tests.generated_cards import labelled_crop
 from worker.recognizer.engine import OcrEngine
-from worker.recognizer.geometry import crop_quad, pad_quad, quad_size
 from worker.recognizer.numberreader import BACKBONE_OUTPUT, CHARSET, recogniser_with_features
 from worker.recognizer.reader import REREAD_MIN_HEIGHT, read_card
 from worker.recognizer.sessions import REC_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 47
-
-
-@pytest.fixture(scope="module")
-def engine() -> OcrEngine:
-    return get_recognizer(RecognizerSettings()).engine
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +41,7 @@ def test_charset_is_the_one_rapidocr_builds_for_the_recogniser(engine: OcrEngine
 def test_the_head_reads_number_lines_of_generated_cards(engine: OcrEngine,
                                                         moderate_cards: list[dict[str, Any]]) -> None:
     for label in moderate_cards:
-        image = cv2.imread(str(label["path"]), cv2.IMREAD_COLOR)
-        quad = np.asarray(label["number_quad"], dtype=np.float32)
-        height = quad_size(quad)[1]
-        crop = crop_quad(image, pad_quad(quad, 0.5 * height, 0.15 * height), min_height=REREAD_MIN_HEIGHT)
+        crop = labelled_crop(label["path"], label, "number_quad", 0.5, REREAD_MIN_HEIGHT)
         read = engine.read([crop], number=True)[0]
         assert read.number is not None
         assert set(read.number.text) <= set(CHARSET[1:])
