@@ -51,8 +51,8 @@ CONFIRM_VARIANTS: tuple[tuple[int, float, float], ...] = (
     (EXPIRY_REREAD_HEIGHT, 0.6, 0.15), (64, 0.6, 0.15), (48, 0.6, 0.15), (0, 0.6, 0.15), (64, 1.0, 0.3),
     (128, 0.6, 0.15),
 )
-#: The date head's read of a date counts only when each of its characters is this sure: on tuning cards its
-#: wrong dates were read with a character at 0.36-0.55, most of its right ones at 0.6 or more.
+#: The date head's read of a date counts only when each of its characters is this sure: on tuning cards most of
+#: its wrong dates had a character at 0.36-0.55, most of its right ones none below 0.6.
 HEAD_MIN_CHAR_CONF = 0.6
 #: Reads that must show a date a first confirming read missed (see :func:`confirmed`).
 MIN_CONFIRMING_READS = 2
