@@ -124,7 +124,7 @@ def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
         return False  # the first reads saw another date: a rival, not a miss
     others = [_confirm_crop(view, decision, variant) for variant in CONFIRM_VARIANTS[1:]]
     reads += engine.read([crop for plain in others for crop in (plain, clahe(plain))], expiry=True)
-    seen = Counter(date for read in reads for date in _dates_shown(read))
+    seen = Counter(shown_date for read in reads for shown_date in _dates_shown(read))
     count = seen.pop(date, 0)
     return count >= MIN_CONFIRMING_READS and count > max(seen.values(), default=0)
 
