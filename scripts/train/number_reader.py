@@ -162,6 +162,8 @@ HEAD_WEIGHT, HEAD_BIAS = "linear_8.w_0", "linear_8.b_0"
 CROPS_PER_CARD = 3
 #: Share of crops turned upside down and labelled empty (a card read the wrong way up must spell nothing).
 UPSIDE_DOWN_SHARE = 0.05
+#: The least heights the expiry reads crop dates at (0: the photo's own scale).
+DATE_CROP_HEIGHTS = (0, 48, 64, 96)
 #: Share of cards held out to choose the epoch.
 VALIDATION_SHARE = 0.1
 
@@ -200,16 +202,19 @@ def line_crop(image: np.ndarray, line: np.ndarray) -> np.ndarray:
 def card_crops(image: np.ndarray, label: dict[str, Any], rng: np.random.Generator) -> list[tuple[np.ndarray, str]]:
     target = " ".join(label["printed"].split())
     quad = np.asarray(label["number_quad"], dtype=np.float32)
-    crops = []
-    for index in range(CROPS_PER_CARD):
-        crop = line_crop(image, jittered_line(quad, rng))
-        if index == 1 or (index == 2 and rng.random() < 0.5):
-            crop = clahe(crop)
-        if rng.random() < UPSIDE_DOWN_SHARE:
-            crops.append((cv2.rotate(crop, cv2.ROTATE_180), ""))
-        else:
-            crops.append((crop, target))
-    return crops
+    return [_as_trained(index, line_crop(image, jittered_line(quad, rng)), target, rng)
+            for index in range(CROPS_PER_CARD)]
+
+
+def _as_trained(index: int, crop: np.ndarray, target: str, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A card's ``index``-th crop as it is trained on: contrast-enhanced for the second and half of the third,
+    and now and then turned upside down with an empty target (a card read the wrong way up must spell
+    nothing)."""
+    if index == 1 or (index == 2 and rng.random() < 0.5):
+        crop = clahe(crop)
+    if rng.random() < UPSIDE_DOWN_SHARE:
+        return cv2.rotate(crop, cv2.ROTATE_180), ""
+    return crop, target
 
 
 def jittered_date(quad: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -237,19 +242,12 @@ def date_crops(image: np.ndarray, label: dict[str, Any], rng: np.random.Generato
         _, height = quad_size(line)
         crop = crop_quad(image, pad_quad(line, 0.3 * height, 0.15 * height),
                          min_height=int(rng.choice(DATE_CROP_HEIGHTS)))
-        if index == 1 or (index == 2 and rng.random() < 0.5):
-            crop = clahe(crop)
-        if rng.random() < UPSIDE_DOWN_SHARE:
-            crops.append((cv2.rotate(crop, cv2.ROTATE_180), ""))
-        else:
-            crops.append((crop, label["expiry"]))
+        crops.append(_as_trained(index, crop, label["expiry"], rng))
     return crops
 
 
 #: What each reader is trained to read: its classes and the crops (with their targets) a card gives.
 FIELDS: dict[str, tuple[tuple[str, ...], Any]] = {"number": (CHARSET, card_crops), "expiry": (DATE_CHARSET, date_crops)}
-#: The least heights the expiry reads crop dates at (0: the photo's own scale).
-DATE_CROP_HEIGHTS = (0, 48, 64, 96)
 
 _SESSION: Any = None
 
