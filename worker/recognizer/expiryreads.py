@@ -116,8 +116,9 @@ def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
     first = _confirm_crop(view, decision, CONFIRM_VARIANTS[0])
     date = (decision.month, decision.year)
     reads = engine.read([first, clahe(first)], expiry=True)
-    shown = [_dates_shown(read) for read in reads]
-    head_rival = any(dates and date not in dates for dates in map(_head_dates, reads))
+    heads = [_head_dates(read) for read in reads]
+    shown = [head or _general_dates(read) for head, read in zip(heads, reads, strict=True)]
+    head_rival = any(head and date not in head for head in heads)
     if any(date in dates for dates in shown) and not head_rival:
         return True
     if any(shown):
@@ -138,11 +139,15 @@ def _head_dates(read: LineRead) -> set[tuple[int, int]]:
             if min(c.conf for c in decoded.chars[d.start:d.end]) >= HEAD_MIN_CHAR_CONF}
 
 
+def _general_dates(read: LineRead) -> set[tuple[int, int]]:
+    """The dates the general read shows, in its full or its digits-and-separators decode."""
+    return {(d.month, d.year) for decoded in (read.full, read.date) for d in parse_dates(decoded.text)}
+
+
 def _dates_shown(read: LineRead) -> set[tuple[int, int]]:
-    """The (month, year) pairs one read shows: the date head's sure dates where it reads any, else those of
-    the general read's full or digits-and-separators decode."""
-    return _head_dates(read) or {(d.month, d.year) for decoded in (read.full, read.date)
-                                 for d in parse_dates(decoded.text)}
+    """The (month, year) pairs one read shows: the date head's sure dates where it reads any, else the general
+    read's."""
+    return _head_dates(read) or _general_dates(read)
 
 
 def _confirm_crop(view: View, decision: ExpiryDecision, variant: tuple[int, float, float]) -> np.ndarray:

@@ -51,10 +51,10 @@ def recogniser_with_features(model_path: Path) -> bytes:
 class TrainedHead:
     """A head trained over the recogniser's backbone features (the number head, the date head): its classes,
     where its model ships, and its read of one line's features; stateless after loading, shared by every
-    thread."""
+    thread. Each head names its own classes and model."""
 
-    charset: tuple[str, ...] = CHARSET
-    model_path: Path = MODEL_PATH
+    charset: tuple[str, ...]
+    model_path: Path
 
     def __init__(self, session: object) -> None:
         self._session = session
