@@ -215,6 +215,14 @@ def test_the_from_half_of_a_range_whose_thru_half_is_unreadable_is_not_answered(
     assert find_expiry([box("VALID THRU 05/19-O5/Z9", 300, 400, date_text="05/19-0 5/ 9")]) is None
 
 
+def test_the_from_half_of_a_range_glued_to_its_unreadable_thru_half_is_not_answered() -> None:
+    # tuning card relit 40101 #53: "2028/09 - 2029/12" read as one token, "2028/092029/1", in the strip below
+    # the number; the glued thru half parses as no date, and 09/2028 alone would be a wrong date
+    assert find_expiry([box("2028/092029/1", 300, 400)]) is None
+    decision = find_expiry([box("2028/092029/12", 300, 400)])
+    assert decision is not None and decision.text == "12/2029"
+
+
 def test_a_range_read_whole_still_answers_its_thru_date() -> None:
     decision = find_expiry([box("04/29=07/33", 300, 400, date_text="04/29.07/33")])
     assert decision is not None and decision.text == "07/2033"

@@ -244,6 +244,14 @@ def _label_before(box: TextBox, position: float) -> str | None:
     return label_kind(prefix)
 
 
+def _glued_to_a_misread(text: str, match: DateMatch, matches: list[DateMatch]) -> bool:
+    """Whether digits follow ``match`` with no space (the start of a glued date, see :data:`_DATE`) that no
+    date was parsed from: the thru half of a range read past parsing ("2028/092029/1" for 2028/09 - 2029/12),
+    whose from half alone must not be answered."""
+    return (match.end < len(text) and text[match.end].isdigit()
+            and not any(other.start == match.end for other in matches))
+
+
 def _sources(box: TextBox) -> list[tuple[Decoded, FocusedRead | None]]:
     sources: list[tuple[Decoded, FocusedRead | None]] = [(box.read.full, None), (box.read.date, None)]
     if box.read.expiry is not None:
@@ -275,11 +283,13 @@ def ranked_expiries(boxes: list[TextBox]) -> list[ExpiryDecision]:
     for box in boxes:
         seen: set[tuple[int, int]] = set()
         for decoded, focused in _sources(box):
-            for match in parse_dates(decoded.text):
+            matches = parse_dates(decoded.text)
+            for match in matches:
                 if (match.month, match.year) in seen:
                     continue
                 seen.add((match.month, match.year))
-                if _RANGE_CONTINUES.match(decoded.text, match.end):
+                if _RANGE_CONTINUES.match(decoded.text, match.end) or _glued_to_a_misread(decoded.text, match,
+                                                                                          matches):
                     continue
                 chars = decoded.chars[match.start:match.end]
                 half = 0.5 / max(len(decoded.chars), 1)
