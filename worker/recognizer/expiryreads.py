@@ -11,7 +11,9 @@ milliseconds against the page's detection, and ten more when the first two show 
 
 When the plain reads show no date at all, :func:`with_expiry_rereads` first gives the short digit boxes a plain
 and a contrast-enhanced read, larger, by both readers (embossed dates are often detected but read with a digit
-or the slash lost).
+or the slash lost). When still no box shows a date, the strip below the number line is detected again, larger
+and contrast-enhanced (:mod:`worker.recognizer.datestrip`): small embossed dates often have no box of the
+page's detection at all.
 
 Why a label check beside an unlabelled date: cards print the labels of their dates small, on two lines to the
 date's left (VALID / THRU, MEMBER / SINCE, VALID / FROM), often too small or faint for the detector, and a
@@ -31,6 +33,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from worker.recognizer.datestrip import boxes_below_number
 from worker.recognizer.engine import LineRead, OcrEngine
 from worker.recognizer.expiry import ExpiryDecision, label_kind, parse_dates, ranked_expiries
 from worker.recognizer.geometry import View, crop_quad, left_of, pad_quad, quad_size
@@ -66,16 +69,22 @@ LABEL_GAP = 0.1
 LABEL_BANDS: tuple[tuple[float, float], ...] = ((-0.62, 0.0), (0.0, 0.62), (-0.45, 0.45))
 
 
-def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox]) -> ExpiryDecision | None:
+def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox],
+                number_quad: np.ndarray | None = None) -> ExpiryDecision | None:
     """The card's expiry from ``boxes`` (one view's read boxes), confirmed by a re-read; None when no date is
     printed, or when the chosen one is not seen again.
 
     The most likely date is chosen (:func:`~worker.recognizer.expiry.ranked_expiries`), passing over
-    unlabelled dates that a distractor label beside them rules out (:func:`label_beside`).
+    unlabelled dates that a distractor label beside them rules out (:func:`label_beside`). When no box shows a
+    date, even re-read, the strip below ``number_quad`` (the number line, in the view's pixels) is searched
+    for the boxes the page's detection missed (:mod:`worker.recognizer.datestrip`).
     """
     ranked = ranked_expiries(boxes)
     if not ranked and boxes:
-        ranked = ranked_expiries(with_expiry_rereads(engine, view, boxes))
+        boxes = with_expiry_rereads(engine, view, boxes)
+        ranked = ranked_expiries(boxes)
+    if not ranked and number_quad is not None:
+        ranked = ranked_expiries([*boxes, *boxes_below_number(engine, view, number_quad)])
     for candidate in ranked:
         if not candidate.labelled and label_beside(engine, view, candidate) == "distractor":
             continue

@@ -90,18 +90,46 @@ def left_of(quad: np.ndarray, reach: float, gap: float, top: float, bottom: floa
     return np.array([start + up, end + up, end + down, start + down], dtype=np.float32)
 
 
+def below(quad: np.ndarray, start: float, end: float, top: float, bottom: float) -> np.ndarray:
+    """The area below a line's quad: from ``start`` to ``end`` along it, in fractions of its width from its
+    left edge, and from ``top`` to ``bottom`` across, in units of its height from its lower edge (negative is
+    up), along the line's own axes.
+
+    Where a card prints its dates: under the number line, from about its middle towards its end.
+    """
+    top_left, top_right, bottom_right, bottom_left = quad.astype(np.float32)
+    along, across, height = _axes(quad)
+    width = float(np.linalg.norm(((top_right - top_left) + (bottom_right - bottom_left)) / 2.0))
+    origin = top_left + across * height
+    left, right = origin + along * start * width, origin + along * end * width
+    up, down = across * top * height, across * bottom * height
+    return np.array([left + up, right + up, right + down, left + down], dtype=np.float32)
+
+
 def crop_quad(image: np.ndarray, quad: np.ndarray, *, min_height: int = 0) -> np.ndarray:
     """Warp the quad's content to an upright rectangle (deskews a tilted or perspective line).
 
     ``min_height`` upscales small lines, which helps the recogniser with thin embossed strokes.
     """
+    return straighten(image, quad, min_height=min_height)[0]
+
+
+def straighten(image: np.ndarray, quad: np.ndarray, *, min_height: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`crop_quad`'s crop and the 3x3 perspective map from the crop's pixels back to ``image``'s, for
+    quads found in the crop (:func:`map_quad`)."""
     width, height = quad_size(quad)
     factor = max(1.0, min_height / max(height, 1.0))
     out_w = max(round(width * factor), 4)
     out_h = max(round(height * factor), 4)
     target = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
-    return cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return crop, np.linalg.inv(matrix)
+
+
+def map_quad(quad: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """A quad carried through a 3x3 perspective map (e.g. :func:`straighten`'s, from a crop to its image)."""
+    return cv2.perspectiveTransform(quad.reshape(1, 4, 2).astype(np.float64), matrix)[0].astype(np.float32)
 
 
 @dataclass(frozen=True)

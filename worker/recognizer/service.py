@@ -91,7 +91,7 @@ class Recognizer:
                             acceptable=self.acceptable)
         if reading.number is None:
             raise RecognitionFailed(reading.failure or "no card number passed the Luhn and issuer checks")
-        expiry = read_expiry(self.engine, reading.view, list(reading.boxes))
+        expiry = read_expiry(self.engine, reading.view, list(reading.boxes), reading.number_quad)
         return BankCardResponse.success(session, self._items(reading.view, reading.number, reading, expiry))
 
     def _items(self, view: View, number: NumberDecision, reading: CardReading,
