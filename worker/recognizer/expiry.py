@@ -288,8 +288,7 @@ def ranked_expiries(boxes: list[TextBox]) -> list[ExpiryDecision]:
                 if (match.month, match.year) in seen:
                     continue
                 seen.add((match.month, match.year))
-                if _RANGE_CONTINUES.match(decoded.text, match.end) or _glued_to_a_misread(decoded.text, match,
-                                                                                          matches):
+                if _RANGE_CONTINUES.match(decoded.text, match.end) or _glued_to_a_misread(decoded.text, match, matches):
                     continue
                 chars = decoded.chars[match.start:match.end]
                 half = 0.5 / max(len(decoded.chars), 1)
