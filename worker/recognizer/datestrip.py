@@ -18,13 +18,12 @@ page's boxes show no date at all.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from worker.recognizer.engine import Detection, OcrEngine
 from worker.recognizer.geometry import View, below, crop_quad, map_quad, quad_size, straighten
 from worker.recognizer.layout import TextBox
+from worker.recognizer.reader import PERMISSIVE_DETECTOR
 from worker.recognizer.renderings import clahe
 
 #: The strip below the number line where dates are looked for: along it from this fraction of its width to
@@ -37,10 +36,6 @@ STRIP_ACROSS = (-0.1, 3.3)
 #: The number line's height in the strip's pixels: dates are then about 35 px high, as large as the detector
 #: sees a page's number.
 STRIP_NUMBER_HEIGHT = 48
-#: The detector's long side for the strip at most (a page's).
-STRIP_MAX_SIDE = 960
-#: The detector's settings in the strip: the later page passes' permissive ones, for faint embossed dates.
-STRIP_DETECTOR: dict[str, Any] = {"box_thresh": 0.3, "unclip_ratio": 1.8, "dilate": True}
 #: A box found in both renderings of the strip is kept once: the contrast-enhanced one's overlapping an
 #: earlier one by this much (intersection over union of their bounding boxes) is dropped.
 SAME_BOX_IOU = 0.3
@@ -59,10 +54,12 @@ def boxes_below_number(engine: OcrEngine, view: View, number_quad: np.ndarray) -
     strip = below(number_quad, *STRIP_ALONG, *STRIP_ACROSS)
     depth = STRIP_ACROSS[1] - STRIP_ACROSS[0]
     image, to_view = straighten(view.image, strip, min_height=round(depth * STRIP_NUMBER_HEIGHT))
-    max_side = min(max(image.shape[:2]), STRIP_MAX_SIDE)
+    # the later page passes' permissive detector, for faint embossed dates, seeing the strip at its own size up
+    # to their long side
+    detector = {**PERMISSIVE_DETECTOR, "max_side": min(max(image.shape[:2]), PERMISSIVE_DETECTOR["max_side"])}
     found: list[Detection] = []
     for rendering in (image, clahe(image)):
-        for detection in engine.detect(rendering, max_side=max_side, **STRIP_DETECTOR):
+        for detection in engine.detect(rendering, **detector):
             if not any(_overlap(detection.quad, kept.quad) > SAME_BOX_IOU for kept in found):
                 found.append(detection)
     quads = [quad for quad in (map_quad(d.quad, to_view) for d in found) if quad_size(quad)[1] >= MIN_BOX_HEIGHT]
