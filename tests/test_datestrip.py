@@ -10,37 +10,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from tests.test_expiry import decoded
+from tests.test_expiry_confirmation import CARD, page_view, print_line, read_as
 from worker.recognizer.datestrip import boxes_below_number
-from worker.recognizer.engine import LineRead, OcrEngine
+from worker.recognizer.engine import OcrEngine
 from worker.recognizer.expiryreads import read_expiry
 from worker.recognizer.geometry import View, below, map_quad, straighten
-from worker.recognizer.layout import TextBox
 
-FONT = Path(__file__).resolve().parent.parent / "scripts" / "fonts" / "DejaVuSansMono-Bold.ttf"
 NUMBER = "6225 7600 0000 0005"
 
 
 def card_page(date_line: str) -> tuple[View, np.ndarray, np.ndarray]:
     """A light card-coloured page with the number printed large and ``date_line`` small under it, from the
     number's middle; the number's quad and the date line's."""
-    page = Image.new("RGB", (760, 300), (226, 222, 210))
+    page = Image.new("RGB", (760, 300), CARD)
     draw = ImageDraw.Draw(page)
-    quads = []
-    for text, origin, size in ((NUMBER, (40, 80), 40), (date_line, (300, 150), 24)):
-        font = ImageFont.truetype(str(FONT), size)
-        left, top, right, bottom = draw.textbbox(origin, text, font=font)
-        draw.text(origin, text, font=font, fill=(30, 30, 34))
-        quads.append(np.array([[left - 3, top - 3], [right + 3, top - 3], [right + 3, bottom + 3],
-                               [left - 3, bottom + 3]], np.float32))
-    bgr = np.ascontiguousarray(np.asarray(page)[:, :, ::-1])
-    return View.of(bgr, quarter_turns=0, scale=1.0, original_size=(760, 300)), quads[0], quads[1]
-
-
-def number_box(quad: np.ndarray) -> TextBox:
-    return TextBox(quad=quad, read=LineRead(full=decoded(NUMBER), digits=decoded(NUMBER), date=decoded(NUMBER)))
+    number_quad = print_line(draw, NUMBER, (40, 80), 40, 3)
+    date_quad = print_line(draw, date_line, (300, 150), 24, 3)
+    return page_view(page), number_quad, date_quad
 
 
 def test_the_area_below_a_line_follows_its_axes() -> None:
@@ -73,7 +61,7 @@ def test_the_strip_shows_the_date_and_its_label_as_boxes(engine: OcrEngine) -> N
 
 def test_a_date_no_page_box_holds_is_found_below_the_number(engine: OcrEngine) -> None:
     view, number_quad, _ = card_page("VALID THRU 08/28")
-    boxes = [number_box(number_quad)]
+    boxes = [read_as(number_quad, NUMBER)]
     assert read_expiry(engine, view, boxes) is None  # the page's boxes alone show no date
     decision = read_expiry(engine, view, boxes, number_quad)
     assert decision is not None and decision.text == "08/2028"
@@ -82,7 +70,7 @@ def test_a_date_no_page_box_holds_is_found_below_the_number(engine: OcrEngine) -
 @pytest.mark.parametrize("date_line", ["MEMBER SINCE 08/18", "VISA"])
 def test_the_strip_answers_no_expiry_where_it_shows_none(engine: OcrEngine, date_line: str) -> None:
     view, number_quad, _ = card_page(date_line)
-    assert read_expiry(engine, view, [number_box(number_quad)], number_quad) is None
+    assert read_expiry(engine, view, [read_as(number_quad, NUMBER)], number_quad) is None
 
 
 @pytest.mark.parametrize(("level", "seed", "index", "grouping", "expiry"), [

@@ -23,17 +23,32 @@ from worker.recognizer.layout import TextBox
 FONT = Path(__file__).resolve().parent.parent / "scripts" / "fonts" / "DejaVuSansMono-Bold.ttf"
 
 
+#: The page's card colour and the ink printed on it.
+CARD = (226, 222, 210)
+INK = (30, 30, 34)
+
+
+def print_line(draw: ImageDraw.ImageDraw, text: str, origin: tuple[int, int], size: int, pad: int) -> np.ndarray:
+    """Print ``text`` dark at ``origin`` in the test font at ``size``; the quad around it, ``pad`` px wider on
+    every side."""
+    font = ImageFont.truetype(str(FONT), size)
+    left, top, right, bottom = draw.textbbox(origin, text, font=font)
+    draw.text(origin, text, font=font, fill=INK)
+    return np.array([[left - pad, top - pad], [right + pad, top - pad], [right + pad, bottom + pad],
+                     [left - pad, bottom + pad]], np.float32)
+
+
+def page_view(page: Image.Image) -> View:
+    """The upright view of a drawn RGB page, at its own scale."""
+    bgr = np.ascontiguousarray(np.asarray(page)[:, :, ::-1])
+    return View.of(bgr, quarter_turns=0, scale=1.0, original_size=page.size)
+
+
 def printed(text: str) -> tuple[View, np.ndarray]:
     """A light card-coloured page with ``text`` printed dark, and the quad around the text."""
-    page = Image.new("RGB", (640, 160), (226, 222, 210))
-    draw = ImageDraw.Draw(page)
-    font = ImageFont.truetype(str(FONT), 36)
-    left, top, right, bottom = draw.textbbox((40, 60), text, font=font)
-    draw.text((40, 60), text, font=font, fill=(30, 30, 34))
-    quad = np.array([[left - 4, top - 4], [right + 4, top - 4], [right + 4, bottom + 4], [left - 4, bottom + 4]],
-                    np.float32)
-    bgr = np.ascontiguousarray(np.asarray(page)[:, :, ::-1])
-    return View.of(bgr, quarter_turns=0, scale=1.0, original_size=(640, 160)), quad
+    page = Image.new("RGB", (640, 160), CARD)
+    quad = print_line(ImageDraw.Draw(page), text, (40, 60), 36, 4)
+    return page_view(page), quad
 
 
 def read_as(quad: np.ndarray, text: str) -> TextBox:
@@ -62,21 +77,16 @@ def beside_a_stacked_label(top: str, bottom: str) -> tuple[View, np.ndarray]:
     """A page with the date 03/27 and, left of it, a label printed small on two lines (as cards print VALID /
     THRU or MEMBER / SINCE, often too small for the detector), or on one when ``bottom`` is empty; the quad is
     the date's alone."""
-    page = Image.new("RGB", (640, 160), (226, 222, 210))
+    page = Image.new("RGB", (640, 160), CARD)
     draw = ImageDraw.Draw(page)
     label_font = ImageFont.truetype(str(FONT), 13)
-    date_font = ImageFont.truetype(str(FONT), 36)
-    left, top_edge, right, bottom_edge = draw.textbbox((200, 60), "03/27", font=date_font)
-    draw.text((200, 60), "03/27", font=date_font, fill=(30, 30, 34))
-    middle = (top_edge + bottom_edge) / 2
+    quad = print_line(draw, "03/27", (200, 60), 36, 4)
+    left, middle = float(quad[0, 0]) + 4, float(quad[:, 1].mean())
     lines = ((top, middle - 15), (bottom, middle + 1)) if bottom else ((top, middle - 8),)
     for text, y in lines:
         width = draw.textlength(text, font=label_font)
-        draw.text((left - 8 - width, y), text, font=label_font, fill=(30, 30, 34))
-    quad = np.array([[left - 4, top_edge - 4], [right + 4, top_edge - 4], [right + 4, bottom_edge + 4],
-                     [left - 4, bottom_edge + 4]], np.float32)
-    bgr = np.ascontiguousarray(np.asarray(page)[:, :, ::-1])
-    return View.of(bgr, quarter_turns=0, scale=1.0, original_size=(640, 160)), quad
+        draw.text((left - 8 - width, y), text, font=label_font, fill=INK)
+    return page_view(page), quad
 
 
 @pytest.mark.parametrize(("top", "bottom"), [("MEMBER", "SINCE"), ("VALID", "FROM"), ("MEMBER SINCE", "")])
