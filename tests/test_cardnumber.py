@@ -340,3 +340,19 @@ def test_digits_that_several_reads_see_at_one_place_the_winner_lacks_block_it() 
     # longer reads that see their extra digits at different places are noise, not a printed digit
     scattered = ["9" + winner, winner[:8] + "5" + winner[8:], winner + "7"]
     assert vote(reads, line_reads=equal + scattered) is not None
+
+
+def test_a_printed_space_read_as_a_digit_is_no_digit_the_winner_lacks() -> None:
+    # tuning card hard 502 #4, embossed 5268 3663 5646 7960: 12 of 35 reads of its line saw the relief's shadow
+    # in the first space as a 1 ("526813663 5646 7960"), each showing the other two spaces where they are
+    # printed; its other 17 reads were the printed number, and nothing was answered
+    winner = "5268366356467960"
+    assert acceptable(winner)
+    reads = read_from_two_crops(winner)
+    spaces_shown = ["526813663 5646 7960", "596813663 5616 7969", "7526843663 5646 7960"]
+    assert vote(reads, line_reads=[winner, winner, *spaces_shown]) is not None
+    # the same digit seen where no other space is, or beside only one of them: digits a longer line may hold
+    assert vote(reads, line_reads=[winner, winner, *["52681366356467960"] * 3]) is None
+    assert vote(reads, line_reads=[winner, winner, *["526813663 56467960"] * 3]) is None
+    # a digit the winner lacks inside one of its groups, however the read's spaces fall
+    assert vote(reads, line_reads=[winner, winner, *["5268 36163 5646 7960"] * 3]) is None

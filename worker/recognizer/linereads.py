@@ -12,7 +12,8 @@ of another line, or of the card the wrong way up, says nothing about it.
   and none of the number's own length has, shows it as part of a longer one (the first 16 digits of a 6+13
   line cut short by its crop pass Luhn and the BIN check).
 - Reads that each see more digits than the number, at one place of it, saw printed digits it lacks (a glare
-  spot that most reads dropped three digits under).
+  spot that most reads dropped three digits under). A read that shows the number's own layout with one of its
+  spaces read as a digit (:func:`_space_read_as_digits`) saw no digit it lacks, and counts in neither check.
 - Reads that see worn-digit partners (:data:`~worker.recognizer.numberforms.WORN_DIGIT_PARTNERS`) at two
   sites where both swaps make a Luhn-valid number saw that rival between them, though no one read spelled it.
 
@@ -40,19 +41,24 @@ MIN_LAYOUT_ALIGNED = 6
 #: digit), that make those digits printed ones it dropped: on the tuning cards no winner read right had more
 #: than one longer read at all.
 MIN_READS_OF_LACKING_DIGITS = 3
+#: A read with more digits than the winner is its line with a space read as a digit only when its own breaks
+#: show this many of the winner's layout's other spaces (a 16-digit layout's two others): one break where the
+#: layout has one is a read's chance as often as not.
+MIN_SPACES_SHOWN = 2
 
 
 def line_reads_speak_against(winner: str, line_reads: Sequence[str]) -> bool:
     """Whether the reads of the winner's line (each as :func:`line_groups` gives it) speak against it: see
     the module's docstring for the four ways they can."""
     same_number = _reads_of_the_same_number(line_reads, winner)
-    lengths = [len(read.replace(" ", "")) for read in same_number]
+    seeing_digits = [read for read in same_number if not _space_read_as_digits(read, winner)]
+    lengths = [len(read.replace(" ", "")) for read in seeing_digits]
     longer = sum(length > len(winner) for length in lengths)
     if longer and longer >= sum(length == len(winner) for length in lengths):
         return True  # as many reads of the number see more digits as see the winner's: it may have dropped some
     if any(_breaks_its_layout(read, winner) for read in same_number):
         return True  # a read shows the winner as part of a longer number
-    if _digits_it_lacks_seen_at_one_place(same_number, winner):
+    if _digits_it_lacks_seen_at_one_place(seeing_digits, winner):
         return True  # several reads see printed digits the winner dropped
     return _worn_digit_rival_seen_in_parts(same_number, winner)  # both digits of a worn-digit rival, seen apart
 
@@ -156,6 +162,43 @@ def _insertion_places(read: str, winner: str) -> set[int]:
     return {start for tag, start, end, read_start, read_end
             in difflib.SequenceMatcher(None, winner, read, autojunk=False).get_opcodes()
             if tag == "insert" or (tag == "replace" and read_end - read_start > end - start)}
+
+
+def _space_read_as_digits(read: str, winner: str) -> bool:
+    """Whether ``read`` (a line read's groups) is the winner's line with a printed space read as a digit: each
+    digit it has beyond the winner's sits where the winner's layout has a space (or glued to either end, a
+    stray mark), and its own group breaks fall where that layout has its other spaces, at least
+    :data:`MIN_SPACES_SHOWN` of them.
+
+    Embossed digits cast their relief's shadow into the space between two groups, and the recogniser reads
+    it as a digit: "526813663 5646 7960" for 5268 3663 5646 7960, seen in 12 of 35 reads of one tuning card
+    whose 17 other reads were the printed number. Such reads show the spaces of the number's own layout
+    around the one they filled, which the reads of a longer line whose digits a winner dropped do not (an
+    unbroken 19-digit line reads with no space, or spaces where no layout of the winner has one).
+
+    >>> _space_read_as_digits("526813663 5646 7960", "5268366356467960")
+    True
+    >>> _space_read_as_digits("6231 6921288414360", "6231921288414360")
+    False
+    """
+    groups = read.split()
+    digits = "".join(groups)
+    spaces = numberforms.LAYOUT_BREAKS.get(len(winner), frozenset())
+    if len(digits) <= len(winner) or not spaces:
+        return False
+    to_winner: dict[int, int] = {}  # a read's digit count before a break -> the winner's, along the alignment
+    filled: set[int] = set()
+    for _tag, start, end, read_start, read_end in difflib.SequenceMatcher(
+            None, winner, digits, autojunk=False).get_opcodes():
+        if read_end - read_start > end - start:
+            sites = set(range(start, end + 1)) & (spaces | {0, len(winner)})
+            if not sites:
+                return False  # a digit the winner lacks inside one of its groups
+            filled |= sites
+        to_winner.update({read_start + k: min(start + k, end) for k in range(read_end - read_start + 1)})
+    breaks = {to_winner[cut] for cut in itertools.accumulate(len(group) for group in groups[:-1])}
+    shown = breaks - filled
+    return bool(filled & spaces) and breaks <= spaces and len(shown) >= MIN_SPACES_SHOWN
 
 
 def _worn_digit_rival_seen_in_parts(line_reads: Sequence[str], winner: str) -> bool:
