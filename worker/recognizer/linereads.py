@@ -110,21 +110,25 @@ def _breaks_its_layout(read: str, winner: str) -> bool:
     >>> _breaks_its_layout("6225 7600 0000 0005", "6225760000000005")
     False
     """
-    groups = read.split()
-    digits = "".join(groups)
+    digits, cuts = _digits_and_cuts(read)
     if len(digits) < len(winner):
         return False  # it may have read a digit as a space ("11" as "1 "): its breaks say nothing of the layout
     own = numberforms.LAYOUT_BREAKS.get(len(winner), frozenset())
     longer = [(length, breaks) for length, breaks in numberforms.LAYOUT_BREAKS.items() if length > len(winner)]
     longer_from_start = set().union(*(breaks for _, breaks in longer)) - own
     longer_from_end = {length - cut for length, breaks in longer for cut in breaks} - {len(winner) - c for c in own}
-    cuts = list(itertools.accumulate(len(group) for group in groups[:-1]))
     from_start = _shared_lead(digits, winner)
     if from_start >= MIN_LAYOUT_ALIGNED and any(0 < cut < from_start and cut in longer_from_start for cut in cuts):
         return True
     from_end = _shared_lead(digits[::-1], winner[::-1])
     return from_end >= MIN_LAYOUT_ALIGNED and any(
         0 < len(digits) - cut < from_end and len(digits) - cut in longer_from_end for cut in cuts)
+
+
+def _digits_and_cuts(read: str) -> tuple[str, list[int]]:
+    """A line read's digits, and after how many of them each of its group breaks falls."""
+    groups = read.split()
+    return "".join(groups), list(itertools.accumulate(len(group) for group in groups[:-1]))
 
 
 def _shared_lead(one: str, other: str) -> int:
@@ -181,8 +185,7 @@ def _space_read_as_digits(read: str, winner: str) -> bool:
     >>> _space_read_as_digits("6231 6921288414360", "6231921288414360")
     False
     """
-    groups = read.split()
-    digits = "".join(groups)
+    digits, cuts = _digits_and_cuts(read)
     spaces = numberforms.LAYOUT_BREAKS.get(len(winner), frozenset())
     if len(digits) <= len(winner) or not spaces:
         return False
@@ -196,7 +199,7 @@ def _space_read_as_digits(read: str, winner: str) -> bool:
                 return False  # a digit the winner lacks inside one of its groups
             filled |= sites
         to_winner.update({read_start + k: min(start + k, end) for k in range(read_end - read_start + 1)})
-    breaks = {to_winner[cut] for cut in itertools.accumulate(len(group) for group in groups[:-1])}
+    breaks = {to_winner[cut] for cut in cuts}
     shown = breaks - filled
     return bool(filled & spaces) and breaks <= spaces and len(shown) >= MIN_SPACES_SHOWN
 
