@@ -86,6 +86,18 @@ def test_the_appended_output_is_the_graph_an_onnx_edit_gives() -> None:
     assert appended == edited
 
 
+def test_each_named_tensor_is_appended_in_order() -> None:
+    """Training caches the last backbone block's input as well as the backbone's output."""
+    import onnx
+
+    from scripts.train.number_reader import LAST_BLOCK_INPUT
+
+    edited = onnx.load(str(REC_MODEL))
+    for tensor in (LAST_BLOCK_INPUT, BACKBONE_OUTPUT):
+        edited.graph.output.append(onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.FLOAT, None))
+    assert onnx.load_from_string(recogniser_with_features(REC_MODEL, LAST_BLOCK_INPUT, BACKBONE_OUTPUT)) == edited
+
+
 def test_the_engine_reads_the_backbone_features_from_the_appended_output(engine: OcrEngine) -> None:
     line = np.full((48, 320, 3), 255, dtype=np.uint8)
     cv2.putText(line, "6225 7600", (8, 36), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)

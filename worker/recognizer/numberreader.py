@@ -35,17 +35,21 @@ CHARSET = ("blank", *"0123456789", " ")
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "number_reader.onnx"
 
 
-def recogniser_with_features(model_path: Path) -> bytes:
-    """The recogniser's model, serialised, with the backbone's feature map as a second output.
+def recogniser_with_features(model_path: Path, *tensors: str) -> bytes:
+    """The recogniser's model, serialised, with its inner ``tensors`` as more outputs, in that order: the
+    backbone's feature map when none are named (training may cache another, see
+    ``scripts/train/number_reader.py``).
 
     A model whose graph has no such tensor is refused here; onnxruntime checks the rest when it loads the
     bytes (an output no node produces is an error there).
     """
     model = model_path.read_bytes()
-    if BACKBONE_OUTPUT.encode() not in model:
-        raise ValueError(f"{model_path.name} has no tensor {BACKBONE_OUTPUT!r}: not the recogniser this "
-                         "number reader was trained on")
-    return with_extra_output(model, BACKBONE_OUTPUT)
+    for tensor in tensors or (BACKBONE_OUTPUT,):
+        if tensor.encode() not in model:
+            raise ValueError(f"{model_path.name} has no tensor {tensor!r}: not the recogniser this "
+                             "reader was trained on")
+        model = with_extra_output(model, tensor)
+    return model
 
 
 class TrainedHead:
