@@ -354,20 +354,28 @@ def _without_torchvision() -> None:
         sys.modules.update({"torchvision": vision, "torchvision.ops": ops})
 
 
+def _recogniser_part(name: str, start: str, end: str) -> tuple[Any, Path]:
+    """The recogniser's graph from tensor ``start`` to ``end``, converted to PyTorch, and where its ONNX was
+    written (``var/train/<name>.onnx``)."""
+    import onnx
+
+    _without_torchvision()
+    from onnx2torch import convert
+
+    path = ROOT / "var" / "train" / f"{name}.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.utils.extract_model(str(REC_MODEL), str(path), [start], [end])
+    return convert(str(path)), path
+
+
 def build_model(classes: tuple[str, ...] = CHARSET) -> Any:
     """The recogniser's neck (converted to PyTorch) and a head initialised from its rows for ``classes``."""
     import onnx
     import torch
 
-    _without_torchvision()
-    from onnx2torch import convert
-
     full = onnx.load(str(REC_MODEL))
     weights = {t.name: onnx.numpy_helper.to_array(t) for t in full.graph.initializer}
-    neck_path = ROOT / "var" / "train" / "neck.onnx"
-    neck_path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.utils.extract_model(str(REC_MODEL), str(neck_path), [BACKBONE_OUTPUT], [NECK_OUTPUT])
-    neck = convert(str(neck_path))
+    neck, _ = _recogniser_part("neck", BACKBONE_OUTPUT, NECK_OUTPUT)
 
     charset = recogniser_charset(cpu_session(str(REC_MODEL), 1))
     rows = [0 if c == "blank" else charset.index(c) for c in classes]
@@ -395,16 +403,9 @@ def with_last_block(head: Any) -> Any:
     it. The last block still sees the line's three rows (the backbone then averages them into one), where an
     embossed digit's lit and shaded edges are apart.
     """
-    import onnx
     import torch
 
-    _without_torchvision()
-    from onnx2torch import convert
-
-    block_path = ROOT / "var" / "train" / "last_block.onnx"
-    block_path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.utils.extract_model(str(REC_MODEL), str(block_path), [LAST_BLOCK_INPUT], [BACKBONE_OUTPUT])
-    block = convert(str(block_path))
+    block, block_path = _recogniser_part("last_block", LAST_BLOCK_INPUT, BACKBONE_OUTPUT)
     probe = np.random.default_rng(0).standard_normal((1, 384, 3, 80)).astype(np.float32)
     expected = cpu_session(str(block_path), 1).run(None, {LAST_BLOCK_INPUT: probe})[0]  # type: ignore[attr-defined]
     with torch.no_grad():
@@ -520,7 +521,8 @@ def _buckets(samples: list[dict[str, Any]], batch_size: int, rng: np.random.Gene
 
 
 def train(features_paths: list[Path], out: Path, *, epochs: int, learning_rate: float, batch_size: int,
-          seed: int, start_from: Path | None = None, field: str = "number", block_learning_share: float = 1.0) -> None:
+          seed: int, start_from: Path | None = None, field: str = "number",
+          block_learning_share: float = 1.0) -> None:
     import torch
 
     torch.manual_seed(seed)
@@ -533,15 +535,16 @@ def train(features_paths: list[Path], out: Path, *, epochs: int, learning_rate: 
     print(f"train: {len(training)} crops, validation: {len(validation)} crops of {len(held_out)} cards")
 
     classes = FIELDS[field][0]
+    last_block = samples[0]["features"].ndim == 3  # cached by ``features --last-block``: C x 3 x 2T
     model = build_model(classes)
     if start_from is not None:
         load_trained(model, start_from)
-    if samples[0]["features"].ndim == 3:
+    if last_block:
         model = with_last_block(model)
     start = f"the reader in {start_from}" if start_from is not None else "the recogniser's own digit rows"
     print(f"epoch 0 ({start}):", evaluate(model, validation, classes), flush=True)
     groups = [{"params": list(model.parameters()), "lr": learning_rate}]
-    if hasattr(model, "block"):
+    if last_block:
         groups = [{"params": list(model.block.parameters()), "lr": learning_rate * block_learning_share},
                   {"params": list(model.inner.parameters()), "lr": learning_rate}]
     optimiser = torch.optim.AdamW(groups, weight_decay=1e-4)
@@ -575,7 +578,7 @@ def train(features_paths: list[Path], out: Path, *, epochs: int, learning_rate: 
         if score > best_score:
             best_score, best_state = score, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
-    export(model, out, last_block=samples[0]["features"].ndim == 3)
+    export(model, out, last_block=last_block)
 
 
 def export(model: Any, out: Path, *, last_block: bool = False) -> None:
