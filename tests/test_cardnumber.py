@@ -113,6 +113,20 @@ def test_vote_refuses_when_two_numbers_compete_closely() -> None:
                  Candidate(other, 0.84, 0.8, False, "c")]) is None
 
 
+def test_a_winner_needs_twice_the_votes_of_its_rivals_together() -> None:
+    """Held-apart card heldout 7063 #33 (embossed 19 digits, glare, blur 1.7): a relief read and a box read
+    spelled "1533" for "1383"; a direct read of another number and a repaired read of the printed one each had
+    under half the winner's votes, together more than half."""
+    winner, other, printed = "6224031533428805231", "6224031363428905231", "6224031383428805231"
+    support = [Candidate(winner, 0.925, 0.425, False, "pass0:turn0:line0:relief"),
+               Candidate(winner, 0.933, 0.367, False, "pass1:turn0:line0:boxes")]
+    other_read = Candidate(other, 0.901, 0.333, False, "pass0:turn0:line0:clahe:head")
+    decided = vote([*support, other_read])
+    assert decided is not None and decided.number == winner
+    assert vote([*support, other_read, Candidate(printed, 0.937, 0.27, True, "pass0:turn0:line0:straight:head")]) \
+        is None
+
+
 def test_vote_refuses_a_low_confidence_winner() -> None:
     assert vote([Candidate(CMB_16, 0.4, 0.1, False, "a"), Candidate(CMB_16, 0.45, 0.1, False, "b")]) is None
 

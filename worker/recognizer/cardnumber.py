@@ -73,7 +73,8 @@ REPAIR_WEIGHT = 0.5
 MIN_DIRECT_SUPPORT = 2
 #: The winner's best direct read must average at least this confidence.
 MIN_DIRECT_CONF = 0.6
-#: The winner's votes must be at least this multiple of the best rival's.
+#: The winner's votes must be at least this multiple of its rivals' together: two rivals each under half of a
+#: misreading's votes, one of them a repaired read of the printed number, were over half of it together.
 MIN_MARGIN = 2.0
 #: A rival number read directly at this confidence or more means the reads conflict: no answer...
 CONFLICT_CONF = 0.85
@@ -270,7 +271,7 @@ def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> Num
 
     Each candidate adds its confidence (half for a repair) to its number's score. The winner needs
     :data:`MIN_DIRECT_SUPPORT` direct reads (repairs add weight, never support), the best of them at
-    :data:`MIN_DIRECT_CONF` or more, a score of at least :data:`MIN_MARGIN` times any rival's, and no rival
+    :data:`MIN_DIRECT_CONF` or more, a score of at least :data:`MIN_MARGIN` times its rivals' together, and no rival
     read directly at :data:`CONFLICT_CONF` or more with every digit at :data:`CONFLICT_MIN_DIGIT_CONF` or more.
     A number that is the winner with digits dropped is no rival; the reverse (the winner is a rival with
     digits dropped) is; a worn-digit rival of the winner (:func:`_is_worn_digit_rival`) proposed by any read,
@@ -288,7 +289,7 @@ def vote(candidates: Sequence[Candidate], line_reads: Sequence[str] = ()) -> Num
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     winner, best = ranked[0]
     rivals = [(number, score) for number, score in ranked[1:] if not _dropped_digits_of(number, winner)]
-    if rivals and best < MIN_MARGIN * rivals[0][1]:
+    if rivals and best < MIN_MARGIN * sum(score for _, score in rivals):
         return None
     rival_numbers = {number for number, _ in rivals}
     if any(c.number in rival_numbers and not c.repaired and c.conf >= CONFLICT_CONF
