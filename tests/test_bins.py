@@ -147,7 +147,7 @@ def test_exact_length_wins_over_any_length_and_other_lengths_fall_through() -> N
         (make_number("629999", 15), False),  # ...but not at 15
         (make_number("810000", 19), True),  # UnionPay 81
         (make_number("411111", 16), True),  # Visa at 16
-        (make_number("411111", 13), True),
+        (make_number("411111", 13), False),  # Visa no longer issues 13 digits: a 6-13 line's long group alone
         (make_number("499999", 15), False),  # Visa never issues 15 digits
         (make_number("222100", 16), True),  # Mastercard 2-series
         (make_number("272099", 16), True),

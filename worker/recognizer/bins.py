@@ -120,10 +120,13 @@ def _span(low: int, high: int) -> frozenset[int]:
     return frozenset(range(low, high + 1))
 
 
+#: Visa issues 16 and 19 digits; its 13-digit numbers are no longer issued. A 13-digit read in Visa's range is
+#: far likelier the long group of a 6-13 printed 19-digit number read without its first six digits, and one in
+#: ten such fragments is Luhn-valid.
 NETWORK_RANGES: tuple[NetworkRange, ...] = (
     NetworkRange("unionpay", "62", "62", _span(16, 19)),
     NetworkRange("unionpay", "81", "81", _span(16, 19)),
-    NetworkRange("visa", "4", "4", frozenset({13, 16, 19})),
+    NetworkRange("visa", "4", "4", frozenset({16, 19})),
     NetworkRange("mastercard", "51", "55", frozenset({16})),
     NetworkRange("mastercard", "2221", "2720", frozenset({16})),
     NetworkRange("amex", "34", "34", frozenset({15})),
