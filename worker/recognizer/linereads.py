@@ -14,6 +14,8 @@ of another line, or of the card the wrong way up, says nothing about it.
 - Reads that each see more digits than the number, at one place of it, saw printed digits it lacks (a glare
   spot that most reads dropped three digits under). A read that shows the number's own layout with one of its
   spaces read as a digit (:func:`_space_read_as_digits`) saw no digit it lacks, and counts in neither check.
+- Reads that break a number printed whole (17 or 18 digits: no printed layout of those lengths has a space)
+  at one place of it saw the gap of a digit it dropped there, read as a space, or that digit itself.
 - Reads that see worn-digit partners (:data:`~worker.recognizer.numberforms.WORN_DIGIT_PARTNERS`) at two
   sites where both swaps make a Luhn-valid number saw that rival between them, though no one read spelled it.
 
@@ -41,6 +43,9 @@ MIN_LAYOUT_ALIGNED = 6
 #: digit), that make those digits printed ones it dropped: on the tuning cards no winner read right had more
 #: than one longer read at all.
 MIN_READS_OF_LACKING_DIGITS = 3
+#: Reads that see a break or a digit at one place of a number printed whole that make it a digit the number
+#: dropped there (two may be one crop's two readers).
+MIN_READS_OF_DROPPED_DIGIT = 3
 #: A read with more digits than the winner is its line with a space read as a digit only when its own breaks
 #: show this many of the winner's layout's other spaces (a 16-digit layout's two others): one break where the
 #: layout has one is a read's chance as often as not.
@@ -49,7 +54,7 @@ MIN_SPACES_SHOWN = 2
 
 def line_reads_speak_against(winner: str, line_reads: Sequence[str]) -> bool:
     """Whether the reads of the winner's line (each as :func:`line_groups` gives it) speak against it: see
-    the module's docstring for the four ways they can."""
+    the module's docstring for the five ways they can."""
     same_number = _reads_of_the_same_number(line_reads, winner)
     seeing_digits = [read for read in same_number if not _space_read_as_digits(read, winner)]
     lengths = [len(read.replace(" ", "")) for read in seeing_digits]
@@ -60,6 +65,8 @@ def line_reads_speak_against(winner: str, line_reads: Sequence[str]) -> bool:
         return True  # a read shows the winner as part of a longer number
     if _digits_it_lacks_seen_at_one_place(seeing_digits, winner):
         return True  # several reads see printed digits the winner dropped
+    if _dropped_digit_seen_at_one_place(same_number, winner):
+        return True  # several reads see a gap, or a digit, where a number printed whole has neither
     return _worn_digit_rival_seen_in_parts(same_number, winner)  # both digits of a worn-digit rival, seen apart
 
 
@@ -161,6 +168,53 @@ def _digits_it_lacks_seen_at_one_place(line_reads: Sequence[str], winner: str) -
                >= MIN_READS_OF_LACKING_DIGITS for site in range(len(winner) + 1))
 
 
+def _dropped_digit_seen_at_one_place(line_reads: Sequence[str], winner: str) -> bool:
+    """Whether :data:`MIN_READS_OF_DROPPED_DIGIT` reads of a winner printed whole (a length no printed layout of
+    :data:`~worker.recognizer.numberforms.LAYOUT_BREAKS` has) see, at one place of it (give or take a digit), a
+    break or digits it lacks: the gap of a digit it dropped, read as a space, or that digit.
+
+    An embossed unbroken 19-digit line under glare lost a "7" in two reads, a Luhn-valid 18-digit number in
+    UnionPay's range, while seven of its seventeen reads broke it into two groups where the 7 was printed and no
+    read saw all 19 digits; on another such line two reads broke it where its "4" was dropped and two more read
+    a digit there. A number of a grouped layout's length shows its spaces in reads, and a break says nothing
+    of it; breaks and extra digits at different places are a read's noise.
+
+    >>> _dropped_digit_seen_at_one_place(["6222032755462 57266", "6222032755461 57266", "622032755462 5766"],
+    ...                                  "622203275546257266")
+    True
+    >>> _dropped_digit_seen_at_one_place(["6213787035210 51082", "6213787035210 51082", "6213787035210651082"],
+    ...                                  "621378703521051082")
+    True
+    >>> _dropped_digit_seen_at_one_place(["62 2203275546257266", "622203275 546257266", "62220327554625 7266"],
+    ...                                  "622203275546257266")
+    False
+    """
+    if len(winner) in numberforms.LAYOUT_BREAKS:
+        return False
+    places = []
+    for read in line_reads:
+        digits, cuts = _digits_and_cuts(read)
+        along = _read_to_winner(_alignment(winner, digits))
+        seen = {along[cut] for cut in cuts}
+        if len(digits) > len(winner):
+            seen |= _insertion_places(digits, winner)
+        if seen:
+            places.append(seen)
+    return any(sum(any(abs(place - site) <= 1 for place in read_places) for read_places in places)
+               >= MIN_READS_OF_DROPPED_DIGIT for site in range(len(winner) + 1))
+
+
+def _alignment(winner: str, digits: str) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes turning ``winner`` into a read's ``digits``."""
+    return difflib.SequenceMatcher(None, winner, digits, autojunk=False).get_opcodes()
+
+
+def _read_to_winner(opcodes: Sequence[tuple[str, int, int, int, int]]) -> dict[int, int]:
+    """A read's digit count before a break -> the winner's, along the alignment (:func:`_alignment`)."""
+    return {read_start + k: min(start + k, end) for _tag, start, end, read_start, read_end in opcodes
+            for k in range(read_end - read_start + 1)}
+
+
 def _insertion_places(read: str, winner: str) -> set[int]:
     """Where, between the winner's digits (0 before the first), ``read`` has digits the winner lacks."""
     return {start for tag, start, end, read_start, read_end
@@ -189,16 +243,15 @@ def _space_read_as_digits(read: str, winner: str) -> bool:
     spaces = numberforms.LAYOUT_BREAKS.get(len(winner), frozenset())
     if len(digits) <= len(winner) or not spaces:
         return False
-    to_winner: dict[int, int] = {}  # a read's digit count before a break -> the winner's, along the alignment
+    opcodes = _alignment(winner, digits)
     filled: set[int] = set()
-    for _tag, start, end, read_start, read_end in difflib.SequenceMatcher(
-            None, winner, digits, autojunk=False).get_opcodes():
+    for _tag, start, end, read_start, read_end in opcodes:
         if read_end - read_start > end - start:
             sites = set(range(start, end + 1)) & (spaces | {0, len(winner)})
             if not sites:
                 return False  # a digit the winner lacks inside one of its groups
             filled |= sites
-        to_winner.update({read_start + k: min(start + k, end) for k in range(read_end - read_start + 1)})
+    to_winner = _read_to_winner(opcodes)
     breaks = {to_winner[cut] for cut in cuts}
     shown = breaks - filled
     return bool(filled & spaces) and breaks <= spaces and len(shown) >= MIN_SPACES_SHOWN
