@@ -43,8 +43,8 @@ MIN_LAYOUT_ALIGNED = 6
 #: digit), that make those digits printed ones it dropped: on the tuning cards no winner read right had more
 #: than one longer read at all.
 MIN_READS_OF_LACKING_DIGITS = 3
-#: Reads that see a break or a digit at one place of a number printed whole that make it a digit the number
-#: dropped there (two may be one crop's two readers).
+#: This many reads seeing a break or a digit at one place of a number printed whole make that place a digit the
+#: number dropped (two of them may be one crop's two readers).
 MIN_READS_OF_DROPPED_DIGIT = 3
 #: A read with more digits than the winner is its line with a space read as a digit only when its own breaks
 #: show this many of the winner's layout's other spaces (a 16-digit layout's two others): one break where the
@@ -194,8 +194,10 @@ def _dropped_digit_seen_at_one_place(line_reads: Sequence[str], winner: str) -> 
     places = []
     for read in line_reads:
         digits, cuts = _digits_and_cuts(read)
-        along = _read_to_winner(_alignment(winner, digits))
-        seen = {along[cut] for cut in cuts}
+        seen: set[int] = set()
+        if cuts:
+            along = _read_to_winner(_alignment(winner, digits))
+            seen |= {along[cut] for cut in cuts}
         if len(digits) > len(winner):
             seen |= _insertion_places(digits, winner)
         if seen:
@@ -217,8 +219,7 @@ def _read_to_winner(opcodes: Sequence[tuple[str, int, int, int, int]]) -> dict[i
 
 def _insertion_places(read: str, winner: str) -> set[int]:
     """Where, between the winner's digits (0 before the first), ``read`` has digits the winner lacks."""
-    return {start for tag, start, end, read_start, read_end
-            in difflib.SequenceMatcher(None, winner, read, autojunk=False).get_opcodes()
+    return {start for tag, start, end, read_start, read_end in _alignment(winner, read)
             if tag == "insert" or (tag == "replace" and read_end - read_start > end - start)}
 
 
