@@ -10,6 +10,7 @@ from worker.recognizer.bins import default_table, luhn_valid
 from worker.recognizer.cardnumber import (
     Candidate,
     candidates_from_read,
+    has_worn_digit_rival,
     vote,
 )
 from worker.recognizer.ctc import DecodedChar
@@ -252,6 +253,20 @@ def test_a_worn_digit_rival_blocks_the_winner_even_through_a_repair() -> None:
     # an unrelated weak number (not the winner with two worn digits) does not block
     decision = vote([*sure_reads, Candidate("6225760000000013", 0.5, 0.2, True, "c")])
     assert decision is not None and decision.number == worn
+
+
+def test_an_embossed_4_worn_to_a_1_is_a_worn_digit_rival() -> None:
+    # held-apart card heldout 7069 #19, embossed unbroken 19 digits: a "1" read "4" and a "4" read "1" by the
+    # reads of one pass, a pair Luhn cannot tell (their changes cancel at positions of one parity); a 4 whose
+    # diagonal and bar wore away reads as a 1
+    printed = "6210827213418619481"
+    worn = "6210827243418619181"
+    assert acceptable(printed) and acceptable(worn)
+    assert has_worn_digit_rival(worn, acceptable)
+    sure_reads = [Candidate(worn, 0.96, 0.65, False, "a"), Candidate(worn, 0.96, 0.71, False, "b")]
+    assert vote([*sure_reads, Candidate(printed, 0.5, 0.2, True, "b:head")]) is None
+    assert vote(sure_reads, line_reads=[worn, worn, "6210827213418619181", "6210827243418619481"]) is None
+    assert vote(sure_reads, line_reads=[worn, worn]) is not None
 
 
 def test_a_winner_shorter_than_most_reads_of_its_line_dropped_digits() -> None:

@@ -22,10 +22,11 @@ MAX_DIGITS = 19
 #: A window may leave out a stray group at either end of a read only when it has at most this many digits
 #: (a "992" after 16 digits is the tail of a 19-digit number, not noise).
 MAX_STRAY_DIGITS = 2
-#: What a partly worn 8 reads as (its left half gone: 3; its waist gone: 0), and back. Two such swaps at the
-#: right places keep a number Luhn-valid (an 8 read as 3 at two positions Luhn does not double), so a winner
-#: with such a rival is checked by one more read before it is answered.
-WORN_DIGIT_PARTNERS: dict[str, str] = {"8": "30", "3": "8", "0": "8"}
+#: What a partly worn 8 reads as (its left half gone: 3; its waist gone: 0), and back; and an embossed 4 whose
+#: diagonal and bar wore faint (a 1), and back. Two such swaps at the right places keep a number Luhn-valid (an 8
+#: read as 3 at two positions Luhn does not double; a 4 read as 1 and a 1 as 4 at two it treats alike), so a
+#: winner with such a rival is checked by one more read before it is answered.
+WORN_DIGIT_PARTNERS: dict[str, str] = {"8": "30", "3": "8", "0": "8", "4": "1", "1": "4"}
 #: Where the layouts issuers print put a space, by number length: after these many digits (4-4-4-4; 6-13 and
 #: 4-4-4-4-3; Amex 4-6-5; Diners 4-6-4; 13-digit Visa 4-3-3-3). A length not listed is printed unbroken.
 LAYOUT_BREAKS: dict[int, frozenset[int]] = {
