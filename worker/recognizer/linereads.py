@@ -162,10 +162,7 @@ def _digits_it_lacks_seen_at_one_place(line_reads: Sequence[str], winner: str) -
     """
     places = [_insertion_places(digits, winner) for read in line_reads
               if len(digits := read.replace(" ", "")) > len(winner)]
-    if len(places) < MIN_READS_OF_LACKING_DIGITS:
-        return False
-    return any(sum(any(abs(place - site) <= 1 for place in read_places) for read_places in places)
-               >= MIN_READS_OF_LACKING_DIGITS for site in range(len(winner) + 1))
+    return _reads_at_one_place(places, len(winner)) >= MIN_READS_OF_LACKING_DIGITS
 
 
 def _dropped_digit_seen_at_one_place(line_reads: Sequence[str], winner: str) -> bool:
@@ -202,8 +199,14 @@ def _dropped_digit_seen_at_one_place(line_reads: Sequence[str], winner: str) -> 
             seen |= _insertion_places(digits, winner)
         if seen:
             places.append(seen)
-    return any(sum(any(abs(place - site) <= 1 for place in read_places) for read_places in places)
-               >= MIN_READS_OF_DROPPED_DIGIT for site in range(len(winner) + 1))
+    return _reads_at_one_place(places, len(winner)) >= MIN_READS_OF_DROPPED_DIGIT
+
+
+def _reads_at_one_place(places: Sequence[set[int]], length: int) -> int:
+    """The most reads that see something at one place of a winner ``length`` digits long, give or take a
+    digit; ``places`` holds, per read, the places (0 before its first digit) where that read sees it."""
+    return max((sum(any(abs(place - site) <= 1 for place in read_places) for read_places in places)
+                for site in range(length + 1)), default=0)
 
 
 def _alignment(winner: str, digits: str) -> list[tuple[str, int, int, int, int]]:
