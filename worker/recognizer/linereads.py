@@ -12,10 +12,10 @@ of another line, or of the card the wrong way up, says nothing about it.
   and none of the number's own length has, shows it as part of a longer one (the first 16 digits of a 6+13
   line cut short by its crop pass Luhn and the BIN check).
 - Reads that each see more digits than the number, at one place of it, saw printed digits it lacks (a glare
-  spot that most reads dropped three digits under). A read that shows the number's own layout with one of its
-  spaces read as a digit (:func:`_space_read_as_digits`) saw no digit it lacks, and counts in neither check.
-- Reads that break a number printed whole (17 or 18 digits: no printed layout of those lengths has a space)
-  at one place of it saw the gap of a digit it dropped there, read as a space, or that digit itself.
+  spot that most reads dropped three digits under); of a number printed whole (17 or 18 digits: no printed
+  layout of those lengths has a space), so did reads that break it there (the gap of the digit it dropped,
+  read as a space). A read that shows the number's own layout with one of its spaces read as a digit
+  (:func:`_space_read_as_digits`) saw no digit it lacks, and counts in neither check.
 - Reads that see worn-digit partners (:data:`~worker.recognizer.numberforms.WORN_DIGIT_PARTNERS`) at two
   sites where both swaps make a Luhn-valid number saw that rival between them, though no one read spelled it.
 
@@ -43,9 +43,6 @@ MIN_LAYOUT_ALIGNED = 6
 #: digit), that make those digits printed ones it dropped: on the tuning cards no winner read right had more
 #: than one longer read at all.
 MIN_READS_OF_LACKING_DIGITS = 3
-#: This many reads seeing a break or a digit at one place of a number printed whole make that place a digit the
-#: number dropped (two of them may be one crop's two readers).
-MIN_READS_OF_DROPPED_DIGIT = 3
 #: A read with more digits than the winner is its line with a space read as a digit only when its own breaks
 #: show this many of the winner's layout's other spaces (a 16-digit layout's two others): one break where the
 #: layout has one is a read's chance as often as not.
@@ -54,7 +51,7 @@ MIN_SPACES_SHOWN = 2
 
 def line_reads_speak_against(winner: str, line_reads: Sequence[str]) -> bool:
     """Whether the reads of the winner's line (each as :func:`line_groups` gives it) speak against it: see
-    the module's docstring for the five ways they can."""
+    the module's docstring for the four ways they can."""
     same_number = _reads_of_the_same_number(line_reads, winner)
     seeing_digits = [read for read in same_number if not _space_read_as_digits(read, winner)]
     lengths = [len(read.replace(" ", "")) for read in seeing_digits]
@@ -64,9 +61,7 @@ def line_reads_speak_against(winner: str, line_reads: Sequence[str]) -> bool:
     if any(_breaks_its_layout(read, winner) for read in same_number):
         return True  # a read shows the winner as part of a longer number
     if _digits_it_lacks_seen_at_one_place(seeing_digits, winner):
-        return True  # several reads see printed digits the winner dropped
-    if _dropped_digit_seen_at_one_place(same_number, winner):
-        return True  # several reads see a gap, or a digit, where a number printed whole has neither
+        return True  # several reads see printed digits the winner dropped, or the gap one left
     return _worn_digit_rival_seen_in_parts(same_number, winner)  # both digits of a worn-digit rival, seen apart
 
 
@@ -144,14 +139,20 @@ def _shared_lead(one: str, other: str) -> int:
 
 
 def _digits_it_lacks_seen_at_one_place(line_reads: Sequence[str], winner: str) -> bool:
-    """Whether :data:`MIN_READS_OF_LACKING_DIGITS` reads of the winner's line, each with more digits than it
-    has, see their extra digits at one place of it (give or take a digit): printed digits it dropped.
+    """Whether :data:`MIN_READS_OF_LACKING_DIGITS` reads of the winner's line see, at one place of it (give or
+    take a digit), digits it lacks: each read with more digits than it has, where its extra digits sit; and when
+    the winner is printed whole (a length no layout of :data:`~worker.recognizer.numberforms.LAYOUT_BREAKS`
+    has), each read that breaks it, where it breaks (the gap of a digit it dropped, read as a space).
 
     The count of longer against as long reads misses a glare spot that most reads drop digits under: on an
     unbroken 19-digit line three digits after the first four were lost in most reads, where a 4-4-4-4 line
     has its space (so no read showed a hole), leaving a Luhn-valid 16-digit number, while eight reads saw one
     to three digits there. A read that sees one digit too many elsewhere (a digit read twice, a stray mark)
-    puts it at its own place.
+    puts it at its own place. An embossed unbroken 19-digit line under glare lost a "7" in two reads, a
+    Luhn-valid 18-digit number in UnionPay's range, while seven of its seventeen reads broke it where the 7 was
+    printed and no read saw all 19 digits; on another such line two reads broke it where its "4" was dropped and
+    two more read a digit there. A number of a grouped layout's length shows its spaces in reads, and a break
+    says nothing of it; breaks and extra digits at different places are a read's noise.
 
     >>> _digits_it_lacks_seen_at_one_place(["62315921288414360", "6231 6921288414360", "623169 21288414360"],
     ...                                     "6231921288414360")
@@ -159,47 +160,30 @@ def _digits_it_lacks_seen_at_one_place(line_reads: Sequence[str], winner: str) -
     >>> _digits_it_lacks_seen_at_one_place(["96231921288414360", "62319221288414360", "62319212884143607"],
     ...                                     "6231921288414360")
     False
-    """
-    places = [_insertion_places(digits, winner) for read in line_reads
-              if len(digits := read.replace(" ", "")) > len(winner)]
-    return _reads_at_one_place(places, len(winner)) >= MIN_READS_OF_LACKING_DIGITS
-
-
-def _dropped_digit_seen_at_one_place(line_reads: Sequence[str], winner: str) -> bool:
-    """Whether :data:`MIN_READS_OF_DROPPED_DIGIT` reads of a winner printed whole (a length no printed layout of
-    :data:`~worker.recognizer.numberforms.LAYOUT_BREAKS` has) see, at one place of it (give or take a digit), a
-    break or digits it lacks: the gap of a digit it dropped, read as a space, or that digit.
-
-    An embossed unbroken 19-digit line under glare lost a "7" in two reads, a Luhn-valid 18-digit number in
-    UnionPay's range, while seven of its seventeen reads broke it into two groups where the 7 was printed and no
-    read saw all 19 digits; on another such line two reads broke it where its "4" was dropped and two more read
-    a digit there. A number of a grouped layout's length shows its spaces in reads, and a break says nothing
-    of it; breaks and extra digits at different places are a read's noise.
-
-    >>> _dropped_digit_seen_at_one_place(["6222032755462 57266", "6222032755461 57266", "622032755462 5766"],
-    ...                                  "622203275546257266")
+    >>> _digits_it_lacks_seen_at_one_place(["6222032755462 57266", "6222032755461 57266", "622032755462 5766"],
+    ...                                     "622203275546257266")
     True
-    >>> _dropped_digit_seen_at_one_place(["6213787035210 51082", "6213787035210 51082", "6213787035210651082"],
-    ...                                  "621378703521051082")
+    >>> _digits_it_lacks_seen_at_one_place(["6213787035210 51082", "6213787035210 51082", "6213787035210651082"],
+    ...                                     "621378703521051082")
     True
-    >>> _dropped_digit_seen_at_one_place(["62 2203275546257266", "622203275 546257266", "62220327554625 7266"],
-    ...                                  "622203275546257266")
+    >>> _digits_it_lacks_seen_at_one_place(["62 2203275546257266", "622203275 546257266", "62220327554625 7266"],
+    ...                                     "622203275546257266")
     False
     """
-    if len(winner) in numberforms.LAYOUT_BREAKS:
-        return False
+    printed_whole = len(winner) not in numberforms.LAYOUT_BREAKS
     places = []
     for read in line_reads:
         digits, cuts = _digits_and_cuts(read)
-        seen: set[int] = set()
-        if cuts:
-            along = _read_to_winner(_alignment(winner, digits))
+        longer = len(digits) > len(winner)
+        if not longer and not (printed_whole and cuts):
+            continue
+        opcodes = _alignment(winner, digits)
+        seen = _insertion_places(opcodes) if longer else set()
+        if printed_whole and cuts:
+            along = _read_to_winner(opcodes)
             seen |= {along[cut] for cut in cuts}
-        if len(digits) > len(winner):
-            seen |= _insertion_places(digits, winner)
-        if seen:
-            places.append(seen)
-    return _reads_at_one_place(places, len(winner)) >= MIN_READS_OF_DROPPED_DIGIT
+        places.append(seen)
+    return _reads_at_one_place(places, len(winner)) >= MIN_READS_OF_LACKING_DIGITS
 
 
 def _reads_at_one_place(places: Sequence[set[int]], length: int) -> int:
@@ -220,9 +204,10 @@ def _read_to_winner(opcodes: Sequence[tuple[str, int, int, int, int]]) -> dict[i
             for k in range(read_end - read_start + 1)}
 
 
-def _insertion_places(read: str, winner: str) -> set[int]:
-    """Where, between the winner's digits (0 before the first), ``read`` has digits the winner lacks."""
-    return {start for tag, start, end, read_start, read_end in _alignment(winner, read)
+def _insertion_places(opcodes: Sequence[tuple[str, int, int, int, int]]) -> set[int]:
+    """Where, between the winner's digits (0 before the first), a read has digits the winner lacks, along their
+    alignment (:func:`_alignment`)."""
+    return {start for tag, start, end, read_start, read_end in opcodes
             if tag == "insert" or (tag == "replace" and read_end - read_start > end - start)}
 
 
