@@ -269,6 +269,25 @@ def test_an_embossed_4_worn_to_a_1_is_a_worn_digit_rival() -> None:
     assert vote(sure_reads, line_reads=[worn, worn]) is not None
 
 
+def test_a_rival_pieced_from_two_kinds_of_wear_does_not_block_a_number() -> None:
+    # benchmark hard card (seed 2024 #76), embossed OCR-A 6-13 under glare, printed 6222595130114848286: among
+    # the line's reads one saw a 1 for the 4 at site 12 (and a 6 for the next 8), another a 0 for the 8 at site
+    # 15 (and a 2 for the first 6); the two swaps together are Luhn-valid, but they are two chance misreads of
+    # unrelated digits, not one wear, and the number was refused
+    printed = "6222595130114848286"
+    line_reads = ["622259 8130114648286", "022259 5130114648286", "622259 5130114648286",
+                  "222259 5130114648286", "622259 5130114348286", "622257 5130114648286",
+                  "622259 5130114848286", "622259 5130111648286", "622259 5130114848286",
+                  "622259 5130114346286", "622259 5130114348286", "222259 5130114840286",
+                  "622259 5130114548286"]
+    assert luhn_valid("6222595130111840286"), "the premise: the two swaps make a Luhn-valid rival"
+    sure_reads = [Candidate(printed, 0.97, 0.7, False, "a"), Candidate(printed, 0.95, 0.6, False, "b")]
+    decided = vote(sure_reads, line_reads=line_reads)
+    assert decided is not None and decided.number == printed
+    one_kind = [*line_reads, "622259 5130414848286", "622259 5130111848286"]  # a 1 read 4, a 4 read 1
+    assert vote(sure_reads, line_reads=one_kind) is None, "two swaps of one kind still block it"
+
+
 def test_a_winner_shorter_than_most_reads_of_its_line_dropped_digits() -> None:
     # tuning card severe 20004 #45, printed 6214829924373587436 without spaces: two reads merged "99" into
     # one 9 (a Luhn-valid 18-digit number on the same BIN); as many reads of the line showed 19 digits

@@ -16,8 +16,9 @@ of another line, or of the card the wrong way up, says nothing about it.
   layout of those lengths has a space), so did reads that break it there (the gap of the digit it dropped,
   read as a space). A read that shows the number's own layout with one of its spaces read as a digit
   (:func:`_space_read_as_digits`) saw no digit it lacks, and counts in neither check.
-- Reads that see worn-digit partners (:data:`~worker.recognizer.numberforms.WORN_DIGIT_PARTNERS`) at two
-  sites where both swaps make a Luhn-valid number saw that rival between them, though no one read spelled it.
+- Reads that see worn-digit partners (:data:`~worker.recognizer.numberforms.WORN_DIGIT_PARTNERS`) of one
+  kind of wear at two sites where both swaps make a Luhn-valid number saw that rival between them, though no
+  one read spelled it.
 
 >>> line_reads_speak_against("6251457328334516", ["6251457328334516", "625145 7328334516"])
 True
@@ -250,7 +251,9 @@ def _worn_digit_rival_seen_in_parts(line_reads: Sequence[str], winner: str) -> b
     """Whether reads of the winner's line, each of its length, see worn-digit partners in place of the
     winner's digits (:data:`~worker.recognizer.numberforms.WORN_DIGIT_PARTNERS`: a 3 where it has an 8) at
     two sites where both swaps together make a Luhn-valid number: between them the reads saw that rival,
-    though no one read spelled it.
+    though no one read spelled it. Both swaps must be of one kind of wear
+    (:func:`~worker.recognizer.numberforms.one_kind_of_wear`): a 4 read 1 in one noisy read and an 8 read 0 in
+    another are two chance misreads, not a rival.
 
     A blurred unbroken 19-digit line read "...8384840" by the general recogniser, three times, while the head
     read its 3s, one in each of two crops ("...8384340", "...8334840"): the printed "...8334340".
@@ -258,6 +261,8 @@ def _worn_digit_rival_seen_in_parts(line_reads: Sequence[str], winner: str) -> b
     >>> _worn_digit_rival_seen_in_parts(["6212178913528384340", "6212178913528334840"], "6212178913528384840")
     True
     >>> _worn_digit_rival_seen_in_parts(["6212178913528384340"], "6212178913528384840")
+    False
+    >>> _worn_digit_rival_seen_in_parts(["6222595130111648286", "6222595130114840286"], "6222595130114848286")
     False
     """
     swaps: set[tuple[int, str]] = set()
@@ -268,6 +273,7 @@ def _worn_digit_rival_seen_in_parts(line_reads: Sequence[str], winner: str) -> b
         swaps |= {(site, seen) for site, (seen, printed) in enumerate(zip(digits, winner, strict=True))
                   if seen != printed and seen in numberforms.WORN_DIGIT_PARTNERS.get(printed, "")}
     for (first, one), (second, other) in itertools.combinations(sorted(swaps), 2):
-        if first != second and luhn_valid(numberforms.with_two_digits(winner, first, one, second, other)):
+        if (first != second and numberforms.one_kind_of_wear(winner[first], winner[second])
+                and luhn_valid(numberforms.with_two_digits(winner, first, one, second, other))):
             return True
     return False
