@@ -184,10 +184,14 @@ def test_a_number_most_reads_dropped_digits_from_under_a_glare_spot_is_refused(r
 #: but one) and 7070 #2 (silver foil FreeSans Bold, 4-4-4-4-3, glare, motion blur 8 px: "7498" read "7993" by
 #: two reads of two passes, each unsure of a digit, against a repaired read of the printed number). Of 300 of
 #: seeds 7073-7074, one: 7073 #29 (silver foil Liberation Sans Bold, 4-4-4-4-3 on a 516 px card, glare, motion blur
-#: 8 px, contrast 0.63: "3109 800" read "8109 300", a worn-digit pair no read spelled back).
+#: 8 px, contrast 0.63: "3109 800" read "8109 300", a worn-digit pair no read spelled back). Of 300 of seeds
+#: 7075-7076, two: 7075 #113 (embossed FreeSans Bold, 4-4-4-4 on a 542 px card, low light, motion blur 8 px: "5531 6168
+#: 5002 2310" read "5531 8168 5002 0310", a 6 read 8 and a 2 read 0, each by several of the line's reads) and 7076 #7
+#: (embossed Liberation Sans Bold, 6-13, glare, blur 1.3: the issuer's "621751" read "621732", its fifth and sixth
+#: digits read seven ways by the line's reads, another issuer's number Luhn-valid).
 KNOWN_WRONG_HELDOUT_CARDS = (
     (7021, 40), (7022, 24), (7025, 54), (7028, 112), (7043, 103), (7050, 115), (7052, 119), (7055, 134),
-    (7060, 63), (7065, 139), (7066, 27), (7069, 19), (7070, 2), (7073, 29),
+    (7060, 63), (7065, 139), (7066, 27), (7069, 19), (7070, 2), (7073, 29), (7075, 113), (7076, 7),
 )
 #: Held-apart cards once answered with a wrong number (see above) that are refused now. 7063 #33 (embossed Liberation
 #: Sans Bold, worn, 6-13 grouped 19 digits on a 586 px card tilted 14 degrees, glare, blur 1.7: "1383" read "1533" by
