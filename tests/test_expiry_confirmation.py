@@ -103,6 +103,34 @@ def test_a_lone_date_under_an_expiry_label_or_none_is_answered(engine: OcrEngine
     assert decision is not None and decision.text == "03/2027"
 
 
+def with_text_after(date: str, after: str) -> tuple[View, np.ndarray]:
+    """A page with ``date`` printed and ``after`` printed further along its line, and the quad of the date
+    alone: a range's valid-from half and its thru half, with no box of the page's detection around the second."""
+    page = Image.new("RGB", (720, 160), CARD)
+    draw = ImageDraw.Draw(page)
+    quad = print_line(draw, date, (40, 60), 36, 4)
+    print_line(draw, after, (int(quad[1, 0]) + 20, 60), 36, 4)
+    return page_view(page), quad
+
+
+@pytest.mark.parametrize(("date", "after"), [("2021/06", "- 2024/10"), ("04/29", "- 07/33"), ("10/29", "05/34")])
+def test_a_date_with_a_later_one_after_it_on_its_line_is_not_answered(engine: OcrEngine, date: str,
+                                                                      after: str) -> None:
+    # tuning card relit 40101 #69: "2021/06 - 2024/10" with the thru half under the network's logo and no box of
+    # its own, the valid-from half answered; hard 502 #75: a member-since date answered beside its expiry
+    view, quad = with_text_after(date, after)
+    assert read_expiry(engine, view, [read_as(quad, date)]) is None
+
+
+@pytest.mark.parametrize(("date", "after", "expected"), [("2024/10", "", "10/2024"), ("10/24", "- 05/19", "10/2024"),
+                                                          ("05/34", "123", "05/2034")])
+def test_a_date_with_nothing_later_after_it_is_answered(engine: OcrEngine, date: str, after: str,
+                                                        expected: str) -> None:
+    view, quad = with_text_after(date, after)
+    decision = read_expiry(engine, view, [read_as(quad, date)])
+    assert decision is not None and decision.text == expected
+
+
 class ScriptedReads:
     """Stands in for the recogniser's reads of the confirming crops, in the order they are asked for, so the
     vote among them is checked on exactly the reads given (the reads themselves are the engine's concern,

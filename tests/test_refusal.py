@@ -119,6 +119,24 @@ def test_tuning_cards_that_tempted_a_wrong_number_are_read_right_or_refused(
     assert answer.code == codes.RECOGNITION_FAILED or answer.value("卡号") == printed
 
 
+#: Tuning-side generated cards (level, seed, card index) once answered with a wrong expiry: a range's valid-from
+#: half whose thru half no box held (relit 40101 #69, "2021/06 - 2024/10" under the network's logo; severe 20060
+#: #91, "11/2021-05/2025"), and a member-since date beside its expiry, read "00734" (hard 502 #75).
+WRONG_DATE_TUNING_CARDS = (("relit", 40101, 69), ("severe", 20060, 91), ("hard", 502, 75))
+
+
+@pytest.mark.parametrize(("level", "seed", "index"), WRONG_DATE_TUNING_CARDS)
+def test_tuning_cards_once_answered_a_wrong_expiry_answer_it_right_or_not_at_all(
+        recognizer: Recognizer, tmp_path: Path, level: str, seed: int, index: int) -> None:
+    from scripts.cards.numbers import build_pools
+    from scripts.make_cards import make_card
+
+    table = default_table()
+    label = make_card(tmp_path, index, level, seed, build_pools(table), table, None, None)
+    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
+    assert answer.value("有效期") in ("", label["valid_date"])
+
+
 def test_neighbouring_band_strips_agreeing_on_a_misread_are_not_enough(recognizer: Recognizer,
                                                                        tmp_path: Path) -> None:
     """Benchmark card heldout 2024 #56 (4-4-4-4-3, DejaVu Serif Bold foil, motion blur 11 px), once its outline

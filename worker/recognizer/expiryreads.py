@@ -21,6 +21,11 @@ member-since or valid-from date alone on its line would then be answered as the 
 confirmed, :func:`label_beside` reads the area left of it; a distractor label there drops the date (the next
 candidate may still be answered). Three short reads, only for a date no label was read with.
 
+Why a read right of the date: a range's thru half is often lost to the page's detection (under the network's
+logo, in glare) while its valid-from half has a box, and a date printed before the expiry on its line (member
+since) may be the only one read; either would be answered as the expiry. :func:`later_date_after` reads the
+area after the chosen date on its line, and a later date or year there passes it over. One short read.
+
 >>> decision = read_expiry(engine, reading.view, reading.boxes)   # doctest: +SKIP
 >>> decision.text if decision else ""                             # doctest: +SKIP
 '08/2028'
@@ -28,6 +33,8 @@ candidate may still be answered). Three short reads, only for a date no label wa
 
 from __future__ import annotations
 
+import datetime
+import re
 from collections import Counter
 from dataclasses import replace
 
@@ -35,8 +42,8 @@ import numpy as np
 
 from worker.recognizer.datestrip import boxes_below_number
 from worker.recognizer.engine import LineRead, OcrEngine
-from worker.recognizer.expiry import ExpiryDecision, label_kind, parse_dates, ranked_expiries
-from worker.recognizer.geometry import View, crop_quad, left_of, pad_quad, quad_size
+from worker.recognizer.expiry import LATEST_YEAR_AHEAD, ExpiryDecision, label_kind, parse_dates, ranked_expiries
+from worker.recognizer.geometry import View, crop_quad, left_of, pad_quad, quad_size, right_of
 from worker.recognizer.layout import FocusedRead, TextBox
 from worker.recognizer.lineinput import REC_HEIGHT
 from worker.recognizer.renderings import clahe
@@ -67,6 +74,13 @@ FALLBACK_MARGIN_ALONG = 0.3
 LABEL_REACH = 2.8
 LABEL_GAP = 0.1
 LABEL_BANDS: tuple[tuple[float, float], ...] = ((-0.62, 0.0), (0.0, 0.62), (-0.45, 0.45))
+#: The area right of a date read for a later date on its line, in units of the date box's height: how far it
+#: reaches (a range's dash and a YYYY/MM thru half, about nine characters) and its band across the line.
+AFTER_REACH = 7.0
+AFTER_BAND = (-0.6, 0.6)
+#: A year printed after a date where the rest of the date is lost: 20YY at the start of a token ("2024720" for
+#: 2024/10), or two digits after a slash ("00/34" for 05/34).
+_YEAR = re.compile(r"(?<![0-9])20([0-9]{2})|/\s?([0-9]{2})(?![0-9])")
 
 
 def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox],
@@ -88,6 +102,8 @@ def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox],
     for candidate in ranked:
         if not candidate.labelled and label_beside(engine, view, candidate) == "distractor":
             continue
+        if later_date_after(engine, view, candidate):
+            continue
         return candidate if confirmed(engine, view, candidate) else None
     return None
 
@@ -103,6 +119,28 @@ def label_beside(engine: OcrEngine, view: View, decision: ExpiryDecision) -> str
         if kind in kinds:
             return kind
     return None
+
+
+def later_date_after(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
+    """Whether a read of the area right of the date, on its line (:data:`AFTER_REACH`), shows a later date, or
+    a later year (:data:`_YEAR`) where the rest of a date is lost: the date is then not the card's last but a
+    range's valid-from half whose thru half no box holds ("2021/06 - 2024/10", the second date under a logo),
+    or a date printed before the expiry on its line.
+
+    One plain read, by both readers: the area is empty or shows artwork on almost every card, and only a year
+    later than the date's own (and not past :data:`~worker.recognizer.expiry.LATEST_YEAR_AHEAD`) counts; on the
+    tuning cards no date answered right had one read there.
+    """
+    top, bottom = AFTER_BAND
+    crop = crop_quad(view.image, right_of(decision.quad, LABEL_GAP, AFTER_REACH, top, bottom), min_height=REC_HEIGHT)
+    (read,) = engine.read([crop], expiry=True)
+    texts = [decoded.text for decoded in (read.full, read.date, read.expiry) if decoded is not None]
+    if any((later.year, later.month) > (decision.year, decision.month)
+           for text in texts for later in parse_dates(text)):
+        return True
+    latest = datetime.date.today().year + LATEST_YEAR_AHEAD
+    years = [2000 + int(long or short) for text in texts for long, short in _YEAR.findall(text)]
+    return any(decision.year < year <= latest for year in years)
 
 
 def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:

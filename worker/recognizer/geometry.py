@@ -90,6 +90,20 @@ def left_of(quad: np.ndarray, reach: float, gap: float, top: float, bottom: floa
     return np.array([start + up, end + up, end + down, start + down], dtype=np.float32)
 
 
+def right_of(quad: np.ndarray, gap: float, reach: float, top: float, bottom: float) -> np.ndarray:
+    """The area right of a line's quad, in units of its height: from ``gap`` to ``reach`` past its right edge,
+    and from ``top`` to ``bottom`` across (from its centre line, negative is up), along the line's own axes.
+
+    Where the rest of a date's line is printed: a range's thru half after its valid-from half.
+    """
+    _, top_right, bottom_right, _ = quad.astype(np.float32)
+    along, across, height = _axes(quad)
+    centre = (top_right + bottom_right) / 2.0
+    start, end = centre + along * gap * height, centre + along * reach * height
+    up, down = across * top * height, across * bottom * height
+    return np.array([start + up, end + up, end + down, start + down], dtype=np.float32)
+
+
 def below(quad: np.ndarray, start: float, end: float, top: float, bottom: float) -> np.ndarray:
     """The area below a line's quad: from ``start`` to ``end`` along it, in fractions of its width from its
     left edge, and from ``top`` to ``bottom`` across, in units of its height from its lower edge (negative is
