@@ -82,12 +82,7 @@ def left_of(quad: np.ndarray, reach: float, gap: float, top: float, bottom: floa
 
     Where a date's label is printed: beside it, small, often on two lines.
     """
-    top_left, _, _, bottom_left = quad.astype(np.float32)
-    along, across, height = _axes(quad)
-    centre = (top_left + bottom_left) / 2.0
-    start, end = centre - along * reach * height, centre - along * gap * height
-    up, down = across * top * height, across * bottom * height
-    return np.array([start + up, end + up, end + down, start + down], dtype=np.float32)
+    return _beside(quad, -1.0, gap, reach, top, bottom)
 
 
 def right_of(quad: np.ndarray, gap: float, reach: float, top: float, bottom: float) -> np.ndarray:
@@ -96,10 +91,17 @@ def right_of(quad: np.ndarray, gap: float, reach: float, top: float, bottom: flo
 
     Where the rest of a date's line is printed: a range's thru half after its valid-from half.
     """
-    _, top_right, bottom_right, _ = quad.astype(np.float32)
+    return _beside(quad, 1.0, gap, reach, top, bottom)
+
+
+def _beside(quad: np.ndarray, side: float, gap: float, reach: float, top: float, bottom: float) -> np.ndarray:
+    """The area from ``gap`` to ``reach`` heights beyond a quad's left (``side`` -1) or right (+1) edge, from
+    ``top`` to ``bottom`` across; its corners in the quad's own order (top left first)."""
+    top_left, top_right, bottom_right, bottom_left = quad.astype(np.float32)
     along, across, height = _axes(quad)
-    centre = (top_right + bottom_right) / 2.0
-    start, end = centre + along * gap * height, centre + along * reach * height
+    edge = (top_left + bottom_left) / 2.0 if side < 0 else (top_right + bottom_right) / 2.0
+    near, far = edge + side * along * gap * height, edge + side * along * reach * height
+    start, end = (far, near) if side < 0 else (near, far)
     up, down = across * top * height, across * bottom * height
     return np.array([start + up, end + up, end + down, start + down], dtype=np.float32)
 
