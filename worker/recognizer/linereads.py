@@ -176,11 +176,12 @@ def _digits_it_lacks_seen_at_one_place(line_reads: Sequence[str], winner: str) -
     for read in line_reads:
         digits, cuts = _digits_and_cuts(read)
         longer = len(digits) > len(winner)
-        if not longer and not (printed_whole and cuts):
+        breaks_it = printed_whole and bool(cuts)
+        if not longer and not breaks_it:
             continue
         opcodes = _alignment(winner, digits)
         seen = _insertion_places(opcodes) if longer else set()
-        if printed_whole and cuts:
+        if breaks_it:
             along = _read_to_winner(opcodes)
             seen |= {along[cut] for cut in cuts}
         places.append(seen)

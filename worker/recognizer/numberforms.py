@@ -27,10 +27,6 @@ MAX_STRAY_DIGITS = 2
 #: read as 3 at two positions Luhn does not double; a 4 read as 1 and a 1 as 4 at two it treats alike), so a
 #: winner with such a rival is checked by one more read before it is answered.
 WORN_DIGIT_PARTNERS: dict[str, str] = {"8": "30", "3": "8", "0": "8", "4": "1", "1": "4"}
-#: The kinds of wear among those partners: an 8 losing a half or its waist, and a 4 losing its bar. A rival that
-#: needs a swap of each kind (a 4 read 1 by one noisy read, an 8 read 0 by another) is two unrelated misreads,
-#: which the twenty-odd reads of a long embossed line offer by the dozen; two swaps of one kind are one wear.
-WORN_DIGIT_KINDS: tuple[frozenset[str], ...] = (frozenset("830"), frozenset("41"))
 #: Where the layouts issuers print put a space, by number length: after these many digits (4-4-4-4; 6-13 and
 #: 4-4-4-4-3; Amex 4-6-5; Diners 4-6-4; 13-digit Visa 4-3-3-3). A length not listed is printed unbroken.
 LAYOUT_BREAKS: dict[int, frozenset[int]] = {
@@ -60,10 +56,29 @@ def with_two_digits(number: str, first: int, one: str, second: int, other: str) 
     return "".join(digits)
 
 
+def _kinds_of_wear(partners: dict[str, str]) -> tuple[frozenset[str], ...]:
+    """The digits linked by ``partners``, directly or through others, one set per kind of wear."""
+    kinds: list[set[str]] = []
+    for digit, its_partners in partners.items():
+        linked = {digit, *its_partners}
+        touching = [kind for kind in kinds if kind & linked]
+        kinds = [kind for kind in kinds if not kind & linked] + [linked.union(*touching)]
+    return tuple(frozenset(kind) for kind in kinds)
+
+
+#: The kinds of wear among :data:`WORN_DIGIT_PARTNERS`: an 8 losing a half or its waist (8, 3, 0), and a 4 losing
+#: its bar (4, 1). A rival that needs a swap of each kind (a 4 read 1 by one noisy read, an 8 read 0 by another) is
+#: two unrelated misreads, which the twenty-odd reads of a long embossed line offer by the dozen; two swaps of one
+#: kind are one wear.
+WORN_DIGIT_KINDS: tuple[frozenset[str], ...] = _kinds_of_wear(WORN_DIGIT_PARTNERS)
+
+
 def one_kind_of_wear(first: str, second: str) -> bool:
     """Whether two printed digits wear alike (:data:`WORN_DIGIT_KINDS`): an 8 and a 3, or a 4 and a 1.
 
     >>> one_kind_of_wear("8", "3"), one_kind_of_wear("4", "1"), one_kind_of_wear("4", "8")
     (True, True, False)
+    >>> sorted(sorted(kind) for kind in WORN_DIGIT_KINDS)
+    [['0', '3', '8'], ['1', '4']]
     """
     return any(first in kind and second in kind for kind in WORN_DIGIT_KINDS)
