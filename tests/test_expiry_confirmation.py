@@ -113,13 +113,38 @@ def with_text_after(date: str, after: str) -> tuple[View, np.ndarray]:
     return page_view(page), quad
 
 
-@pytest.mark.parametrize(("date", "after"), [("2021/06", "- 2024/10"), ("04/29", "- 07/33"), ("10/29", "05/34")])
-def test_a_date_with_a_later_one_after_it_on_its_line_is_not_answered(engine: OcrEngine, date: str,
-                                                                      after: str) -> None:
+@pytest.mark.parametrize(("date", "after", "expected"), [
+    ("2021/06", "- 2024/10", "10/2024"), ("04/29", "- 07/33", "07/2033"), ("10/29", "05/34", "05/2034")])
+def test_a_later_date_after_a_date_on_its_line_is_answered_in_its_place(engine: OcrEngine, date: str, after: str,
+                                                                        expected: str) -> None:
     # tuning card relit 40101 #69: "2021/06 - 2024/10" with the thru half under the network's logo and no box of
     # its own, the valid-from half answered; hard 502 #75: a member-since date answered beside its expiry
     view, quad = with_text_after(date, after)
-    assert read_expiry(engine, view, [read_as(quad, date)]) is None
+    decision = read_expiry(engine, view, [read_as(quad, date)])
+    assert decision is not None and decision.text == expected
+
+
+def with_labelled_date_far_after(date: str, label: tuple[str, str], later: str, gap: int) -> tuple[View, np.ndarray]:
+    """A page with ``date``, then ``gap`` px along its line a small two-line label and the ``later`` date after
+    it, as cards print "MEMBER SINCE 01/23  EXPIRES END 10/24"; the quad of the first date alone."""
+    page = Image.new("RGB", (720, 160), CARD)
+    draw = ImageDraw.Draw(page)
+    quad = print_line(draw, date, (40, 60), 36, 4)
+    label_font = ImageFont.truetype(str(FONT), 13)
+    left, middle = int(quad[1, 0]) + gap, float(quad[:, 1].mean())
+    width = max(draw.textlength(line, font=label_font) for line in label)
+    for line, y in zip(label, (middle - 15, middle + 1), strict=True):
+        draw.text((left, y), line, font=label_font, fill=INK)
+    print_line(draw, later, (left + int(width) + 10, 60), 36, 4)
+    return page_view(page), quad
+
+
+def test_an_expiry_printed_far_along_a_member_since_dates_line_is_answered(engine: OcrEngine) -> None:
+    # tuning card severe 20060 #14: "MEMBER SINCE 01/23  EXPIRES END 10/24", the expiry too faint for a box of
+    # the page's detection and past the first seven heights right of the member-since date, which was answered
+    view, quad = with_labelled_date_far_after("01/23", ("EXPIRES", "END"), "10/24", 220)
+    decision = read_expiry(engine, view, [read_as(quad, "01/23")])
+    assert decision is not None and decision.text == "10/2024"
 
 
 @pytest.mark.parametrize(("date", "after", "expected"), [("2024/10", "", "10/2024"), ("10/24", "- 05/19", "10/2024"),

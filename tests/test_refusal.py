@@ -121,8 +121,9 @@ def test_tuning_cards_that_tempted_a_wrong_number_are_read_right_or_refused(
 
 #: Tuning-side generated cards (level, seed, card index) once answered with a wrong expiry: a range's valid-from
 #: half whose thru half no box held (relit 40101 #69, "2021/06 - 2024/10" under the network's logo; severe 20060
-#: #91, "11/2021-05/2025"), and a member-since date beside its expiry, read "00734" (hard 502 #75).
-WRONG_DATE_TUNING_CARDS = (("relit", 40101, 69), ("severe", 20060, 91), ("hard", 502, 75))
+#: #91, "11/2021-05/2025"), and a member-since date beside its expiry, read "00734" (hard 502 #75), or with the
+#: expiry faint and past a label further along its line (severe 20060 #14, "MEMBER SINCE 01/23  EXPIRES END 10/24").
+WRONG_DATE_TUNING_CARDS = (("relit", 40101, 69), ("severe", 20060, 91), ("hard", 502, 75), ("severe", 20060, 14))
 
 
 @pytest.mark.parametrize(("level", "seed", "index"), WRONG_DATE_TUNING_CARDS)

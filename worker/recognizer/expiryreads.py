@@ -24,7 +24,9 @@ candidate may still be answered). Three short reads, only for a date no label wa
 Why a read right of the date: a range's thru half is often lost to the page's detection (under the network's
 logo, in glare) while its valid-from half has a box, and a date printed before the expiry on its line (member
 since) may be the only one read; either would be answered as the expiry. :func:`later_date_after` reads the
-area after the chosen date on its line, and a later date or year there passes it over. One short read.
+area after the chosen date on its line, and a later date or year there passes it over; a later date read whole
+there takes its place (and is checked the same way). One short read, and one further along for a date read
+without an expiry label.
 
 >>> decision = read_expiry(engine, reading.view, reading.boxes)   # doctest: +SKIP
 >>> decision.text if decision else ""                             # doctest: +SKIP
@@ -36,13 +38,21 @@ from __future__ import annotations
 import datetime
 import re
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from worker.recognizer.ctc import Decoded
 from worker.recognizer.datestrip import boxes_below_number
 from worker.recognizer.engine import LineRead, OcrEngine
-from worker.recognizer.expiry import LATEST_YEAR_AHEAD, ExpiryDecision, label_kind, parse_dates, ranked_expiries
+from worker.recognizer.expiry import (
+    LATEST_YEAR_AHEAD,
+    DateMatch,
+    ExpiryDecision,
+    label_kind,
+    parse_dates,
+    ranked_expiries,
+)
 from worker.recognizer.geometry import View, crop_quad, left_of, pad_quad, quad_size, right_of
 from worker.recognizer.layout import FocusedRead, TextBox
 from worker.recognizer.lineinput import REC_HEIGHT
@@ -74,13 +84,25 @@ FALLBACK_MARGIN_ALONG = 0.3
 LABEL_REACH = 2.8
 LABEL_GAP = 0.1
 LABEL_BANDS: tuple[tuple[float, float], ...] = ((-0.62, 0.0), (0.0, 0.62), (-0.45, 0.45))
-#: The area right of a date read for a later date on its line, in units of the date box's height: how far it
-#: reaches (a range's dash and a YYYY/MM thru half, about nine characters) and its band across the line.
-AFTER_REACH = 7.0
+#: The areas right of a date read for a later date on its line, in units of the date box's height, from and to:
+#: near, a range's dash and its YYYY/MM thru half (about nine characters); far, for a date no expiry label was
+#: read with, a gap, a small two-line label and an MM/YY date, as "MEMBER SINCE 01/23  EXPIRES END 10/24" is
+#: printed (read apart: one long crop of both, mostly empty card, read the near half's later year worse).
+AFTER_NEAR = (LABEL_GAP, 7.0)
+AFTER_FAR = (6.0, 13.0)
+#: Their band across the line.
 AFTER_BAND = (-0.6, 0.6)
+#: A later date read whole there is located with this margin each side of its first and last characters'
+#: centres, in units of the first date's height (about a digit's width).
+AFTER_DATE_MARGIN = 0.5
+#: At most this many later dates are followed along a line (a member-since date, a range's first half, its
+#: thru half).
+MAX_LATER_DATES = 2
 #: A year printed after a date where the rest of the date is lost: 20YY at the start of a token ("2024720" for
 #: 2024/10), or two digits after a slash ("00/34" for 05/34).
 _YEAR = re.compile(r"(?<![0-9])20([0-9]{2})|/\s?([0-9]{2})(?![0-9])")
+#: Text shaped like a date, whatever its digits: one to four digits, a separator, two or more digits.
+_DATE_SHAPED = re.compile(r"[0-9]{1,4}\s?[/\-.]\s?[0-9]{2}")
 
 
 def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox],
@@ -102,9 +124,26 @@ def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox],
     for candidate in ranked:
         if not candidate.labelled and label_beside(engine, view, candidate) == "distractor":
             continue
-        if later_date_after(engine, view, candidate):
-            continue
-        return candidate if confirmed(engine, view, candidate) else None
+        answer = _last_on_its_line(engine, view, candidate)
+        if answer is not None:
+            return answer if confirmed(engine, view, answer) else None
+    return None
+
+
+def _last_on_its_line(engine: OcrEngine, view: View, candidate: ExpiryDecision) -> ExpiryDecision | None:
+    """``candidate``, or the later date read whole after it on its line (and after that one, up to
+    :data:`MAX_LATER_DATES`); None when a later date or year is read there but not whole, or too many.
+
+    After a later date, anything shaped like a date counts (:data:`_DATE_SHAPED`): the line then holds two dates
+    at least, and a third, however misread ("03/207" for a range's "05/2025" under the network's logo), is the
+    range's thru half, not something else."""
+    for followed in range(MAX_LATER_DATES + 1):
+        later = later_date_after(engine, view, candidate, any_date=followed > 0)
+        if later is None:
+            return candidate
+        if later.date is None:
+            return None
+        candidate = later.date
     return None
 
 
@@ -121,26 +160,70 @@ def label_beside(engine: OcrEngine, view: View, decision: ExpiryDecision) -> str
     return None
 
 
-def later_date_after(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
-    """Whether a read of the area right of the date, on its line (:data:`AFTER_REACH`), shows a later date, or
-    a later year (:data:`_YEAR`) where the rest of a date is lost: the date is then not the card's last but a
-    range's valid-from half whose thru half no box holds ("2021/06 - 2024/10", the second date under a logo),
-    or a date printed before the expiry on its line.
+@dataclass(frozen=True)
+class LaterDate:
+    """What the read right of a date showed later than it: ``date`` is a later date it read whole, located in
+    the area and ready to be confirmed; None when only a later year was read (the rest of its date lost)."""
 
-    One plain read, by both readers: the area is empty or shows artwork on almost every card, and only a year
-    later than the date's own (and not past :data:`~worker.recognizer.expiry.LATEST_YEAR_AHEAD`) counts; on the
-    tuning cards no date answered right had one read there.
+    date: ExpiryDecision | None
+
+
+def later_date_after(engine: OcrEngine, view: View, decision: ExpiryDecision, *,
+                     any_date: bool = False) -> LaterDate | None:
+    """What reads of the area right of the date, on its line, show later than it: a later date, or a later year
+    (:data:`_YEAR`) where the rest of a date is lost; None when nothing later. The date is then not the card's
+    last but a range's valid-from half whose thru half no box holds ("2021/06 - 2024/10", the second date under a
+    logo), or a date printed before the expiry on its line ("MEMBER SINCE 01/23  EXPIRES END 10/24", the
+    expiry too faint for a box of the page's detection).
+
+    A plain read of :data:`AFTER_NEAR`, by both readers, and of :data:`AFTER_FAR` when no expiry label was read
+    with the date and the near one shows nothing later: the area is empty or shows artwork on almost every
+    card, and only a year later than the date's own (and not past
+    :data:`~worker.recognizer.expiry.LATEST_YEAR_AHEAD`) counts. A later date read whole is located in its area
+    (:func:`_located_after`), so that it can be answered in the first date's place. With ``any_date``, any
+    date-shaped text read there counts as a later date not read whole.
     """
+    areas = (AFTER_NEAR,) if decision.labelled else (AFTER_NEAR, AFTER_FAR)
+    for start, end in areas:
+        later = _later_in(engine, view, decision, start, end, any_date)
+        if later is not None:
+            return later
+    return None
+
+
+def _later_in(engine: OcrEngine, view: View, decision: ExpiryDecision, start: float, end: float,
+              any_date: bool) -> LaterDate | None:
+    """What one read of the area from ``start`` to ``end`` heights right of the date shows later than it."""
     top, bottom = AFTER_BAND
-    crop = crop_quad(view.image, right_of(decision.quad, LABEL_GAP, AFTER_REACH, top, bottom), min_height=REC_HEIGHT)
-    (read,) = engine.read([crop], expiry=True)
-    texts = [decoded.text for decoded in (read.full, read.date, read.expiry) if decoded is not None]
+    area = right_of(decision.quad, start, end, top, bottom)
+    (read,) = engine.read([crop_quad(view.image, area, min_height=REC_HEIGHT)], expiry=True)
+    decodes = [decoded for decoded in (read.expiry, read.date, read.full) if decoded is not None]
+    for decoded in decodes:
+        for later in parse_dates(decoded.text):
+            if later.exact and (later.year, later.month) > (decision.year, decision.month):
+                return LaterDate(_located_after(decision, (start, end), decoded, later))
+    texts = [decoded.text for decoded in decodes]
+    if any_date and any(_DATE_SHAPED.search(text) for text in texts):
+        return LaterDate(None)
     if any((later.year, later.month) > (decision.year, decision.month)
            for text in texts for later in parse_dates(text)):
-        return True
+        return LaterDate(None)
     latest = datetime.date.today().year + LATEST_YEAR_AHEAD
     years = [2000 + int(long or short) for text in texts for long, short in _YEAR.findall(text)]
-    return any(decision.year < year <= latest for year in years)
+    return LaterDate(None) if any(decision.year < year <= latest for year in years) else None
+
+
+def _located_after(decision: ExpiryDecision, area: tuple[float, float], decoded: Decoded,
+                   later: DateMatch) -> ExpiryDecision:
+    """The date ``later`` of a read of ``area`` (from, to, in heights right of ``decision``) as a decision of its
+    own: its quad spans its first to its last character (:data:`AFTER_DATE_MARGIN` either side), on the first
+    date's line and at its height."""
+    start, end = area
+    first, last = decoded.chars[later.start].position, decoded.chars[later.end - 1].position
+    conf = float(np.mean([c.conf for c in decoded.chars[later.start:later.end]]))
+    return ExpiryDecision(month=later.month, year=later.year, conf=round(conf, 4),
+                          quad=right_of(decision.quad, max(start + first * (end - start) - AFTER_DATE_MARGIN, 0.0),
+                                        start + last * (end - start) + AFTER_DATE_MARGIN, -0.5, 0.5))
 
 
 def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
