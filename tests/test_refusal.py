@@ -138,6 +138,20 @@ def test_tuning_cards_once_answered_a_wrong_expiry_answer_it_right_or_not_at_all
     assert answer.value("有效期") in ("", label["valid_date"])
 
 
+def test_a_range_whose_thru_half_is_read_only_as_digits_answers_no_half_of_it(recognizer: Recognizer,
+                                                                               tmp_path: Path) -> None:
+    """Benchmark card severe 2024 #66 ("VALID FROM 06/30  GOOD THRU 2032/12 - 2033/08", embossed, glare): the
+    valid-from date was chosen, the range's first half read whole after it and answered, though the read after
+    that showed "20" and the network's logo where the thru half is printed."""
+    from scripts.cards.numbers import build_pools
+    from scripts.make_cards import make_card
+
+    table = default_table()
+    label = make_card(tmp_path, 66, "severe", 2024, build_pools(table), table, None, None)
+    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
+    assert answer.value("有效期") in ("", label["valid_date"])
+
+
 def test_neighbouring_band_strips_agreeing_on_a_misread_are_not_enough(recognizer: Recognizer,
                                                                        tmp_path: Path) -> None:
     """Benchmark card heldout 2024 #56 (4-4-4-4-3, DejaVu Serif Bold foil, motion blur 11 px), once its outline

@@ -101,8 +101,8 @@ MAX_LATER_DATES = 2
 #: A year printed after a date where the rest of the date is lost: 20YY at the start of a token ("2024720" for
 #: 2024/10), or two digits after a slash ("00/34" for 05/34).
 _YEAR = re.compile(r"(?<![0-9])20([0-9]{2})|/\s?([0-9]{2})(?![0-9])")
-#: Text shaped like a date, whatever its digits: one to four digits, a separator, two or more digits.
-_DATE_SHAPED = re.compile(r"[0-9]{1,4}\s?[/\-.]\s?[0-9]{2}")
+#: Two digits together: after two dates on a line, what a third date leaves in a read, however misread.
+_TWO_DIGITS = re.compile(r"[0-9]{2}")
 
 
 def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox],
@@ -134,9 +134,9 @@ def _last_on_its_line(engine: OcrEngine, view: View, candidate: ExpiryDecision) 
     """``candidate``, or the later date read whole after it on its line (and after that one, up to
     :data:`MAX_LATER_DATES`); None when a later date or year is read there but not whole, or too many.
 
-    After a later date, anything shaped like a date counts (:data:`_DATE_SHAPED`): the line then holds two dates
-    at least, and a third, however misread ("03/207" for a range's "05/2025" under the network's logo), is the
-    range's thru half, not something else."""
+    After a later date, any two digits read further on count (:data:`_TWO_DIGITS`): the line then holds two dates
+    at least, and digits after them, however misread ("03/207" for a range's "05/2025", "20" for its "2033/08"
+    under the network's logo), are the range's thru half, not something else."""
     for followed in range(MAX_LATER_DATES + 1):
         later = later_date_after(engine, view, candidate, any_date=followed > 0)
         if later is None:
@@ -180,8 +180,8 @@ def later_date_after(engine: OcrEngine, view: View, decision: ExpiryDecision, *,
     with the date and the near one shows nothing later: the area is empty or shows artwork on almost every
     card, and only a year later than the date's own (and not past
     :data:`~worker.recognizer.expiry.LATEST_YEAR_AHEAD`) counts. A later date read whole is located in its area
-    (:func:`_located_after`), so that it can be answered in the first date's place. With ``any_date``, any
-    date-shaped text read there counts as a later date not read whole.
+    (:func:`_located_after`), so that it can be answered in the first date's place. With ``any_date``, any two
+    digits read there count as a later date not read whole.
     """
     areas = (AFTER_NEAR,) if decision.labelled else (AFTER_NEAR, AFTER_FAR)
     for start, end in areas:
@@ -203,7 +203,7 @@ def _later_in(engine: OcrEngine, view: View, decision: ExpiryDecision, start: fl
             if later.exact and (later.year, later.month) > (decision.year, decision.month):
                 return LaterDate(_located_after(decision, (start, end), decoded, later))
     texts = [decoded.text for decoded in decodes]
-    if any_date and any(_DATE_SHAPED.search(text) for text in texts):
+    if any_date and any(_TWO_DIGITS.search(text) for text in texts):
         return LaterDate(None)
     if any((later.year, later.month) > (decision.year, decision.month)
            for text in texts for later in parse_dates(text)):
