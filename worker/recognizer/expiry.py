@@ -108,7 +108,7 @@ def parse_dates(text: str, *, latest_year: int | None = None) -> list[DateMatch]
 
     Years after ``latest_year`` (default: this year + 15) are dropped as misreads.
     """
-    latest = latest_year if latest_year is not None else datetime.date.today().year + LATEST_YEAR_AHEAD
+    latest = latest_year if latest_year is not None else latest_plausible_year()
     found = []
     for match in _DATE.finditer(text):
         year_first, month_first, short_year_first = match.group(1), match.group(3), match.group(5)
@@ -123,6 +123,11 @@ def parse_dates(text: str, *, latest_year: int | None = None) -> list[DateMatch]
         found = [DateMatch(month=int(m.group(1)), year=2000 + int(m.group(2)), start=m.start(), end=m.end(),
                            exact=False) for m in _SLASH_MISREAD.finditer(text)]
     return [d for d in found if EARLIEST_YEAR <= d.year <= latest]
+
+
+def latest_plausible_year() -> int:
+    """The last year an expiry may read as (this year + :data:`LATEST_YEAR_AHEAD`); later ones are misreads."""
+    return datetime.date.today().year + LATEST_YEAR_AHEAD
 
 
 def _full_year(digits: str) -> int:

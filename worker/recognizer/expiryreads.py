@@ -35,7 +35,6 @@ without an expiry label.
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -46,10 +45,10 @@ from worker.recognizer.ctc import Decoded
 from worker.recognizer.datestrip import boxes_below_number
 from worker.recognizer.engine import LineRead, OcrEngine
 from worker.recognizer.expiry import (
-    LATEST_YEAR_AHEAD,
     DateMatch,
     ExpiryDecision,
     label_kind,
+    latest_plausible_year,
     parse_dates,
     ranked_expiries,
 )
@@ -179,7 +178,7 @@ def later_date_after(engine: OcrEngine, view: View, decision: ExpiryDecision, *,
     A plain read of :data:`AFTER_NEAR`, by both readers, and of :data:`AFTER_FAR` when no expiry label was read
     with the date and the near one shows nothing later: the area is empty or shows artwork on almost every
     card, and only a year later than the date's own (and not past
-    :data:`~worker.recognizer.expiry.LATEST_YEAR_AHEAD`) counts. A later date read whole is located in its area
+    :func:`~worker.recognizer.expiry.latest_plausible_year`) counts. A later date read whole is located in its area
     (:func:`_located_after`), so that it can be answered in the first date's place. With ``any_date``, any two
     digits read there count as a later date not read whole.
     """
@@ -198,17 +197,15 @@ def _later_in(engine: OcrEngine, view: View, decision: ExpiryDecision, start: fl
     area = right_of(decision.quad, start, end, top, bottom)
     (read,) = engine.read([crop_quad(view.image, area, min_height=REC_HEIGHT)], expiry=True)
     decodes = [decoded for decoded in (read.expiry, read.date, read.full) if decoded is not None]
-    for decoded in decodes:
-        for later in parse_dates(decoded.text):
-            if later.exact and (later.year, later.month) > (decision.year, decision.month):
-                return LaterDate(_located_after(decision, (start, end), decoded, later))
+    later_dates = [(decoded, date) for decoded in decodes for date in parse_dates(decoded.text)
+                   if (date.year, date.month) > (decision.year, decision.month)]
+    for decoded, date in later_dates:
+        if date.exact:
+            return LaterDate(_located_after(decision, (start, end), decoded, date))
     texts = [decoded.text for decoded in decodes]
-    if any_date and any(_TWO_DIGITS.search(text) for text in texts):
+    if later_dates or (any_date and any(_TWO_DIGITS.search(text) for text in texts)):
         return LaterDate(None)
-    if any((later.year, later.month) > (decision.year, decision.month)
-           for text in texts for later in parse_dates(text)):
-        return LaterDate(None)
-    latest = datetime.date.today().year + LATEST_YEAR_AHEAD
+    latest = latest_plausible_year()
     years = [2000 + int(long or short) for text in texts for long, short in _YEAR.findall(text)]
     return LaterDate(None) if any(decision.year < year <= latest for year in years) else None
 
