@@ -7,7 +7,11 @@ cropped to the date alone and upscaled, shows the same month and year: first pla
 when both show no date, reads at more scales and margins vote, and the date must be what most of them show
 (:func:`confirmed`). Each re-read is the date head's too (:mod:`worker.recognizer.datereader`), which reads the
 embossed dates the general reads garble. The re-reads cost two recogniser calls on a short crop, a few
-milliseconds against the page's detection, and ten more when the first two show no date.
+milliseconds against the page's detection, and ten more when the first two show no date. When the first two
+show another date instead, and the date head reads that one surely in both and most reads at the other scales
+show it too, it is what the card prints and the page's read of the box misread it ("05/2034" for an embossed
+06/34): it is answered in the chosen date's place (:func:`read_again`), checked for a later date after it as
+the chosen one was; only under an expiry label, read with the date or beside it.
 
 When the plain reads show no date at all, :func:`with_expiry_rereads` first gives the short digit boxes a plain
 and a contrast-enhanced read, larger, by both readers (embossed dates are often detected but read with a digit
@@ -106,8 +110,9 @@ _TWO_DIGITS = re.compile(r"[0-9]{2}")
 
 def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox],
                 number_quad: np.ndarray | None = None) -> ExpiryDecision | None:
-    """The card's expiry from ``boxes`` (one view's read boxes), confirmed by a re-read; None when no date is
-    printed, or when the chosen one is not seen again.
+    """The card's expiry from ``boxes`` (one view's read boxes), confirmed by a re-read (or read again as the
+    date its own pixels show, see :func:`read_again`); None when no date is printed, or when the chosen one is
+    not seen again.
 
     The most likely date is chosen (:func:`~worker.recognizer.expiry.ranked_expiries`), passing over
     unlabelled dates that a distractor label beside them rules out (:func:`label_beside`). When no box shows a
@@ -121,11 +126,17 @@ def read_expiry(engine: OcrEngine, view: View, boxes: list[TextBox],
     if not ranked and number_quad is not None:
         ranked = ranked_expiries([*boxes, *boxes_below_number(engine, view, number_quad)])
     for candidate in ranked:
-        if not candidate.labelled and label_beside(engine, view, candidate) == "distractor":
+        beside = None if candidate.labelled else label_beside(engine, view, candidate)
+        if beside == "distractor":
             continue
         answer = _last_on_its_line(engine, view, candidate)
-        if answer is not None:
-            return answer if confirmed(engine, view, answer) else None
+        if answer is None:
+            continue
+        again = read_again(engine, view, answer, expiry_label=answer.labelled or beside == "expiry")
+        if again is None or again is answer:
+            return again
+        # the date's own pixels print another date: checked for a later one after it, as the first was
+        return again if _last_on_its_line(engine, view, again) is again else None
     return None
 
 
@@ -224,7 +235,21 @@ def _located_after(decision: ExpiryDecision, area: tuple[float, float], decoded:
 
 
 def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
-    """True when a re-read of the date's own crop, plain or contrast-enhanced, shows the decision's date; or,
+    """Whether re-reads of the date's own pixels confirm ``decision`` (see :func:`read_again`)."""
+    return read_again(engine, view, decision, expiry_label=False) is decision
+
+
+def read_again(engine: OcrEngine, view: View, decision: ExpiryDecision, *,
+               expiry_label: bool) -> ExpiryDecision | None:
+    """``decision`` when re-reads of its own crop confirm it; else, for a date an expiry label was read with or
+    beside (``expiry_label``), the date they show instead when the date head reads one other date surely in
+    both first crops and most reads at the other scales show it too (:func:`_read_as_another`); else None.
+
+    Why only under an expiry label: an unlabelled date may be a member-since or valid-from date whose label no
+    read made out, kept from being answered so far only because it was misread ("09/2027" for MEMBER SINCE
+    09/23); read right, it is still not the expiry.
+
+    Confirmed when a re-read of the date's own crop, plain or contrast-enhanced, shows the decision's date; or,
     when neither shows any date, when the date is what reads of the crop at more scales and margins
     (:data:`CONFIRM_VARIANTS`) show most: at least :data:`MIN_CONFIRMING_READS` of them, and more of them than
     any other date.
@@ -247,14 +272,47 @@ def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
     shown = [head or _general_dates(read) for head, read in zip(heads, reads, strict=True)]
     head_rival = any(head and date not in head for head in heads)
     if any(date in dates for dates in shown) and not head_rival:
-        return True
+        return decision
     if any(shown):
-        return False  # the first reads saw another date: a rival, not a miss
+        # the first reads saw another date: a rival, not a miss; answered only if it is what the pixels print
+        return _read_as_another(engine, view, decision, heads) if expiry_label else None
+    seen = _dates_at_other_scales(engine, view, decision, reads)
+    return decision if _most_shown(seen, date) else None
+
+
+def _read_as_another(engine: OcrEngine, view: View, decision: ExpiryDecision,
+                     heads: list[set[tuple[int, int]]]) -> ExpiryDecision | None:
+    """The date the first crops' sure head reads both show, one and the same and not ``decision``'s, as a
+    decision in ``decision``'s place, when the reads of the other scales (:data:`CONFIRM_VARIANTS`) show it most
+    too (:data:`MIN_CONFIRMING_READS` of them, more than any other date, ``decision``'s included); else None.
+
+    Why: the chosen date comes from one read of a box at the page's scale, and on embossed or blurred cards that
+    read misses a stroke ("05/2034" for 06/34); the date head reading the date's own crop, upscaled, surely and
+    alike plain and contrast-enhanced, and most reads at other scales agreeing, is what the card prints. Two sure
+    head reads that differ ("03/2037" and "03/2031" for 03/27) speak for no date.
+    """
+    first, second = heads
+    if len(first) != 1 or first != second or (decision.month, decision.year) in first:
+        return None
+    (month, year), = first
+    if not _most_shown(_dates_at_other_scales(engine, view, decision, []), (month, year)):
+        return None
+    return replace(decision, month=month, year=year)
+
+
+def _dates_at_other_scales(engine: OcrEngine, view: View, decision: ExpiryDecision,
+                           reads: list[LineRead]) -> Counter[tuple[int, int]]:
+    """How many of ``reads`` and of the reads of the date's crops at the other :data:`CONFIRM_VARIANTS` (each
+    plain and contrast-enhanced) show each date."""
     others = [_confirm_crop(view, decision, variant) for variant in CONFIRM_VARIANTS[1:]]
-    reads += engine.read([crop for plain in others for crop in (plain, clahe(plain))], expiry=True)
-    seen = Counter(shown_date for read in reads for shown_date in _dates_shown(read))
-    count = seen.pop(date, 0)
-    return count >= MIN_CONFIRMING_READS and count > max(seen.values(), default=0)
+    reads = reads + engine.read([crop for plain in others for crop in (plain, clahe(plain))], expiry=True)
+    return Counter(shown_date for read in reads for shown_date in _dates_shown(read))
+
+
+def _most_shown(seen: Counter[tuple[int, int]], date: tuple[int, int]) -> bool:
+    """Whether ``date`` is shown by :data:`MIN_CONFIRMING_READS` reads or more, and by more than any other date."""
+    count = seen.get(date, 0)
+    return count >= MIN_CONFIRMING_READS and count > max((n for d, n in seen.items() if d != date), default=0)
 
 
 def _head_dates(read: LineRead) -> set[tuple[int, int]]:
