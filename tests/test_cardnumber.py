@@ -171,12 +171,13 @@ def test_a_confident_direct_rival_blocks_the_vote() -> None:
     assert decision is not None and decision.number == CMB_16
 
 
-def _spaced(digits: str, skip_after: int) -> tuple[DecodedChar, ...]:
-    """A read of ``digits`` at an even pitch, with one digit's width of empty space after index ``skip_after``."""
+def _spaced(digits: str, skip_after: int, pitches: float = 2.0) -> tuple[DecodedChar, ...]:
+    """A read of ``digits`` at an even pitch, the gap after index ``skip_after`` ``pitches`` pitches wide (2: one
+    digit's width of empty space)."""
     chars, position = [], 0.02
     for index, digit in enumerate(digits):
         chars.append(DecodedChar(digit, 0.99, position, "", 0.0))
-        position += 0.05 if index != skip_after else 0.10
+        position += 0.05 if index != skip_after else 0.05 * pitches
     return tuple(chars)
 
 
@@ -190,6 +191,14 @@ def test_an_unread_space_of_the_4_4_4_4_layout_is_not_a_dropped_digit() -> None:
     found = candidates_from_read(_spaced(CMB_16, skip_after=7), acceptable)
     assert numbers(found) == [CMB_16]
     assert candidates_from_read(_spaced(CMB_16, skip_after=6), acceptable) == [], "a hole inside a group of four"
+
+
+@pytest.mark.parametrize("pitches", [3.0, 4.0])
+def test_a_gap_at_a_4_4_4_4_space_with_room_for_a_digit_more_is_a_dropped_digit(pitches: float) -> None:
+    """Held-apart 7082 #121: an unbroken 19-digit line read as 16 digits, its 13th to 15th lost in a gap four
+    pitches wide after the 12th, where the 4-4-4-4 layout prints a space (two pitches at most in the reads of
+    printed numbers), a Luhn-valid number of the same issuer."""
+    assert candidates_from_read(_spaced(CMB_16, skip_after=11, pitches=pitches), lambda number: True) == []
 
 
 def _read(number: str, min_conf: float, source: str) -> Candidate:

@@ -97,6 +97,11 @@ MIN_SUPPORTING_CROPS = 2
 HEAD_SOURCE_SUFFIX = ":head"
 #: Two neighbouring digits of one group this many pitches apart have a dropped digit between them.
 HOLE_PITCHES = 1.8
+#: In a 16-digit read, a gap after every fourth digit may be the 4-4-4-4 layout's space the read did not mark
+#: (about two pitches: 2.0 at most in the reads of printed numbers on tuning cards); one with room for that
+#: space and a digit more is a hole all the same (an unbroken 19-digit line read as 16 digits, three of them lost
+#: in a gap four pitches wide where the layout would space them).
+SPACE_AND_HOLE_PITCHES = HOLE_PITCHES + 1.0
 #: Below this many within-group gaps a read's pitch is not known well enough to find holes.
 MIN_GAPS_FOR_PITCH = 8
 
@@ -134,26 +139,34 @@ class NumberDecision:
     support: tuple[Candidate, ...]
 
 
-def _digits_before_a_hole(groups: list[list[DecodedChar]]) -> set[int]:
-    """Ids of the digits followed, inside their group, by a gap wide enough to hold a digit the read dropped.
+def _digits_before_a_hole(groups: list[list[DecodedChar]]) -> dict[int, float]:
+    """Ids of the digits followed, inside their group, by a gap wide enough to hold a digit the read dropped,
+    with the gap's width in pitches.
 
     Digits of a printed group sit at an even pitch; a gap of :data:`HOLE_PITCHES` pitches or more between two
     neighbours means the recogniser skipped one (a 19-digit number read as a valid 18-digit one).
     """
     gaps = [(a, b.position - a.position) for group in groups for a, b in itertools.pairwise(group)]
     if len(gaps) < MIN_GAPS_FOR_PITCH:
-        return set()
+        return {}
     pitch = sorted(gap for _, gap in gaps)[len(gaps) // 2]
-    return {id(char) for char, gap in gaps if pitch > 0 and gap >= HOLE_PITCHES * pitch}
+    if pitch <= 0:
+        return {}
+    return {id(char): gap / pitch for char, gap in gaps if gap >= HOLE_PITCHES * pitch}
 
 
-def _has_a_dropped_digit(window: Sequence[DecodedChar], holes: set[int]) -> bool:
+def _has_a_dropped_digit(window: Sequence[DecodedChar], holes: dict[int, float]) -> bool:
     """Whether a hole lies inside ``window``; in 16 digits, one after every fourth digit is the unread space of
-    the 4-4-4-4 layout, not a dropped digit."""
-    after = [index + 1 for index, char in enumerate(window[:-1]) if id(char) in holes]
-    if len(window) == 16:
-        after = [position for position in after if position % 4]
-    return bool(after)
+    the 4-4-4-4 layout, not a dropped digit, unless it has room for the space and a digit more
+    (:data:`SPACE_AND_HOLE_PITCHES`)."""
+    for index, char in enumerate(window[:-1]):
+        pitches = holes.get(id(char))
+        if pitches is None:
+            continue
+        if len(window) == 16 and (index + 1) % 4 == 0 and pitches < SPACE_AND_HOLE_PITCHES:
+            continue
+        return True
+    return False
 
 
 def _fits_a_layout(window_groups: Sequence[Sequence[DecodedChar]]) -> bool:
