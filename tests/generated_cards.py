@@ -18,12 +18,19 @@ def read_generated_card(recognizer: Recognizer, folder: Path, level: str, seed: 
                         grouping: tuple[int, ...] | None = None) -> tuple[str, BankCardResponse]:
     """The printed number of card ``index`` of ``scripts/make_cards.py``'s set (level, seed), and the answer
     the recognizer gives for it: one card drawn alone into ``folder``, as the whole set would draw it."""
+    label, answer = read_labelled_card(recognizer, folder, level, seed, index, grouping)
+    return label["number"], answer
+
+
+def read_labelled_card(recognizer: Recognizer, folder: Path, level: str, seed: int, index: int,
+                       grouping: tuple[int, ...] | None = None) -> tuple[dict[str, Any], BankCardResponse]:
+    """As :func:`read_generated_card`, with the card's whole label (its printed expiry, ``valid_date``, too)."""
     from scripts.cards.numbers import build_pools
     from scripts.make_cards import make_card
 
     table = default_table()
     label = make_card(folder, index, level, seed, build_pools(table), table, None, grouping)
-    return label["number"], recognizer.recognize((folder / label["file"]).read_bytes())
+    return label, recognizer.recognize((folder / label["file"]).read_bytes())
 
 
 def labelled_crop(path: Path, label: dict[str, Any], quad_key: str, along: float, min_height: int) -> np.ndarray:

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from tests.generated_cards import read_labelled_card
 from tests.test_expiry import decoded
 from worker.recognizer import RecognizerSettings, get_recognizer
-from worker.recognizer.bins import default_table
 from worker.recognizer.engine import LineRead, OcrEngine
 from worker.recognizer.expiry import ExpiryDecision
 from worker.recognizer.expiryreads import confirmed, read_again, read_expiry
@@ -275,10 +275,5 @@ def recognizer() -> Recognizer:
 @pytest.mark.parametrize(("level", "seed", "index"), MISREAD_DATE_TUNING_CARDS)
 def test_a_date_the_pages_read_misread_is_answered_as_its_own_crop_shows_it(
         recognizer: Recognizer, tmp_path: Path, level: str, seed: int, index: int) -> None:
-    from scripts.cards.numbers import build_pools
-    from scripts.make_cards import make_card
-
-    table = default_table()
-    label = make_card(tmp_path, index, level, seed, build_pools(table), table, None, None)
-    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
+    label, answer = read_labelled_card(recognizer, tmp_path, level, seed, index)
     assert answer.value("有效期") == label["valid_date"]

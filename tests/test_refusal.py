@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.generated_cards import read_generated_card
+from tests.generated_cards import read_generated_card, read_labelled_card
 from worker.api.legacy import codes
 from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.bins import default_table, luhn_valid
@@ -129,12 +129,7 @@ WRONG_DATE_TUNING_CARDS = (("relit", 40101, 69), ("severe", 20060, 91), ("hard",
 @pytest.mark.parametrize(("level", "seed", "index"), WRONG_DATE_TUNING_CARDS)
 def test_tuning_cards_once_answered_a_wrong_expiry_answer_it_right_or_not_at_all(
         recognizer: Recognizer, tmp_path: Path, level: str, seed: int, index: int) -> None:
-    from scripts.cards.numbers import build_pools
-    from scripts.make_cards import make_card
-
-    table = default_table()
-    label = make_card(tmp_path, index, level, seed, build_pools(table), table, None, None)
-    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
+    label, answer = read_labelled_card(recognizer, tmp_path, level, seed, index)
     assert answer.value("有效期") in ("", label["valid_date"])
 
 
@@ -143,12 +138,7 @@ def test_a_range_whose_thru_half_is_read_only_as_digits_answers_no_half_of_it(re
     """Benchmark card severe 2024 #66 ("VALID FROM 06/30  GOOD THRU 2032/12 - 2033/08", embossed, glare): the
     valid-from date was chosen, the range's first half read whole after it and answered, though the read after
     that showed "20" and the network's logo where the thru half is printed."""
-    from scripts.cards.numbers import build_pools
-    from scripts.make_cards import make_card
-
-    table = default_table()
-    label = make_card(tmp_path, 66, "severe", 2024, build_pools(table), table, None, None)
-    answer = recognizer.recognize((tmp_path / label["file"]).read_bytes())
+    label, answer = read_labelled_card(recognizer, tmp_path, "severe", 2024, 66)
     assert answer.value("有效期") in ("", label["valid_date"])
 
 
