@@ -276,8 +276,8 @@ def read_again(engine: OcrEngine, view: View, decision: ExpiryDecision, *,
     if any(shown):
         # the first reads saw another date: a rival, not a miss; answered only if it is what the pixels print
         return _read_as_another(engine, view, decision, heads) if expiry_label else None
-    seen = _dates_at_other_scales(engine, view, decision, reads)
-    return decision if _most_shown(seen, date) else None
+    # the first reads showed no date, so the vote is the other scales' alone
+    return decision if _most_shown(_dates_at_other_scales(engine, view, decision), date) else None
 
 
 def _read_as_another(engine: OcrEngine, view: View, decision: ExpiryDecision,
@@ -295,17 +295,16 @@ def _read_as_another(engine: OcrEngine, view: View, decision: ExpiryDecision,
     if len(first) != 1 or first != second or (decision.month, decision.year) in first:
         return None
     (month, year), = first
-    if not _most_shown(_dates_at_other_scales(engine, view, decision, []), (month, year)):
+    if not _most_shown(_dates_at_other_scales(engine, view, decision), (month, year)):
         return None
     return replace(decision, month=month, year=year)
 
 
-def _dates_at_other_scales(engine: OcrEngine, view: View, decision: ExpiryDecision,
-                           reads: list[LineRead]) -> Counter[tuple[int, int]]:
-    """How many of ``reads`` and of the reads of the date's crops at the other :data:`CONFIRM_VARIANTS` (each
-    plain and contrast-enhanced) show each date."""
+def _dates_at_other_scales(engine: OcrEngine, view: View, decision: ExpiryDecision) -> Counter[tuple[int, int]]:
+    """How many reads of the date's crops at the other :data:`CONFIRM_VARIANTS` (each plain and
+    contrast-enhanced) show each date."""
     others = [_confirm_crop(view, decision, variant) for variant in CONFIRM_VARIANTS[1:]]
-    reads = reads + engine.read([crop for plain in others for crop in (plain, clahe(plain))], expiry=True)
+    reads = engine.read([crop for plain in others for crop in (plain, clahe(plain))], expiry=True)
     return Counter(shown_date for read in reads for shown_date in _dates_shown(read))
 
 
