@@ -16,6 +16,11 @@ of another line, or of the card the wrong way up, says nothing about it.
   layout of those lengths has a space), so did reads that break it there (the gap of the digit it dropped,
   read as a space). A read that shows the number's own layout with one of its spaces read as a digit
   (:func:`_space_read_as_digits`) saw no digit it lacks, and counts in neither check.
+- Reads of a number printed only in groups (13 to 16 digits: 4-4-4-4, Amex's 4-6-5) that all run it together, none
+  breaking it anywhere, read something else: the tail of a longer line whose first digits were lost, its
+  group's last digits run into the next group (a 6-13 line under glare read "869326812403438", a Luhn-valid
+  15-digit number with one digit misread). On the tuning cards, every 16-digit number read right had a read
+  of its line that showed a space.
 - Reads that see worn-digit partners (:data:`~worker.recognizer.numberforms.WORN_DIGIT_PARTNERS`) of one
   kind of wear at two sites where both swaps make a Luhn-valid number saw that rival between them, though no
   one read spelled it.
@@ -48,11 +53,15 @@ MIN_READS_OF_LACKING_DIGITS = 3
 #: show this many of the winner's layout's other spaces (a 16-digit layout's two others): one break where the
 #: layout has one is a read's chance as often as not.
 MIN_SPACES_SHOWN = 2
+#: Reads of a number line, none of them broken, that speak against a winner printed only in groups; one read
+#: may miss every space of a line (of the 146 16-digit numbers read right on tuning and held-apart cards, one
+#: had one spaced read of three).
+MIN_UNBROKEN_READS = 2
 
 
 def line_reads_speak_against(winner: str, line_reads: Sequence[str]) -> bool:
     """Whether the reads of the winner's line (each as :func:`line_groups` gives it) speak against it: see
-    the module's docstring for the four ways they can."""
+    the module's docstring for the five ways they can."""
     same_number = _reads_of_the_same_number(line_reads, winner)
     seeing_digits = [read for read in same_number if not _space_read_as_digits(read, winner)]
     lengths = [len(read.replace(" ", "")) for read in seeing_digits]
@@ -61,6 +70,9 @@ def line_reads_speak_against(winner: str, line_reads: Sequence[str]) -> bool:
         return True  # as many reads of the number see more digits as see the winner's: it may have dropped some
     if any(_breaks_its_layout(read, winner) for read in same_number):
         return True  # a read shows the winner as part of a longer number
+    if (numberforms.printed_only_in_groups(len(winner)) and len(same_number) >= MIN_UNBROKEN_READS
+            and not any(" " in read for read in same_number)):
+        return True  # every read runs together a number printed only in groups: it read another line's digits
     if _digits_it_lacks_seen_at_one_place(seeing_digits, winner):
         return True  # several reads see printed digits the winner dropped, or the gap one left
     return _worn_digit_rival_seen_in_parts(same_number, winner)  # both digits of a worn-digit rival, seen apart

@@ -36,6 +36,14 @@ LAYOUT_BREAKS: dict[int, frozenset[int]] = {
     16: frozenset({4, 8, 12}),
     19: frozenset({4, 6, 8, 12, 16}),
 }
+#: Lengths of :data:`LAYOUT_BREAKS` also printed as one unbroken run (19-digit UnionPay numbers often are). The
+#: others are printed only in their layouts' groups: the wide spaces of a 4-4-4-4 or 4-6-5 line.
+ALSO_PRINTED_UNBROKEN: frozenset[int] = frozenset({19})
+
+
+def printed_only_in_groups(length: int) -> bool:
+    """Whether every layout issuers print a number of ``length`` digits in has a space (13 to 16 digits)."""
+    return length in LAYOUT_BREAKS and length not in ALSO_PRINTED_UNBROKEN
 
 
 def split_groups(chars: Sequence[DecodedChar]) -> list[list[DecodedChar]]:
