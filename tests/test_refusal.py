@@ -218,11 +218,13 @@ def test_a_number_most_reads_dropped_digits_from_under_a_glare_spot_is_refused(r
 #: card, blur 1.3: the issuer's "621363" read "621863" and a 2 of the fourth group read 1, a 3 read 8 and a 2 read
 #: 1 that Luhn lets pass together) and 7082 #121 (below). Of 600 of seeds 7083-7086, two, both 19-digit lines under
 #: glare: 7085 #9 (flat FreeSans Bold, 6-13 on a 399 px card, motion blur 7 px: an 8 read 0 and a 5 read 3) and
-#: 7085 #43 (embossed Liberation Sans Bold, unbroken, contrast 0.62: "34" read "91").
+#: 7085 #43 (embossed Liberation Sans Bold, unbroken, contrast 0.62: "34" read "91"). Of 600 of seeds 7087-7090, one
+#: (and 7087 #96, below): 7090 #95 (gold foil DejaVu Serif Bold, 6-13 on a 403 px card, low light, motion blur 11 px:
+#: "8635" read "3633", an 8 and a 5 read 3).
 KNOWN_WRONG_HELDOUT_CARDS = (
     (7021, 40), (7022, 24), (7025, 54), (7028, 112), (7043, 103), (7050, 115), (7052, 119), (7055, 134),
     (7060, 63), (7065, 139), (7066, 27), (7069, 19), (7070, 2), (7073, 29), (7075, 113), (7076, 7), (7079, 20),
-    (7081, 147), (7085, 9), (7085, 43),
+    (7081, 147), (7085, 9), (7085, 43), (7090, 95),
 )
 #: Held-apart cards once answered with a wrong number (see above) that are refused now. 7063 #33 (embossed Liberation
 #: Sans Bold, worn, 6-13 grouped 19 digits on a 586 px card tilted 14 degrees, glare, blur 1.7: "1383" read "1533" by
