@@ -163,7 +163,7 @@ def _has_a_dropped_digit(window: Sequence[DecodedChar], holes: dict[int, float])
         pitches = holes.get(id(char))
         if pitches is None:
             continue
-        if len(window) == 16 and (index + 1) % 4 == 0 and pitches < SPACE_AND_HOLE_PITCHES:
+        if len(window) == 16 and index + 1 in LAYOUT_BREAKS[16] and pitches < SPACE_AND_HOLE_PITCHES:
             continue
         return True
     return False
