@@ -341,17 +341,15 @@ def read_from_two_crops(number: str) -> list[Candidate]:
     that a line read blocks it."""
     reads = [Candidate(number, 0.97, 0.48, False, "pass0:straight"),
              Candidate(number, 0.99, 0.64, False, "pass0:clahe")]
-    assert vote(reads, line_reads=[number, spaced(number)]) is not None, "the premise: two crops agree on it"
+    assert vote(reads, line_reads=[number, in_its_layout(number)]) is not None, "the premise: two crops agree on it"
     return reads
 
 
-def spaced(number: str) -> str:
+def in_its_layout(number: str) -> str:
     """``number`` as a line read shows it in a layout issuers print it in (4-4-4-4, 4-6-5, 6-13; unbroken at
     17 and 18 digits)."""
-    breaks = [0, *sorted(LAYOUT_BREAKS.get(len(number), ())), len(number)]
-    if len(number) == 19:
-        breaks = [0, 6, 19]
-    return " ".join(number[start:end] for start, end in itertools.pairwise(breaks))
+    breaks = (6,) if len(number) == 19 else sorted(LAYOUT_BREAKS.get(len(number), ()))
+    return " ".join(number[start:end] for start, end in itertools.pairwise([0, *breaks, len(number)]))
 
 
 def test_a_number_printed_only_in_groups_whose_reads_never_break_is_not_answered() -> None:
@@ -372,7 +370,7 @@ def test_a_number_printed_only_in_groups_whose_reads_never_break_is_not_answered
     assert acceptable(sixteen)
     sixteen_reads = [Candidate(sixteen, 0.97, 0.7, False, "a"), Candidate(sixteen, 0.95, 0.6, False, "b")]
     assert vote(sixteen_reads, line_reads=[sixteen, sixteen]) is None
-    assert vote(sixteen_reads, line_reads=[sixteen, spaced(sixteen)]) is not None
+    assert vote(sixteen_reads, line_reads=[sixteen, in_its_layout(sixteen)]) is not None
     # ...but 19 digits are printed unbroken too, and no line read at all says nothing
     nineteen = [Candidate(ABC_19, 0.97, 0.7, False, "a"), Candidate(ABC_19, 0.95, 0.6, False, "b")]
     assert vote(nineteen, line_reads=[ABC_19, ABC_19]) is not None
@@ -426,7 +424,7 @@ def test_digits_that_several_reads_see_at_one_place_the_winner_lacks_block_it() 
     assert acceptable(printed) and acceptable(winner), "the premise: the 16 digits make a number"
     reads = read_from_two_crops(winner)
     dropped = "6217" + printed[7:]
-    equal = [winner, spaced(winner), dropped, dropped, dropped]
+    equal = [winner, in_its_layout(winner), dropped, dropped, dropped]
     extra = ["62170" + printed[7:], "6217 00" + printed[7:], "62170 " + printed[7:]]
     assert vote(reads, line_reads=equal + extra[:2]) is not None, "two reads seeing more may be noise"
     assert vote(reads, line_reads=equal + extra) is None
