@@ -1,4 +1,4 @@
-"""Shared fixtures: real peers on loopback (RabbitMQ, Redis, moto's S3/SQS server), and the recognizer's engine.
+"""Shared fixtures: real peers on loopback (RabbitMQ, Redis, moto's S3/SQS server), and the recognizer with its engine.
 
 A test that needs a peer asks for its fixture. When the peer is not reachable the test is skipped with the
 reason, unless ``CARDPIPE_REQUIRE_SERVICES`` is set (CI sets it), where it fails instead: CI must never
@@ -18,6 +18,7 @@ import pytest
 
 if TYPE_CHECKING:
     from worker.recognizer.engine import OcrEngine
+    from worker.recognizer.service import Recognizer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,11 +27,17 @@ REDIS_URL = os.environ.get("CARDPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15
 
 
 @pytest.fixture(scope="session")
-def engine() -> OcrEngine:
-    """The shared recognizer's engine (its sessions load once per process), for tests of single reads."""
+def recognizer() -> Recognizer:
+    """The process-wide recognizer with the default settings (its sessions load once per process)."""
     from worker.recognizer import RecognizerSettings, get_recognizer
 
-    return get_recognizer(RecognizerSettings()).engine
+    return get_recognizer(RecognizerSettings())
+
+
+@pytest.fixture(scope="session")
+def engine(recognizer: Recognizer) -> OcrEngine:
+    """The shared recognizer's engine, for tests of single reads."""
+    return recognizer.engine
 
 
 def services_required() -> bool:

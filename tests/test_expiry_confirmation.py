@@ -15,7 +15,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from tests.generated_cards import read_labelled_card
 from tests.test_expiry import decoded
-from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.engine import LineRead, OcrEngine
 from worker.recognizer.expiry import ExpiryDecision
 from worker.recognizer.expiryreads import confirmed, read_again, read_expiry
@@ -265,11 +264,6 @@ def test_an_unlabelled_date_its_pixels_show_as_another_is_not_answered() -> None
 #: blurred), and whose own crop the date head reads surely as printed, plain and contrast-enhanced, and at most
 #: other scales.
 MISREAD_DATE_TUNING_CARDS = (("hard", 502, 3), ("severe", 20060, 44))
-
-
-@pytest.fixture(scope="module")
-def recognizer() -> Recognizer:
-    return get_recognizer(RecognizerSettings())
 
 
 @pytest.mark.parametrize(("level", "seed", "index"), MISREAD_DATE_TUNING_CARDS)

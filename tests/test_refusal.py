@@ -16,7 +16,6 @@ import pytest
 
 from tests.generated_cards import read_generated_card, read_labelled_card
 from worker.api.legacy import codes
-from worker.recognizer import RecognizerSettings, get_recognizer
 from worker.recognizer.bins import default_table, luhn_valid
 from worker.recognizer.cardnumber import has_worn_digit_rival
 from worker.recognizer.service import Recognizer
@@ -35,11 +34,6 @@ HELDOUT_SEED = 8080
 HELDOUT_CARDS = 12
 #: Exact numbers of those cards that must be read (the recognizer read 7 of 12 when this was set).
 HELDOUT_FLOOR = 6
-
-
-@pytest.fixture(scope="module")
-def recognizer() -> Recognizer:
-    return get_recognizer(RecognizerSettings())
 
 
 def _png(image: Any) -> bytes:
