@@ -17,7 +17,7 @@ from tests.generated_cards import read_labelled_card
 from tests.test_expiry import decoded
 from worker.recognizer.engine import LineRead, OcrEngine
 from worker.recognizer.expiry import ExpiryDecision
-from worker.recognizer.expiryreads import confirmed, read_again, read_expiry
+from worker.recognizer.expiryreads import read_again, read_expiry
 from worker.recognizer.geometry import View
 from worker.recognizer.layout import TextBox
 from worker.recognizer.service import Recognizer
@@ -51,6 +51,12 @@ def printed(text: str) -> tuple[View, np.ndarray]:
     page = Image.new("RGB", (640, 160), CARD)
     quad = print_line(ImageDraw.Draw(page), text, (40, 60), 36, 4)
     return page_view(page), quad
+
+
+def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
+    """Whether the re-reads of the date's own pixels confirm ``decision`` as it is (no expiry label: no date
+    read in its place)."""
+    return read_again(engine, view, decision, expiry_label=False) is decision
 
 
 def read_as(quad: np.ndarray, text: str) -> TextBox:

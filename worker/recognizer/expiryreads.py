@@ -5,7 +5,7 @@ that read can be sure and wrong ("01/2021" for 01/29 at 0.99). A wrong date is w
 cannot tell it from a right one), so the chosen date is answered only when a second read of its own pixels,
 cropped to the date alone and upscaled, shows the same month and year: first plain, then contrast-enhanced;
 when both show no date, reads at more scales and margins vote, and the date must be what most of them show
-(:func:`confirmed`). Each re-read is the date head's too (:mod:`worker.recognizer.datereader`), which reads the
+(:func:`read_again`). Each re-read is the date head's too (:mod:`worker.recognizer.datereader`), which reads the
 embossed dates the general reads garble. The re-reads cost two recogniser calls on a short crop, a few
 milliseconds against the page's detection, and ten more when the first two show no date. When the first two
 show another date instead, and the date head reads that one surely in both and most reads at the other scales
@@ -77,7 +77,7 @@ CONFIRM_VARIANTS: tuple[tuple[int, float, float], ...] = (
 #: The date head's read of a date counts only when each of its characters is this sure: on tuning cards most of
 #: its wrong dates had a character at 0.36-0.55, most of its right ones none below 0.6.
 HEAD_MIN_CHAR_CONF = 0.6
-#: Reads that must show a date a first confirming read missed (see :func:`confirmed`).
+#: Reads that must show a date a first confirming read missed (see :func:`read_again`).
 MIN_CONFIRMING_READS = 2
 #: The fallback re-read's margin along the line, in units of the box's height.
 FALLBACK_MARGIN_ALONG = 0.3
@@ -232,11 +232,6 @@ def _located_after(decision: ExpiryDecision, area: tuple[float, float], decoded:
     return ExpiryDecision(month=later.month, year=later.year, conf=round(conf, 4),
                           quad=right_of(decision.quad, max(start + first * (end - start) - AFTER_DATE_MARGIN, 0.0),
                                         start + last * (end - start) + AFTER_DATE_MARGIN, -0.5, 0.5))
-
-
-def confirmed(engine: OcrEngine, view: View, decision: ExpiryDecision) -> bool:
-    """Whether re-reads of the date's own pixels confirm ``decision`` (see :func:`read_again`)."""
-    return read_again(engine, view, decision, expiry_label=False) is decision
 
 
 def read_again(engine: OcrEngine, view: View, decision: ExpiryDecision, *,
